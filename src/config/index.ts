@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './config-error.ts';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  ISSUER: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
+  MAIL_FROM: z.string().trim().min(3).default('Gatehouse <no-reply@gatehouse.invalid>'),
+  SECRETS_KEY: optionalString.pipe(
+    z
+      .base64('SECRETS_KEY must be base64')
+      .refine((value) => Buffer.from(value, 'base64').length === 32, 'SECRETS_KEY must decode to 32 bytes')
+      .optional(),
+  ),
+  TRUST_PROXY: z.enum(['true', 'false', '1', '0', '']).default('false'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RESET_TOKEN_TTL_MINUTES: positiveInt(60),
+  SESSION_TTL_HOURS: positiveInt(12),
+  INTERACTION_TTL_MINUTES: positiveInt(30),
+  ACCESS_TOKEN_TTL_MINUTES: positiveInt(10),
+  REFRESH_TOKEN_TTL_DAYS: positiveInt(14),
+  SWEEP_INTERVAL_SECONDS: positiveInt(300),
+});
+
+export type AppConfig = Readonly<{
+  env: 'development' | 'production' | 'test';
+  port: number;
+  issuer: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  secretsKey: Buffer | undefined;
+  trustProxy: boolean;
+  logLevel: string;
+  ttl: Readonly<{
+    resetTokenSeconds: number;
+    sessionSeconds: number;
+    interactionSeconds: number;
+    accessTokenSeconds: number;
+    refreshTokenSeconds: number;
+  }>;
+  sweepIntervalSeconds: number;
+}>;
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`Configuration error: ${name} ${describeIssue(issue?.message)}.`);
+  }
+  const values = parsed.data;
+  const issuer = (values.ISSUER ?? `http://localhost:${values.PORT}`).replace(/\/+$/, '');
+  return {
+    env: values.NODE_ENV,
+    port: values.PORT,
+    issuer,
+    databaseUrl: values.DATABASE_URL,
+    dataDir: path.resolve(values.DATA_DIR),
+    smtpUrl: values.SMTP_URL,
+    mailFrom: values.MAIL_FROM,
+    secretsKey: values.SECRETS_KEY ? Buffer.from(values.SECRETS_KEY, 'base64') : undefined,
+    trustProxy: values.TRUST_PROXY === 'true' || values.TRUST_PROXY === '1',
+    logLevel: values.LOG_LEVEL,
+    ttl: {
+      resetTokenSeconds: values.RESET_TOKEN_TTL_MINUTES * 60,
+      sessionSeconds: values.SESSION_TTL_HOURS * 3600,
+      interactionSeconds: values.INTERACTION_TTL_MINUTES * 60,
+      accessTokenSeconds: values.ACCESS_TOKEN_TTL_MINUTES * 60,
+      refreshTokenSeconds: values.REFRESH_TOKEN_TTL_DAYS * 86400,
+    },
+    sweepIntervalSeconds: values.SWEEP_INTERVAL_SECONDS,
+  };
+}
+
+function describeIssue(message: string | undefined): string {
+  const text = (message ?? 'is invalid').replace(/\.$/, '');
+  return /^(must|is|should)\b/i.test(text) ? text : `is invalid (${text})`;
+}
