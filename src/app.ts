@@ -1,0 +1,55 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { AppConfig } from './config/index.ts';
+import { openDatabase } from './db/database.ts';
+import { loadViews } from './http/views.ts';
+import { loadProviderKeys } from './oidc/keys.ts';
+import { createProvider } from './oidc/provider.ts';
+import { startSweeper } from './oidc/sweeper.ts';
+import { createServer } from './server.ts';
+import { createServices, type Services } from './services.ts';
+
+export type RunningGatehouse = {
+  url: string;
+  services: Services;
+  close(): Promise<void>;
+};
+
+/** Opens storage, applies migrations, loads keys and serves HTTP until close(). */
+export async function startGatehouse(config: AppConfig, logger: Logger): Promise<RunningGatehouse> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await database.migrate();
+    const services = await createServices(database, config, logger);
+    const keys = await loadProviderKeys(services.repositories.secrets, services.box);
+    const render = await loadViews();
+    const provider = createProvider(services, keys, render);
+    const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping: () => database.ping(), logger });
+    const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
+    const server = http.createServer(app.callback());
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    logger.info({ port, issuer: config.issuer, embedded: !config.databaseUrl }, 'gatehouse listening');
+    return {
+      url: `http://localhost:${port}`,
+      services,
+      async close() {
+        sweeper.stop();
+        // Finish in-flight requests, then drop idle keep-alive connections.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+        services.mailer.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,26 @@
+import type { EntityManager } from 'typeorm';
+import { AccountsRepository } from './accounts.ts';
+import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
+import { OidcPayloadsRepository } from './oidc-payloads.ts';
+import { MembershipsRepository } from './memberships.ts';
+import { ResetTokensRepository } from './reset-tokens.ts';
+import { SchoolsRepository } from './schools.ts';
+import { SecretsRepository } from './secrets.ts';
+
+export type Repositories = ReturnType<typeof repositoriesFor>;
+
+/** Every repository bound to one manager: the data source, or a transaction's manager. */
+export function repositoriesFor(manager: EntityManager) {
+  return {
+    accounts: new AccountsRepository(manager),
+    clientSchools: new ClientSchoolsRepository(manager),
+    clientLoginUris: new ClientLoginUrisRepository(manager),
+    oidcPayloads: new OidcPayloadsRepository(manager),
+    memberships: new MembershipsRepository(manager),
+    resetTokens: new ResetTokensRepository(manager),
+    schools: new SchoolsRepository(manager),
+    secrets: new SecretsRepository(manager),
+  };
+}
+
+export type UnitOfWork = <T>(work: (repositories: Repositories) => Promise<T>) => Promise<T>;

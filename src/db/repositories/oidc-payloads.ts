@@ -1,0 +1,82 @@
+import type { EntityManager } from 'typeorm';
+
+export type StoredPayload = Record<string, unknown>;
+
+type Row = { payload: StoredPayload; consumed_at: Date | null };
+
+/** The storage of oidc-provider's models (sessions, interactions, codes, tokens, grants, clients). */
+export class OidcPayloadsRepository {
+  private readonly db: EntityManager;
+
+  constructor(db: EntityManager) {
+    this.db = db;
+  }
+
+  async upsert(
+    model: string,
+    id: string,
+    payload: StoredPayload,
+    refs: { grantId?: string | undefined; userCode?: string | undefined; uid?: string | undefined },
+    expiresAt: Date | null,
+  ): Promise<void> {
+    await this.db.query(
+      `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (model, id) DO UPDATE SET
+         payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+         uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+      [model, id, JSON.stringify(payload), refs.grantId ?? null, refs.userCode ?? null, refs.uid ?? null, expiresAt],
+    );
+  }
+
+  async find(model: string, id: string): Promise<Row | undefined> {
+    const rows: Row[] = await this.db.query(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2`,
+      [model, id],
+    );
+    return rows[0];
+  }
+
+  async findBy(model: string, column: 'uid' | 'user_code', value: string): Promise<Row | undefined> {
+    const rows: Row[] = await this.db.query(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2
+        ORDER BY expires_at DESC NULLS FIRST LIMIT 1`,
+      [model, value],
+    );
+    return rows[0];
+  }
+
+  /** True only for the one caller that flips consumed_at: a code cannot be spent twice. */
+  async consume(model: string, id: string): Promise<boolean> {
+    // TypeORM answers an UPDATE with [rows, affectedCount].
+    const [, affected] = (await this.db.query(
+      `UPDATE oidc_payloads SET consumed_at = now()
+        WHERE model = $1 AND id = $2 AND consumed_at IS NULL`,
+      [model, id],
+    )) as [unknown[], number];
+    return affected > 0;
+  }
+
+  async destroy(model: string, id: string): Promise<void> {
+    await this.db.query(`DELETE FROM oidc_payloads WHERE model = $1 AND id = $2`, [model, id]);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.db.query(`DELETE FROM oidc_payloads WHERE grant_id = $1`, [grantId]);
+  }
+
+  async deleteExpired(before: Date): Promise<number> {
+    const result = (await this.db.query(`DELETE FROM oidc_payloads WHERE expires_at < $1`, [before])) as [
+      unknown[],
+      number,
+    ];
+    return result[1] ?? 0;
+  }
+
+  async listClientIds(): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM oidc_payloads WHERE model = 'Client' ORDER BY id`,
+    );
+    return rows.map((row) => row.id);
+  }
+}

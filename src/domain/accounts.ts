@@ -1,0 +1,46 @@
+import crypto from 'node:crypto';
+import type { AccessLevel, Account } from '../db/entities/index.ts';
+import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import { notFound } from './errors.ts';
+import { SchoolService } from './schools.ts';
+
+export type MembershipGrant = { schoolId: string; accessLevel: AccessLevel };
+
+export class AccountService {
+  private readonly repositories: Repositories;
+  private readonly transaction: UnitOfWork;
+
+  constructor(repositories: Repositories, transaction: UnitOfWork) {
+    this.repositories = repositories;
+    this.transaction = transaction;
+  }
+
+  findByEmail(email: string): Promise<Account | null> {
+    return this.repositories.accounts.findByEmail(email);
+  }
+
+  findById(id: string): Promise<Account | null> {
+    return this.repositories.accounts.findById(id);
+  }
+
+  /** Creates the account (without a password) if the email is new, then adds the memberships. */
+  addUser(input: { email: string; name?: string | undefined; memberships: MembershipGrant[] }): Promise<Account> {
+    return this.transaction(async (repositories) => {
+      await new SchoolService(repositories).requireAll(input.memberships.map((m) => m.schoolId));
+      const account =
+        (await repositories.accounts.findByEmail(input.email)) ??
+        (await repositories.accounts.insert({ id: crypto.randomUUID(), email: input.email, name: input.name ?? null }));
+      for (const membership of input.memberships) {
+        await repositories.memberships.upsert(account.id, membership.schoolId, membership.accessLevel);
+      }
+      return account;
+    });
+  }
+
+  async setStatus(email: string, status: Account['status']): Promise<Account> {
+    const account = await this.repositories.accounts.findByEmail(email);
+    if (!account) throw notFound(`No account has the email address ${email}.`);
+    await this.repositories.accounts.setStatus(account.id, status);
+    return { ...account, status };
+  }
+}

@@ -1,0 +1,83 @@
+import crypto from 'node:crypto';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import { validationError } from './errors.ts';
+import { SchoolService } from './schools.ts';
+
+export type NewClient = {
+  name: string;
+  schoolIds: string[];
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[] | undefined;
+  initiateLoginUri?: string | undefined;
+  backchannelLogoutUri?: string | undefined;
+};
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** https everywhere, plain http only on loopback for development; no fragments, no wildcards. */
+export function uriProblem(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `${value} is not an absolute URL.`;
+  }
+  if (value.includes('*')) return `${value} contains a wildcard; register each address exactly.`;
+  if (url.hash) return `${value} must not contain a fragment (#).`;
+  if (url.username || url.password) return `${value} must not contain a user name or password.`;
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
+  return `${value} must use https (http is allowed only on localhost for development).`;
+}
+
+export class ClientService {
+  private readonly transaction: UnitOfWork;
+  private readonly clientStore: (repositories: Repositories) => Adapter;
+
+  constructor(transaction: UnitOfWork, clientStore: (repositories: Repositories) => Adapter) {
+    this.transaction = transaction;
+    this.clientStore = clientStore;
+  }
+
+  /** A confidential client for a school system: code flow with PKCE, refresh tokens. */
+  async add(input: NewClient): Promise<{ clientId: string; clientSecret: string }> {
+    const uris = [
+      ...input.redirectUris,
+      ...(input.postLogoutRedirectUris ?? []),
+      ...(input.initiateLoginUri ? [input.initiateLoginUri] : []),
+      ...(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []),
+    ];
+    for (const uri of uris) {
+      const problem = uriProblem(uri);
+      if (problem) throw validationError(problem);
+    }
+    if (input.redirectUris.length === 0) throw validationError('A client needs at least one redirect URI.');
+    const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
+    const clientSecret = crypto.randomBytes(32).toString('base64url');
+    await this.transaction(async (repositories) => {
+      await new SchoolService(repositories).requireAll(input.schoolIds);
+      await this.clientStore(repositories).upsert(clientId, clientMetadata(clientId, clientSecret, input) as AdapterPayload, 0);
+      await repositories.clientSchools.link(clientId, input.schoolIds);
+    });
+    return { clientId, clientSecret };
+  }
+}
+
+function clientMetadata(clientId: string, clientSecret: string, input: NewClient) {
+  return {
+    client_id: clientId,
+    client_secret: clientSecret,
+    client_id_issued_at: Math.floor(Date.now() / 1000),
+    client_name: input.name,
+    redirect_uris: input.redirectUris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
+    ...(input.initiateLoginUri ? { initiate_login_uri: input.initiateLoginUri } : {}),
+    ...(input.backchannelLogoutUri
+      ? { backchannel_logout_uri: input.backchannelLogoutUri, backchannel_logout_session_required: true }
+      : {}),
+  };
+}

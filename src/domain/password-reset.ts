@@ -1,0 +1,108 @@
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { passwordProblem } from '../auth/password-policy.ts';
+import { hashPassword } from '../auth/passwords.ts';
+import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../auth/reset-tokens.ts';
+import type { Account } from '../db/entities/index.ts';
+import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import type { Mailer } from '../mail/mailer.ts';
+
+export type ResetLinkState =
+  | { valid: true; account: Account; interactionUid: string | null }
+  | { valid: false; reason: string };
+
+export type ResetOutcome =
+  | { done: true; interactionUid: string | null }
+  | { done: false; field: 'password' | 'confirm'; message: string }
+  | { done: false; field: 'token'; message: string };
+
+const USED = 'This link has already been used. Each link works once.';
+const EXPIRED = 'This link has expired.';
+const UNKNOWN = 'This link is not valid. It may have been copied incompletely.';
+
+/** First-time access and forgotten passwords are one flow (rule 3). */
+export class PasswordResetService {
+  private readonly repositories: Repositories;
+  private readonly transaction: UnitOfWork;
+  private readonly mailer: Mailer;
+  private readonly options: { issuer: string; tokenTtlSeconds: number; logger: Logger };
+
+  constructor(repositories: Repositories, transaction: UnitOfWork, mailer: Mailer, options: { issuer: string; tokenTtlSeconds: number; logger: Logger }) {
+    this.repositories = repositories;
+    this.transaction = transaction;
+    this.mailer = mailer;
+    this.options = options;
+  }
+
+  get lifetimeMinutes(): number {
+    return Math.round(this.options.tokenTtlSeconds / 60);
+  }
+
+  /** Always resolves the same way, so the caller cannot learn whether the address has an account. */
+  async request(email: string, interactionUid: string | null): Promise<void> {
+    const account = await this.repositories.accounts.findByEmail(email);
+    if (!account || account.status !== 'active') return;
+    const { token, hash } = newResetToken();
+    await this.repositories.resetTokens.insert({
+      id: crypto.randomUUID(),
+      accountId: account.id,
+      tokenHash: hash,
+      interactionUid,
+      expiresAt: new Date(Date.now() + this.options.tokenTtlSeconds * 1000),
+    });
+    // Built from ISSUER, never from the request's Host header.
+    const link = `${this.options.issuer}/password/reset?token=${token}`;
+    await this.mailer.send({
+      to: account.email,
+      template: 'password-reset',
+      data: { name: account.name, email: account.email, link, lifetime: this.lifetimeMinutes },
+    });
+  }
+
+  async inspect(token: string): Promise<ResetLinkState> {
+    if (!RESET_TOKEN_PATTERN.test(token)) return { valid: false, reason: UNKNOWN };
+    const state = await this.repositories.resetTokens.findByHash(hashResetToken(token));
+    if (!state) return { valid: false, reason: UNKNOWN };
+    if (state.usedAt) return { valid: false, reason: USED };
+    if (state.expiresAt.getTime() <= Date.now()) return { valid: false, reason: EXPIRED };
+    const account = await this.repositories.accounts.findById(state.accountId);
+    if (!account || account.status !== 'active') return { valid: false, reason: UNKNOWN };
+    return { valid: true, account, interactionUid: state.interactionUid };
+  }
+
+  /**
+   * Sets the password and spends the link in one transaction: a failure leaves both unchanged.
+   * It signs nobody in: the person still logs in (and passes any authenticator) afterwards.
+   */
+  async complete(token: string, password: string, confirm: string): Promise<ResetOutcome> {
+    const state = await this.inspect(token);
+    if (!state.valid) return { done: false, field: 'token', message: state.reason };
+    const problem = passwordProblem(password, state.account.email);
+    if (problem) return { done: false, field: 'password', message: problem };
+    if (password !== confirm) return { done: false, field: 'confirm', message: 'The two passwords are not the same.' };
+    const passwordHash = await hashPassword(password);
+    const spent = await this.transaction(async (repositories) => {
+      const claimed = await repositories.resetTokens.spend(hashResetToken(token));
+      if (!claimed) return null;
+      await repositories.accounts.setPasswordHash(claimed.accountId, passwordHash);
+      await repositories.resetTokens.spendAllFor(claimed.accountId);
+      return claimed;
+    });
+    if (!spent) return { done: false, field: 'token', message: USED };
+    await this.sendChangedNotice(state.account);
+    return { done: true, interactionUid: spent.interactionUid };
+  }
+
+  private async sendChangedNotice(account: Account): Promise<void> {
+    try {
+      await this.mailer.send({
+        to: account.email,
+        template: 'password-changed',
+        data: { name: account.name, email: account.email, changedAt: new Date().toUTCString() },
+      });
+    } catch (error) {
+      // The password is already changed; a mail outage must not turn that into an error page.
+      this.options.logger.error({ err: error }, 'could not send the password-changed notice');
+    }
+  }
+}

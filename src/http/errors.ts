@@ -1,0 +1,46 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { isDomainError, type DomainError } from '../domain/errors.ts';
+import { PageError } from './page-error.ts';
+import type { ViewRenderer } from './views.ts';
+
+const STATUS_BY_KIND: Record<DomainError['kind'], number> = {
+  validation: 400,
+  not_found: 404,
+  conflict: 409,
+  access_denied: 403,
+  locked: 423,
+};
+
+/**
+ * The one place errors become responses: typed errors keep their words; anything unexpected is
+ * logged with its stack and answered with a plain apology — never the stack.
+ */
+export function errorPages(render: ViewRenderer, logger: Logger) {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+      if (ctx.respond !== false && ctx.status === 404 && ctx.body == null) throw new PageError(404, 'Page not found', 'Check the address and try again.');
+    } catch (error) {
+      const { status, heading, detail } = describe(error);
+      if (status >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');
+      ctx.status = status;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = render('error', { title: heading, heading, message: detail });
+    }
+  };
+}
+
+function describe(error: unknown): { status: number; heading: string; detail: string } {
+  if (error instanceof PageError) return error;
+  if (isDomainError(error)) {
+    return { status: STATUS_BY_KIND[error.kind], heading: 'Something is not right', detail: error.message };
+  }
+  const status = (error as { status?: number; expose?: boolean }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // koa and its body parser throw 4xx errors for malformed or oversized requests.
+    return { status, heading: 'We could not read that request', detail: 'Go back, reload the page and try again.' };
+  }
+  return { status: 500, heading: 'Sorry, something went wrong', detail: 'Please try again in a moment.' };
+}

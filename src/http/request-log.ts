@@ -1,0 +1,22 @@
+import crypto from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+
+/**
+ * One line per request. Only the path is logged: query strings carry codes, tokens and reset
+ * links, and bodies carry passwords.
+ */
+export function requestLog(logger: Logger) {
+  return async (ctx: Context, next: Next) => {
+    const started = process.hrtime.bigint();
+    const requestId = crypto.randomUUID();
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+    } finally {
+      const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+      const level = ctx.status >= 500 ? 'error' : 'info';
+      logger[level]({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, durationMs }, 'request');
+    }
+  };
+}

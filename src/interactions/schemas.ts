@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** Form input, validated at the edge. Lengths are capped before any hashing or lookup. */
+const email = z.string().trim().max(254);
+export const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export const loginForm = z.object({
+  email: email.default(''),
+  password: z.string().max(1024).default(''),
+});
+
+export const forgotForm = z.object({ email: email.default('') });
+
+export const resetForm = z.object({
+  token: z.string().max(128).default(''),
+  password: z.string().max(1024).default(''),
+  confirm: z.string().max(1024).default(''),
+});
+
+export const resetQuery = z.object({ token: z.string().max(128).default('') });
+
+export const uidParam = z.string().regex(/^[A-Za-z0-9_-]{10,64}$/);
+
+/** Parses a form, mapping anything unparseable (arrays, oversize values) to empty fields. */
+export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> | undefined {
+  const result = schema.safeParse(body ?? {});
+  return result.success ? result.data : undefined;
+}

@@ -1,0 +1,41 @@
+import { startGatehouse } from './app.ts';
+import { ConfigError } from './config/config-error.ts';
+import { loadConfig } from './config/index.ts';
+import { MasterKeyMismatchError } from './auth/master-key.ts';
+import { createLogger } from './logger.ts';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  let running;
+  try {
+    running = await startGatehouse(config, logger);
+  } catch (error) {
+    const known = error instanceof MasterKeyMismatchError;
+    process.stderr.write(`${known ? (error as Error).message : `Gatehouse could not start: ${(error as Error).message}`}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    await running.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+await main();

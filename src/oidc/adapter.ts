@@ -1,0 +1,78 @@
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { SecretBox } from '../auth/secret-box.ts';
+import type { OidcPayloadsRepository, StoredPayload } from '../db/repositories/oidc-payloads.ts';
+
+/** Client secrets are stored encrypted; everything else the provider stores is opaque JSON. */
+const SEALED_SECRET = 'client_secret_sealed';
+
+/**
+ * oidc-provider's adapter contract over PostgreSQL: one class per model name, all sharing the
+ * oidc_payloads table, so any number of provider processes see the same state.
+ */
+export function createAdapterClass(payloads: OidcPayloadsRepository, box: SecretBox) {
+  return class PostgresAdapter implements Adapter {
+    private readonly model: string;
+
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+      const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      await payloads.upsert(
+        this.model,
+        id,
+        this.seal(id, payload as StoredPayload),
+        { grantId: payload.grantId, userCode: payload.userCode, uid: payload.uid },
+        expiresAt,
+      );
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      return this.toPayload(id, await payloads.find(this.model, id));
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const row = await payloads.findBy(this.model, 'uid', uid);
+      return row ? this.toPayload(String(row.payload.jti ?? ''), row) : undefined;
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const row = await payloads.findBy(this.model, 'user_code', userCode);
+      return row ? this.toPayload(String(row.payload.jti ?? ''), row) : undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      if (!(await payloads.consume(this.model, id))) {
+        // Lost the race to a concurrent exchange: answer as the library does for a reused code.
+        throw new errors.InvalidGrant(`${this.model} already consumed`);
+      }
+    }
+
+    async destroy(id: string): Promise<void> {
+      await payloads.destroy(this.model, id);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await payloads.revokeByGrantId(grantId);
+    }
+
+    private toPayload(id: string, row: { payload: StoredPayload; consumed_at: Date | null } | undefined) {
+      if (!row) return undefined;
+      const payload = this.unseal(id, row.payload) as AdapterPayload;
+      return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
+    }
+
+    private seal(id: string, payload: StoredPayload): StoredPayload {
+      if (this.model !== 'Client' || typeof payload.client_secret !== 'string') return payload;
+      const { client_secret: secret, ...rest } = payload;
+      return { ...rest, [SEALED_SECRET]: box.seal(secret, `client:${id}`) };
+    }
+
+    private unseal(id: string, payload: StoredPayload): StoredPayload {
+      if (this.model !== 'Client' || typeof payload[SEALED_SECRET] !== 'string') return payload;
+      const { [SEALED_SECRET]: sealed, ...rest } = payload;
+      return { ...rest, client_secret: box.open(sealed as string, `client:${id}`) };
+    }
+  };
+}

@@ -1,0 +1,108 @@
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { ViewRenderer } from '../http/views.ts';
+import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
+import type { Services } from '../services.ts';
+import { createFindAccount } from './accounts.ts';
+import type { ProviderKeys } from './keys.ts';
+import { createInteractionPolicy } from './policy.ts';
+
+export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
+
+export function createProvider(services: Services, keys: ProviderKeys, render: ViewRenderer): Provider {
+  const { config } = services;
+  const configuration: Configuration = {
+    adapter: services.oidcAdapter,
+    jwks: keys.jwks,
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    findAccount: createFindAccount(services),
+    scopes: SCOPES,
+    claims: {
+      openid: ['sub', 'acr', 'amr'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+      school: ['school', 'access_level', 'schools'],
+    },
+    acrValues: [ACR_BASIC, ACR_HIGHER],
+    // The school claims belong in the ID token too, not only at userinfo.
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          const action = /action="([^"]+)"/.exec(form)?.[1] ?? '/session/end/confirm';
+          const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
+          ctx.type = 'html';
+          ctx.body = render('logout', { title: 'Log out', action, xsrf, clientName: ctx.oidc.client?.clientName });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = render('logged-out', { title: 'Logged out' });
+        },
+      },
+    },
+    interactions: {
+      policy: createInteractionPolicy(services.access),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // Every client is a school system the helpdesk registered (first party): the grant covers what
+    // it asks for without a consent screen. offline_access still needs prompt=consent upstream.
+    loadExistingGrant: async (ctx) => {
+      const clientId = ctx.oidc.client!.clientId;
+      const session = ctx.oidc.session!;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(clientId);
+      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId, accountId: session.accountId! });
+      grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
+      grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
+      await grant.save();
+      return grant;
+    },
+    extraTokenClaims: async (ctx, token) => {
+      // Userinfo and introspection see the authentication strength the access token came from.
+      if (token.kind !== 'AccessToken') return undefined;
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      return source ? { acr: source.acr, amr: source.amr } : undefined;
+    },
+    renderError: async (ctx: KoaContextWithOIDC, out) => {
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = render('error', {
+        title: 'Sign-in problem',
+        heading: 'We could not complete the sign-in',
+        message: out.error_description ?? 'The request was not valid.',
+        detail: `Error: ${out.error}`,
+      });
+    },
+    ttl: {
+      AccessToken: config.ttl.accessTokenSeconds,
+      AuthorizationCode: 60,
+      ClientCredentials: config.ttl.accessTokenSeconds,
+      IdToken: 3600,
+      RefreshToken: config.ttl.refreshTokenSeconds,
+      Grant: config.ttl.refreshTokenSeconds,
+      Session: config.ttl.sessionSeconds,
+      Interaction: config.ttl.interactionSeconds,
+    },
+    rotateRefreshToken: true,
+  };
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { Repositories } from '../db/repositories/index.ts';
+
+/** oidc-provider accepts 15 s of clock skew; rows are kept a minute past expiry to be safe. */
+const GRACE_MS = 60_000;
+
+/** Deletes expired provider rows and reset links on a schedule; any process may run it. */
+export function startSweeper(repositories: Repositories, intervalSeconds: number, logger: Logger) {
+  const sweep = async () => {
+    try {
+      const before = new Date(Date.now() - GRACE_MS);
+      const payloads = await repositories.oidcPayloads.deleteExpired(before);
+      const resetLinks = await repositories.resetTokens.deleteExpired(new Date(Date.now() - 86_400_000));
+      if (payloads + resetLinks > 0) logger.info({ payloads, resetLinks }, 'swept expired rows');
+    } catch (error) {
+      logger.warn({ err: error }, 'sweep failed; will retry');
+    }
+  };
+  const timer = setInterval(sweep, intervalSeconds * 1000);
+  timer.unref();
+  return { sweep, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,50 @@
+import Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import { assetRoutes } from './http/assets.ts';
+import { createCsrf } from './http/csrf.ts';
+import { errorPages } from './http/errors.ts';
+import { healthRoutes } from './http/health.ts';
+import { requestLog } from './http/request-log.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import type { ViewRenderer } from './http/views.ts';
+import { interactionRoutes } from './interactions/routes.ts';
+import type { Services } from './services.ts';
+
+type ServerDeps = {
+  provider: Provider;
+  services: Services;
+  render: ViewRenderer;
+  csrfKey: Buffer;
+  ping: () => Promise<void>;
+  logger: Logger;
+};
+
+/** Composes koa: logging, headers, our pages and health first, then the provider for the rest. */
+export async function createServer({ provider, services, render, csrfKey, ping, logger }: ServerDeps): Promise<Koa> {
+  const { config } = services;
+  const app = new Koa({ proxy: config.trustProxy });
+  app.keys = [csrfKey.toString('base64url')];
+  app.silent = true;
+  const secure = config.issuer.startsWith('https:');
+  const csrf = createCsrf(csrfKey, { secure });
+
+  app.use(requestLog(logger));
+  app.use(securityHeaders({ hsts: secure }));
+  const health = healthRoutes(ping);
+  app.use(health.routes());
+  const assets = await assetRoutes();
+  app.use(assets.routes());
+
+  // The provider renders its own errors; this catches what our pages throw, and unknown paths.
+  app.use(errorPages(render, logger));
+  app.use(interactionRoutes({ provider, services, render, csrf }).routes());
+
+  // The provider is a koa application of its own; it answers every other path.
+  const handleOidc = provider.callback();
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await handleOidc(ctx.req, ctx.res);
+  });
+  return app;
+}

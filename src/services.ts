@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import { loadSecretBox } from './auth/master-key.ts';
+import type { SecretBox } from './auth/secret-box.ts';
+import type { AppConfig } from './config/index.ts';
+import type { Database } from './db/database.ts';
+import { repositoriesFor, type Repositories, type UnitOfWork } from './db/repositories/index.ts';
+import { AccessService } from './domain/access.ts';
+import { AccountService } from './domain/accounts.ts';
+import { AuthenticationService } from './domain/authentication.ts';
+import { ClientService } from './domain/clients.ts';
+import { PasswordResetService } from './domain/password-reset.ts';
+import { SchoolService } from './domain/schools.ts';
+import { createMailer, type Mailer } from './mail/mailer.ts';
+import { createAdapterClass } from './oidc/adapter.ts';
+
+export type Services = Awaited<ReturnType<typeof createServices>>;
+
+/** The composition root shared by the server and the admin CLI: one service layer, two front ends. */
+export async function createServices(database: Database, config: AppConfig, logger: Logger) {
+  const repositories = repositoriesFor(database.dataSource.manager);
+  const transaction: UnitOfWork = (work) =>
+    database.dataSource.transaction((manager) => work(repositoriesFor(manager)));
+  const box: SecretBox = await loadSecretBox(repositories.secrets, config);
+  const mailer: Mailer = await createMailer({
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    dataDir: config.dataDir,
+    logger,
+  });
+  const clientStore = (scope: Repositories) => new (createAdapterClass(scope.oidcPayloads, box))('Client');
+  return {
+    config,
+    logger,
+    repositories,
+    box,
+    mailer,
+    oidcAdapter: createAdapterClass(repositories.oidcPayloads, box),
+    schools: new SchoolService(repositories),
+    accounts: new AccountService(repositories, transaction),
+    access: new AccessService(repositories),
+    clients: new ClientService(transaction, clientStore),
+    authentication: new AuthenticationService(repositories),
+    passwordReset: new PasswordResetService(repositories, transaction, mailer, {
+      issuer: config.issuer,
+      tokenTtlSeconds: config.ttl.resetTokenSeconds,
+      logger,
+    }),
+  };
+}
