@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/config-error.ts';
+import { loadConfig } from '../config/index.ts';
+import { openDatabase } from '../db/database.ts';
+import { isDomainError } from '../domain/errors.ts';
+import { createLogger } from '../logger.ts';
+import { createServices } from '../services.ts';
+import { commands } from './commands.ts';
+
+const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
+
+  school add --name <name> --postcode <postcode>
+  school list
+  client add --name <name> --school <schoolId> [--school ...] --redirect-uri <uri> [--redirect-uri ...]
+             [--post-logout-redirect-uri <uri>] [--initiate-login-uri <uri>] [--backchannel-logout-uri <uri>]
+  user add --email <email> [--name <name>] --school <schoolId>[:basic|:higher] [--school ...]
+  user lock --email <email>
+  user unlock --email <email>
+`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+  name: { type: 'string', multiple: true },
+  postcode: { type: 'string', multiple: true },
+  school: { type: 'string', multiple: true },
+  email: { type: 'string', multiple: true },
+  'redirect-uri': { type: 'string', multiple: true },
+  'post-logout-redirect-uri': { type: 'string', multiple: true },
+  'initiate-login-uri': { type: 'string', multiple: true },
+  'backchannel-logout-uri': { type: 'string', multiple: true },
+} as const;
+
+function fail(message: string, json: boolean, code = 1): never {
+  process.stderr.write(json ? `${JSON.stringify({ error: message })}\n` : `${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]) {
+  const wantsJson = argv.includes('--json');
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`, wantsJson, 2);
+  }
+  const name = parsed.positionals.slice(0, 2).join(' ');
+  const command = commands[name];
+  if (parsed.values.help || !command || parsed.positionals.length > 2) {
+    if (parsed.values.help) {
+      process.stdout.write(USAGE);
+      return;
+    }
+    fail(`Unknown command "${parsed.positionals.join(' ')}".\n\n${USAGE}`, wantsJson, 2);
+  }
+
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, wantsJson);
+    throw error;
+  }
+  const logger = createLogger('warn');
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  try {
+    await database.migrate();
+    const services = await createServices(database, config, logger);
+    const result = await command(services, parsed.values);
+    process.stdout.write(parsed.values.json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
+  } catch (error) {
+    process.exitCode = 1;
+    const message = isDomainError(error) ? error.message : `The command failed: ${(error as Error).message}`;
+    process.stderr.write(wantsJson ? `${JSON.stringify({ error: message })}\n` : `${message}\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { validationError } from '../domain/errors.ts';
+import type { Services } from '../services.ts';
+
+export type CommandResult = { json: Record<string, unknown>; text: string };
+
+type Options = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+const list = (value: Options[string]) => (value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String));
+const one = (value: Options[string]) => list(value).at(-1);
+
+const uuid = z.uuid('must be a school id (a UUID)');
+const email = z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const membership = z.string().regex(/^[0-9a-fA-F-]{36}(:(basic|higher))?$/, 'must be <schoolId>[:basic|:higher]');
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, option: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(`--${option} ${result.error.issues[0]?.message ?? 'is invalid'}.`);
+  return result.data;
+}
+
+function required(options: Options, name: string): string {
+  const value = one(options[name]);
+  if (value === undefined || value === 'true') throw validationError(`--${name} is required.`);
+  return value;
+}
+
+/** The CLI's commands: each parses its options at the edge, then calls one service. */
+export const commands: Record<string, (services: Services, options: Options) => Promise<CommandResult>> = {
+  async 'school add'(services, options) {
+    const school = await services.schools.add({
+      name: parse(text(200), required(options, 'name'), 'name'),
+      postcode: parse(text(16), required(options, 'postcode'), 'postcode'),
+    });
+    return { json: { id: school.id }, text: `Added school ${school.name} (${school.id}).` };
+  },
+
+  async 'school list'(services) {
+    const schools = await services.schools.list();
+    return {
+      json: { schools: schools.map(({ id, name, postcode }) => ({ id, name, postcode })) },
+      text: schools.map((s) => `${s.id}  ${s.name}  ${s.postcode}`).join('\n') || 'No schools yet.',
+    };
+  },
+
+  async 'client add'(services, options) {
+    const schoolIds = list(options.school).map((id) => parse(uuid, id, 'school'));
+    if (schoolIds.length === 0) throw validationError('--school is required (once per school the client serves).');
+    const client = await services.clients.add({
+      name: parse(text(200), required(options, 'name'), 'name'),
+      schoolIds,
+      redirectUris: list(options['redirect-uri']),
+      postLogoutRedirectUris: list(options['post-logout-redirect-uri']),
+      initiateLoginUri: one(options['initiate-login-uri']),
+      backchannelLogoutUri: one(options['backchannel-logout-uri']),
+    });
+    return {
+      json: { client_id: client.clientId, client_secret: client.clientSecret },
+      text: `client_id:     ${client.clientId}\nclient_secret: ${client.clientSecret}\nKeep the secret safe: it is not shown again.`,
+    };
+  },
+
+  async 'user add'(services, options) {
+    const memberships = list(options.school).map((value) => {
+      const [schoolId, level] = parse(membership, value, 'school').split(':');
+      return { schoolId: schoolId!.toLowerCase(), accessLevel: (level ?? 'basic') as 'basic' | 'higher' };
+    });
+    if (memberships.length === 0) throw validationError('--school is required (<schoolId>[:basic|:higher]).');
+    const nameOption = one(options.name);
+    const account = await services.accounts.addUser({
+      email: parse(email, required(options, 'email'), 'email'),
+      name: nameOption === undefined ? undefined : parse(text(200), nameOption, 'name'),
+      memberships,
+    });
+    return { json: { id: account.id }, text: `Account ${account.email} (${account.id}) has ${memberships.length} membership(s) added.` };
+  },
+
+  async 'user lock'(services, options) {
+    const account = await services.accounts.setStatus(parse(email, required(options, 'email'), 'email'), 'locked');
+    return { json: { id: account.id, status: account.status }, text: `Locked ${account.email}.` };
+  },
+
+  async 'user unlock'(services, options) {
+    const account = await services.accounts.setStatus(parse(email, required(options, 'email'), 'email'), 'active');
+    return { json: { id: account.id, status: account.status }, text: `Unlocked ${account.email}.` };
+  },
+};
