@@ -1,0 +1,216 @@
+import * as client from 'openid-client';
+import { createTestStorage, type TestStorage } from './support/database.ts';
+import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { visibleText } from './support/agent.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  Agent,
+  authorizationRequest,
+  exchange,
+  PASSWORD,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
+
+let storage: TestStorage;
+let gatehouse: TestGatehouse;
+let hill: { id: string; name: string; postcode: string };
+let oak: { id: string; name: string; postcode: string };
+let hillClient: { clientId: string; clientSecret: string };
+let oakClient: { clientId: string; clientSecret: string };
+
+beforeAll(async () => {
+  storage = await createTestStorage();
+  gatehouse = await startTestGatehouse(storage);
+  const { services } = gatehouse;
+  hill = await addSchool(services, 'Hill Primary School', 'HP1 1AA');
+  oak = await addSchool(services, 'Oak Academy', 'OA2 2BB');
+  hillClient = await addClient(services, 'Hill MIS', [hill.id]);
+  oakClient = await addClient(services, 'Oak Library', [oak.id]);
+  await addStaff(services, 'Teacher@Hill.example', [{ schoolId: hill.id, accessLevel: 'basic' }]);
+  await addStaff(services, 'head@hill.example', [
+    { schoolId: hill.id, accessLevel: 'higher' },
+    { schoolId: oak.id, accessLevel: 'basic' },
+  ]);
+});
+
+afterAll(async () => {
+  await gatehouse?.close();
+  await storage?.drop();
+});
+
+async function signIn(credentials: typeof hillClient, email: string, params: Record<string, string> = {}) {
+  const rp = await relyingParty(gatehouse.issuer, credentials);
+  const agent = new Agent(REDIRECT_URI);
+  const authorization = await authorizationRequest(rp, params);
+  const login = await start(agent, authorization);
+  const callback = await agent.follow(await submitLogin(agent, login, email, PASSWORD));
+  return { rp, agent, authorization, login, callback };
+}
+
+describe('discovery', () => {
+  test('advertises the Gatehouse contract', async () => {
+    const rp = await relyingParty(gatehouse.issuer, hillClient);
+    const metadata = rp.serverMetadata();
+    expect(metadata.issuer).toBe(gatehouse.issuer);
+    expect(metadata.acr_values_supported).toEqual(['urn:gatehouse:acr:basic', 'urn:gatehouse:acr:higher']);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'offline_access', 'school', 'email', 'profile']));
+    expect(metadata.claims_supported).toEqual(expect.arrayContaining(['school', 'access_level', 'schools', 'acr', 'amr']));
+    expect(metadata.response_types_supported).toEqual(['code']);
+    const jwks = await (await fetch(metadata.jwks_uri!)).json();
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+  });
+});
+
+describe('authorization code flow with PKCE', () => {
+  test('a member signs in and the client gets a validated ID token with the school claims', async () => {
+    const { rp, login, callback, authorization } = await signIn(hillClient, 'teacher@hill.example');
+    expect(visibleText(login.html)).toContain('Hill Primary School Single Sign-On');
+    expect(visibleText(login.html)).toContain('Forgotten your password or using SSO for the first time?');
+    expect(callback.location).toMatch(new RegExp(`^${REDIRECT_URI}\\?code=`));
+
+    const tokens = await exchange(rp, callback, authorization);
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(gatehouse.issuer);
+    expect(claims.aud).toBe(hillClient.clientId);
+    expect(claims.acr).toBe('urn:gatehouse:acr:basic');
+    expect(claims.amr).toEqual(['pwd']);
+    expect(claims.email).toBe('Teacher@Hill.example');
+    expect(claims.school).toEqual({ id: hill.id, name: 'Hill Primary School', postcode: 'HP1 1AA' });
+    expect(claims.access_level).toBe('basic');
+    expect(claims.schools).toEqual([{ id: hill.id, name: 'Hill Primary School', postcode: 'HP1 1AA', login_uri: null }]);
+
+    const userinfo = await client.fetchUserInfo(rp, tokens.access_token, claims.sub);
+    expect(userinfo).toMatchObject({ sub: claims.sub, access_level: 'basic', school: claims.school, email_verified: true });
+  });
+
+  test('a higher member without a passed code has basic access only (rule 4)', async () => {
+    const { rp, callback, authorization } = await signIn(hillClient, 'head@hill.example');
+    const claims = (await exchange(rp, callback, authorization)).claims()!;
+    expect(claims.access_level).toBe('basic');
+    expect(claims.acr).toBe('urn:gatehouse:acr:basic');
+    expect((claims.schools as Array<{ name: string }>).map((school) => school.name)).toEqual([
+      'Hill Primary School',
+      'Oak Academy',
+    ]);
+  });
+
+  test('offline_access with prompt=consent yields a refresh token that works once (rotation)', async () => {
+    const { rp, callback, authorization } = await signIn(hillClient, 'teacher@hill.example', {
+      scope: 'openid school offline_access',
+      prompt: 'consent',
+    });
+    const tokens = await exchange(rp, callback, authorization);
+    expect(tokens.refresh_token).toBeTruthy();
+    const refreshed = await client.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect(refreshed.access_token).not.toBe(tokens.access_token);
+    expect(refreshed.claims()?.school).toEqual(expect.objectContaining({ id: hill.id }));
+    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  test('an authorization code cannot be exchanged twice, even concurrently', async () => {
+    const { rp, callback, authorization } = await signIn(hillClient, 'teacher@hill.example');
+    const results = await Promise.allSettled([
+      exchange(rp, callback, authorization),
+      exchange(rp, callback, authorization),
+      exchange(rp, callback, authorization),
+    ]);
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  test('single sign-on: a second school system signs the same person in without a password', async () => {
+    const first = await signIn(hillClient, 'head@hill.example');
+    const oakRp = await relyingParty(gatehouse.issuer, oakClient);
+    const authorization = await authorizationRequest(oakRp);
+    const callback = await start(first.agent, authorization);
+    expect(callback.location).toMatch(/\?code=/);
+    const claims = (await exchange(oakRp, callback, authorization)).claims()!;
+    expect(claims.school).toEqual(expect.objectContaining({ id: oak.id, name: 'Oak Academy' }));
+  });
+});
+
+describe('refusals', () => {
+  test('a wrong password and an unknown email get the same words and no session', async () => {
+    const rp = await relyingParty(gatehouse.issuer, hillClient);
+    const agent = new Agent(REDIRECT_URI);
+    const login = await start(agent, await authorizationRequest(rp));
+    const wrongPassword = await submitLogin(agent, login, 'teacher@hill.example', 'not the password at all');
+    const unknown = await submitLogin(agent, login, 'nobody@hill.example', PASSWORD);
+    for (const page of [wrongPassword, unknown]) {
+      expect(page.status).toBe(401);
+      expect(visibleText(page.html)).toContain('The email address or password is not right.');
+    }
+    expect(visibleText(unknown.html)).not.toContain(PASSWORD);
+  });
+
+  test('an account with no membership at the client’s school gets a clear page, then access_denied', async () => {
+    const { agent, callback: deniedPage } = await signIn(oakClient, 'teacher@hill.example');
+    expect(deniedPage.status).toBe(403);
+    expect(visibleText(deniedPage.html)).toContain('Your account does not have access to Oak Academy.');
+    const action = new URL(/action="([^"]+)"/.exec(deniedPage.html)![1]!, deniedPage.url).toString();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(deniedPage.html)![1]!;
+    const back = await agent.follow(await agent.post(action, { _csrf: csrf }));
+    const params = new URL(back.location!).searchParams;
+    expect(params.get('error')).toBe('access_denied');
+  });
+
+  test('prompt=none for a non-member answers access_denied without a page', async () => {
+    const first = await signIn(hillClient, 'teacher@hill.example');
+    const oakRp = await relyingParty(gatehouse.issuer, oakClient);
+    const back = await start(first.agent, await authorizationRequest(oakRp, { prompt: 'none' }));
+    expect(new URL(back.location!).searchParams.get('error')).toBe('access_denied');
+  });
+
+  test('a locked account cannot sign in, even with the right password', async () => {
+    await addStaff(gatehouse.services, 'locked@hill.example', [{ schoolId: hill.id, accessLevel: 'basic' }]);
+    await gatehouse.services.accounts.setStatus('locked@hill.example', 'locked');
+    const { callback } = await signIn(hillClient, 'locked@hill.example');
+    expect(callback.status).toBe(423);
+    expect(visibleText(callback.html)).toContain('This account is locked');
+  });
+
+  test('authorization requests without PKCE or with an unknown client are refused without a 5xx', async () => {
+    const rp = await relyingParty(gatehouse.issuer, hillClient);
+    const noPkce = client.buildAuthorizationUrl(rp, { redirect_uri: REDIRECT_URI, scope: 'openid' });
+    const agent = new Agent(REDIRECT_URI);
+    const refused = await agent.follow(await agent.get(noPkce.toString()));
+    expect(new URL(refused.location!).searchParams.get('error')).toBe('invalid_request');
+
+    const unknownClient = await agent.get(`${gatehouse.issuer}/auth?client_id=nope&response_type=code&scope=openid`);
+    expect(unknownClient.status).toBe(400);
+    expect(visibleText(unknownClient.html)).toContain('invalid_client');
+  });
+
+  test('forms without the CSRF token, with garbage, or on expired interactions get words, not a 5xx', async () => {
+    const rp = await relyingParty(gatehouse.issuer, hillClient);
+    const agent = new Agent(REDIRECT_URI);
+    const login = await start(agent, await authorizationRequest(rp));
+    const uid = /\/interaction\/([^/?]+)/.exec(login.url)![1]!;
+    const noCsrf = await agent.post(`${gatehouse.issuer}/interaction/${uid}/login`, { email: 'a@b.c', password: 'x' });
+    expect(noCsrf.status).toBe(403);
+    expect(visibleText(noCsrf.html)).toContain('This form has expired');
+
+    const stranger = new Agent(REDIRECT_URI);
+    const expired = await stranger.get(`${gatehouse.issuer}/interaction/${uid}`);
+    expect(expired.status).toBe(400);
+    expect(visibleText(expired.html)).toContain('This sign-in has expired');
+
+    const malformed = await agent.send(`${gatehouse.issuer}/interaction/${uid}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `email=${'%'.repeat(10)}&password=${'x'.repeat(40_000)}`,
+    });
+    expect(malformed.status).toBeGreaterThanOrEqual(400);
+    expect(malformed.status).toBeLessThan(500);
+
+    const tokenWithoutAuth = await fetch(`${gatehouse.issuer}/token`, { method: 'POST', body: 'grant_type=authorization_code&code=x' });
+    expect(tokenWithoutAuth.status).toBe(400);
+    expect(await tokenWithoutAuth.json()).toMatchObject({ error: expect.any(String) });
+  });
+});

@@ -1,0 +1,69 @@
+import * as client from 'openid-client';
+import { hashPassword } from '../../src/auth/passwords.ts';
+import type { AccessLevel } from '../../src/db/entities/index.ts';
+import type { Services } from '../../src/services.ts';
+import { Agent, formAction, formField, type Page } from './agent.ts';
+
+export const REDIRECT_URI = 'http://localhost:65010/callback';
+export const PASSWORD = 'correct horse battery staple';
+
+export async function addSchool(services: Services, name: string, postcode = 'AB1 2CD') {
+  return services.schools.add({ name, postcode });
+}
+
+export async function addClient(services: Services, name: string, schoolIds: string[], extra = {}) {
+  return services.clients.add({ name, schoolIds, redirectUris: [REDIRECT_URI], ...extra });
+}
+
+/** An account with a password already set (as if through the reset email). */
+export async function addStaff(
+  services: Services,
+  email: string,
+  memberships: Array<{ schoolId: string; accessLevel: AccessLevel }>,
+  password: string | null = PASSWORD,
+) {
+  const account = await services.accounts.addUser({ email, name: 'Sam Teacher', memberships });
+  if (password) await services.repositories.accounts.setPasswordHash(account.id, await hashPassword(password));
+  return account;
+}
+
+export async function relyingParty(issuer: string, credentials: { clientId: string; clientSecret: string }) {
+  return client.discovery(new URL(issuer), credentials.clientId, credentials.clientSecret, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
+}
+
+export type Authorization = { url: string; verifier: string; state: string };
+
+export async function authorizationRequest(config: client.Configuration, params: Record<string, string> = {}): Promise<Authorization> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid email profile school',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...params,
+  });
+  return { url: url.toString(), verifier, state };
+}
+
+/** Starts an authorization and follows it to the first page shown (or back to the client). */
+export async function start(agent: Agent, authorization: Authorization): Promise<Page> {
+  return agent.follow(await agent.get(authorization.url));
+}
+
+export async function submitLogin(agent: Agent, loginPage: Page, email: string, password: string): Promise<Page> {
+  const action = new URL(formAction(loginPage.html), loginPage.url).toString();
+  return agent.post(action, { _csrf: formField(loginPage.html, '_csrf'), email, password });
+}
+
+export async function exchange(config: client.Configuration, callback: Page, authorization: Authorization) {
+  return client.authorizationCodeGrant(config, new URL(callback.location!), {
+    pkceCodeVerifier: authorization.verifier,
+    expectedState: authorization.state,
+  });
+}
+
+export { Agent };
