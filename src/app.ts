@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
-import { openDatabase } from './db/database.ts';
+import { openDatabase, type Database } from './db/database.ts';
 import { loadViews } from './http/views.ts';
 import { loadProviderKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -13,6 +13,7 @@ import { createServices, type Services } from './services.ts';
 export type RunningGatehouse = {
   url: string;
   services: Services;
+  database: Database;
   close(): Promise<void>;
 };
 
@@ -38,6 +39,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
     return {
       url: `http://localhost:${port}`,
       services,
+      database,
       async close() {
         sweeper.stop();
         // Finish in-flight requests, then drop idle keep-alive connections.

@@ -1,0 +1,165 @@
+import { createTestStorage, type TestStorage } from './support/database.ts';
+import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { formField, visibleText } from './support/agent.ts';
+import { linkIn, startSmtpServer } from './support/smtp.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  Agent,
+  authorizationRequest,
+  exchange,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
+
+let storage: TestStorage;
+let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+let gatehouse: TestGatehouse;
+let schoolId: string;
+let credentials: { clientId: string; clientSecret: string };
+const NEW_PASSWORD = 'a quiet library at half past four';
+
+beforeAll(async () => {
+  storage = await createTestStorage();
+  smtp = await startSmtpServer();
+  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url, MAIL_FROM: 'Gatehouse <sso@gatehouse.test>' });
+  schoolId = (await addSchool(gatehouse.services, 'Hill Primary School')).id;
+  credentials = await addClient(gatehouse.services, 'Hill MIS', [schoolId]);
+});
+
+afterAll(async () => {
+  await gatehouse?.close();
+  await smtp?.close();
+  await storage?.drop();
+});
+
+async function requestLink(agent: Agent, email: string) {
+  const form = await agent.get(`${gatehouse.issuer}/password/forgot`);
+  return agent.post(`${gatehouse.issuer}/password/forgot`, { _csrf: formField(form.html, '_csrf'), email });
+}
+
+async function setPassword(agent: Agent, link: string, password: string, confirm = password) {
+  const form = await agent.get(link);
+  expect(form.status).toBe(200);
+  return agent.post(`${gatehouse.issuer}/password/reset`, {
+    _csrf: formField(form.html, '_csrf'),
+    token: formField(form.html, 'token'),
+    password,
+    confirm,
+  });
+}
+
+test('the answer is the same whether or not the account exists, and only a real account gets mail', async () => {
+  await addStaff(gatehouse.services, 'known@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  const known = await requestLink(agent, 'known@hill.example');
+  const unknown = await requestLink(agent, 'unknown@hill.example');
+  const words = (page: { html: string }, email: string) => visibleText(page.html).replace(email, 'EMAIL');
+  expect(known.status).toBe(200);
+  expect(unknown.status).toBe(200);
+  expect(words(known, 'known@hill.example')).toBe(words(unknown, 'unknown@hill.example'));
+  const mail = await smtp.waitFor('known@hill.example', /Set your Gatehouse password/);
+  expect(linkIn(mail).startsWith(`${gatehouse.issuer}/password/reset?token=`)).toBe(true);
+  expect(mail.html).toContain('Set your password');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(smtp.inbox.some((m) => m.to.includes('unknown@hill.example'))).toBe(false);
+});
+
+test('the link is built from ISSUER, never from the Host header', async () => {
+  await addStaff(gatehouse.services, 'host@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  const form = await agent.get(`${gatehouse.issuer}/password/forgot`);
+  await agent.send(`${gatehouse.issuer}/password/forgot`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'evil.example', 'x-forwarded-host': 'evil.example' },
+    body: new URLSearchParams({ _csrf: formField(form.html, '_csrf'), email: 'host@hill.example' }).toString(),
+  });
+  const mail = await smtp.waitFor('host@hill.example', /Set your Gatehouse password/);
+  expect(linkIn(mail)).toMatch(new RegExp(`^${gatehouse.issuer}/`));
+});
+
+test('a weak or mismatched password is refused in words, and the link still works after', async () => {
+  await addStaff(gatehouse.services, 'weak@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  await requestLink(agent, 'weak@hill.example');
+  const link = linkIn(await smtp.waitFor('weak@hill.example', /Set your Gatehouse password/));
+  const tooShort = await setPassword(agent, link, 'short');
+  expect(tooShort.status).toBe(400);
+  expect(visibleText(tooShort.html)).toContain('at least 15 characters');
+  const mismatch = await setPassword(agent, link, NEW_PASSWORD, `${NEW_PASSWORD}!`);
+  expect(visibleText(mismatch.html)).toContain('The two passwords are not the same.');
+  const done = await setPassword(agent, link, NEW_PASSWORD);
+  expect(visibleText(done.html)).toContain('Your password has been set');
+});
+
+test('a used, expired or tampered link gets a page that says so and offers a new email', async () => {
+  await addStaff(gatehouse.services, 'reuse@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  await requestLink(agent, 'reuse@hill.example');
+  const link = linkIn(await smtp.waitFor('reuse@hill.example', /Set your Gatehouse password/));
+  await setPassword(agent, link, NEW_PASSWORD);
+  await smtp.waitFor('reuse@hill.example', /password was changed/);
+
+  const used = await agent.get(link);
+  expect(used.status).toBe(400);
+  expect(visibleText(used.html)).toContain('This link has already been used.');
+  expect(visibleText(used.html)).toContain('Email me a new link');
+
+  const tampered = await agent.get(`${link.slice(0, -3)}abc`);
+  expect(visibleText(tampered.html)).toContain('This link is not valid.');
+  const garbage = await agent.get(`${gatehouse.issuer}/password/reset?token=%00%ff<script>`);
+  expect(garbage.status).toBe(400);
+  expect(garbage.html).not.toContain('<script>');
+
+  await requestLink(agent, 'reuse@hill.example');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const second = smtp.inbox.filter((m) => m.to.includes('reuse@hill.example') && /Set your/.test(m.subject)).at(-1)!;
+  await gatehouse.database.dataSource.query(
+    `UPDATE password_reset_tokens SET expires_at = now() - interval '1 minute' WHERE used_at IS NULL`,
+  );
+  const expired = await agent.get(linkIn(second));
+  expect(visibleText(expired.html)).toContain('This link has expired.');
+});
+
+test('first-time journey over HTTP: from the login page to a code at the client, never signed in by the reset', async () => {
+  await addStaff(gatehouse.services, 'new@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const rp = await relyingParty(gatehouse.issuer, credentials);
+  const agent = new Agent(REDIRECT_URI);
+  const authorization = await authorizationRequest(rp);
+  const login = await start(agent, authorization);
+  const uid = /\/interaction\/([^/?]+)/.exec(login.url)![1]!;
+
+  const forgot = await agent.get(`${gatehouse.issuer}/interaction/${uid}/forgot`);
+  await agent.post(`${gatehouse.issuer}/interaction/${uid}/forgot`, { _csrf: formField(forgot.html, '_csrf'), email: 'NEW@hill.example' });
+  const link = linkIn(await smtp.waitFor('new@hill.example', /Set your Gatehouse password/));
+  const done = await setPassword(agent, link, NEW_PASSWORD);
+  const continueLink = /href="([^"]+)"[^>]*>Continue to log in/.exec(done.html)?.[1]?.replace('&#x3D;', '=');
+  expect(continueLink).toBe(`/interaction/${uid}?reset=1`);
+
+  const loginAgain = await agent.get(`${gatehouse.issuer}${continueLink}`);
+  expect(visibleText(loginAgain.html)).toContain('Your password has been set. Log in with your new password.');
+  expect(loginAgain.html).toContain('name="password"');
+  const callback = await agent.follow(await submitLogin(agent, loginAgain, 'new@hill.example', NEW_PASSWORD));
+  const claims = (await exchange(rp, callback, authorization)).claims()!;
+  expect(claims.email).toBe('new@hill.example');
+  expect(claims.email_verified).toBe(true);
+});
+
+test('a locked account gets no reset mail', async () => {
+  await addStaff(gatehouse.services, 'locked@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  await gatehouse.services.accounts.setStatus('locked@hill.example', 'locked');
+  const page = await requestLink(new Agent(REDIRECT_URI), 'locked@hill.example');
+  expect(visibleText(page.html)).toContain('we have sent it a link');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(smtp.inbox.some((m) => m.to.includes('locked@hill.example'))).toBe(false);
+});
+
+test('a malformed email address is refused in words next to the field', async () => {
+  const page = await requestLink(new Agent(REDIRECT_URI), 'not an email');
+  expect(page.status).toBe(400);
+  expect(visibleText(page.html)).toContain('Enter your email address in the right format');
+  expect(page.html).toContain('aria-invalid="true"');
+});
