@@ -20,8 +20,8 @@ const environmentSchema = z.object({
   MAIL_FROM: z.string().trim().min(3).default('Gatehouse <no-reply@gatehouse.invalid>'),
   SECRETS_KEY: optionalString.pipe(
     z
-      .base64('SECRETS_KEY must be base64')
-      .refine((value) => Buffer.from(value, 'base64').length === 32, 'SECRETS_KEY must decode to 32 bytes')
+      .base64('must be base64')
+      .refine((value) => Buffer.from(value, 'base64').length === 32, 'must decode to 32 bytes')
       .optional(),
   ),
   TRUST_PROXY: z.enum(['true', 'false', '1', '0', '']).default('false'),

@@ -1,0 +1,93 @@
+import crypto from 'node:crypto';
+import { loadSecretBox, MasterKeyMismatchError } from '../src/auth/master-key.ts';
+import { SecretBox } from '../src/auth/secret-box.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { repositoriesFor, type Repositories } from '../src/db/repositories/index.ts';
+import { createAdapterClass } from '../src/oidc/adapter.ts';
+import { startSweeper } from '../src/oidc/sweeper.ts';
+import pino from 'pino';
+import { createTestStorage, type TestStorage } from './support/database.ts';
+
+let storage: TestStorage;
+let database: Database;
+let repositories: Repositories;
+const box = new SecretBox(crypto.randomBytes(32));
+
+beforeAll(async () => {
+  storage = await createTestStorage();
+  database = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+  await database.migrate();
+  await database.migrate(); // idempotent
+  repositories = repositoriesFor(database.dataSource.manager);
+});
+
+afterAll(async () => {
+  await database?.close();
+  await storage?.drop();
+});
+
+describe('oidc-provider adapter on PostgreSQL', () => {
+  const Adapter = () => createAdapterClass(repositories.oidcPayloads, box);
+
+  test('finds by id, uid and user code; consume marks the payload', async () => {
+    const sessions = new (Adapter())('Session');
+    await sessions.upsert('s1', { jti: 's1', uid: 'uid-1', accountId: 'a' } as never, 60);
+    expect(await sessions.find('s1')).toMatchObject({ accountId: 'a' });
+    expect(await sessions.findByUid('uid-1')).toMatchObject({ jti: 's1' });
+    const codes = new (Adapter())('DeviceCode');
+    await codes.upsert('d1', { jti: 'd1', userCode: 'ABCD-EFGH' } as never, 60);
+    expect(await codes.findByUserCode('ABCD-EFGH')).toMatchObject({ jti: 'd1' });
+    await codes.consume('d1');
+    expect((await codes.find('d1'))?.consumed).toEqual(expect.any(Number));
+  });
+
+  test('consume succeeds for exactly one of many concurrent callers', async () => {
+    const codes = new (Adapter())('AuthorizationCode');
+    await codes.upsert('c1', { jti: 'c1', grantId: 'g1' } as never, 60);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => codes.consume('c1')));
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  test('revokeByGrantId removes every token of the grant and nothing else', async () => {
+    const tokens = new (Adapter())('AccessToken');
+    const refresh = new (Adapter())('RefreshToken');
+    await tokens.upsert('t1', { jti: 't1', grantId: 'g2' } as never, 60);
+    await refresh.upsert('r1', { jti: 'r1', grantId: 'g2' } as never, 60);
+    await tokens.upsert('t2', { jti: 't2', grantId: 'g3' } as never, 60);
+    await tokens.revokeByGrantId('g2');
+    expect(await tokens.find('t1')).toBeUndefined();
+    expect(await refresh.find('r1')).toBeUndefined();
+    expect(await tokens.find('t2')).toBeDefined();
+  });
+
+  test('client secrets are encrypted at rest and read back intact', async () => {
+    const clients = new (Adapter())('Client');
+    await clients.upsert('client-1', { client_id: 'client-1', client_secret: 's3cret-value' } as never, undefined as never);
+    const [row] = await database.dataSource.query(`SELECT payload::text AS payload FROM oidc_payloads WHERE id = 'client-1'`);
+    expect(row.payload).not.toContain('s3cret-value');
+    expect((await clients.find('client-1'))?.client_secret).toBe('s3cret-value');
+  });
+
+  test('the sweeper deletes rows past expiry and keeps the rest', async () => {
+    const sessions = new (Adapter())('Session');
+    await sessions.upsert('old', { jti: 'old' } as never, 1);
+    await sessions.upsert('new', { jti: 'new' } as never, 3600);
+    await database.dataSource.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 hour' WHERE id = 'old'`);
+    const sweeper = startSweeper(repositories, 3600, pino({ level: 'silent' }));
+    await sweeper.sweep();
+    sweeper.stop();
+    expect(await sessions.find('old')).toBeUndefined();
+    expect(await sessions.find('new')).toBeDefined();
+  });
+});
+
+describe('master key', () => {
+  test('a different key than the one the database was made with stops start-up', async () => {
+    const first = crypto.randomBytes(32);
+    await loadSecretBox(repositories.secrets, { secretsKey: first, dataDir: storage.dataDir });
+    await expect(loadSecretBox(repositories.secrets, { secretsKey: first, dataDir: storage.dataDir })).resolves.toBeInstanceOf(SecretBox);
+    await expect(
+      loadSecretBox(repositories.secrets, { secretsKey: crypto.randomBytes(32), dataDir: storage.dataDir }),
+    ).rejects.toBeInstanceOf(MasterKeyMismatchError);
+  });
+});
