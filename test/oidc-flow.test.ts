@@ -62,7 +62,7 @@ describe('discovery', () => {
     expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'offline_access', 'school', 'email', 'profile']));
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['school', 'access_level', 'schools', 'acr', 'amr']));
     expect(metadata.response_types_supported).toEqual(['code']);
-    const jwks = await (await fetch(metadata.jwks_uri!)).json();
+    const jwks = (await (await fetch(metadata.jwks_uri!)).json()) as { keys: object[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty('d');
   });

@@ -51,7 +51,7 @@ test('start, health, CLI alongside the server, graceful stop, restart with the s
   const port = await freePort();
   const first = await startProcess(port);
   expect(await (await fetch(`http://localhost:${port}/readyz`)).json()).toEqual({ status: 'ok', database: 'ok' });
-  const kid = (await (await fetch(`http://localhost:${port}/jwks`)).json()).keys[0].kid;
+  const kid = ((await (await fetch(`http://localhost:${port}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys[0]!.kid;
 
   const env = { ...process.env, DATA_DIR: storage.dataDir, DATABASE_URL: storage.databaseUrl ?? '' };
   const added = await promisify(execFile)(NODE, ['src/admin/cli.ts', 'school', 'add', '--name', 'Smoke School', '--postcode', 'SM1 0KE', '--json'], { cwd: ROOT, env });
@@ -59,7 +59,7 @@ test('start, health, CLI alongside the server, graceful stop, restart with the s
   expect(await first.stop()).toBe(0);
 
   const second = await startProcess(port);
-  expect((await (await fetch(`http://localhost:${port}/jwks`)).json()).keys[0].kid).toBe(kid);
+  expect(((await (await fetch(`http://localhost:${port}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys[0]!.kid).toBe(kid);
   const listed = await promisify(execFile)(NODE, ['src/admin/cli.ts', 'school', 'list', '--json'], { cwd: ROOT, env });
   expect(JSON.parse(listed.stdout).schools).toEqual([{ id: schoolId, name: 'Smoke School', postcode: 'SM1 0KE' }]);
   expect(await second.stop()).toBe(0);
