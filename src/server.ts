@@ -36,7 +36,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   const assets = await assetRoutes();
   app.use(assets.routes());
 
-  // The provider renders its own errors; this catches what our pages throw, and unknown paths.
+  // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));
   app.use(interactionRoutes({ provider, services, render, csrf }).routes());
 

@@ -20,7 +20,6 @@ export function errorPages(render: ViewRenderer, logger: Logger) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
-      if (ctx.respond !== false && ctx.status === 404 && ctx.body == null) throw new PageError(404, 'Page not found', 'Check the address and try again.');
     } catch (error) {
       const { status, heading, detail } = describe(error);
       if (status >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');
