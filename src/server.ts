@@ -8,7 +8,9 @@ import { healthRoutes } from './http/health.ts';
 import { requestLog } from './http/request-log.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { ViewRenderer } from './http/views.ts';
-import { interactionRoutes } from './interactions/routes.ts';
+import { accountRoutes } from './account/routes.ts';
+import { passwordRoutes } from './interactions/password-routes.ts';
+import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
 
 type ServerDeps = {
@@ -38,7 +40,8 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
 
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));
-  app.use(interactionRoutes({ provider, services, render, csrf }).routes());
+  const pages = { provider, services, render, csrf };
+  for (const router of [signInRoutes(pages), passwordRoutes(pages), accountRoutes(pages)]) app.use(router.routes());
 
   // The provider is a koa application of its own; it answers every other path.
   const handleOidc = provider.callback();

@@ -7,6 +7,7 @@ import { repositoriesFor, type Repositories, type UnitOfWork } from './db/reposi
 import { AccessService } from './domain/access.ts';
 import { AccountService } from './domain/accounts.ts';
 import { AuthenticationService } from './domain/authentication.ts';
+import { AuthenticatorService } from './domain/authenticators.ts';
 import { ClientService } from './domain/clients.ts';
 import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
@@ -40,6 +41,7 @@ export async function createServices(database: Database, config: AppConfig, logg
     access: new AccessService(repositories),
     clients: new ClientService(transaction, clientStore),
     authentication: new AuthenticationService(repositories),
+    authenticators: new AuthenticatorService(repositories, box, mailer, logger),
     passwordReset: new PasswordResetService(repositories, transaction, mailer, {
       issuer: config.issuer,
       tokenTtlSeconds: config.ttl.resetTokenSeconds,

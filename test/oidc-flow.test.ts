@@ -14,6 +14,7 @@ import {
   relyingParty,
   start,
   submitLogin,
+  continueWithBasic,
 } from './support/scenario.ts';
 
 let storage: TestStorage;
@@ -61,7 +62,8 @@ describe('discovery', () => {
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
     expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'offline_access', 'school', 'email', 'profile']));
     expect(metadata.claims_supported).toEqual(expect.arrayContaining(['school', 'access_level', 'schools', 'acr', 'amr']));
-    expect(metadata.response_types_supported).toEqual(['code']);
+    // 'none' serves Gatehouse's own account pages, which need a session and no tokens.
+    expect(metadata.response_types_supported).toEqual(['code', 'none']);
     const jwks = (await (await fetch(metadata.jwks_uri!)).json()) as { keys: object[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).not.toHaveProperty('d');
@@ -91,7 +93,9 @@ describe('authorization code flow with PKCE', () => {
   });
 
   test('a higher member without a passed code has basic access only (rule 4)', async () => {
-    const { rp, callback, authorization } = await signIn(hillClient, 'head@hill.example');
+    const { rp, agent, callback: offer, authorization } = await signIn(hillClient, 'head@hill.example');
+    expect(visibleText(offer.html)).toContain('You have basic access only until you set up your authenticator app.');
+    const callback = await continueWithBasic(agent, offer);
     const claims = (await exchange(rp, callback, authorization)).claims()!;
     expect(claims.access_level).toBe('basic');
     expect(claims.acr).toBe('urn:gatehouse:acr:basic');
@@ -126,6 +130,7 @@ describe('authorization code flow with PKCE', () => {
 
   test('single sign-on: a second school system signs the same person in without a password', async () => {
     const first = await signIn(hillClient, 'head@hill.example');
+    await continueWithBasic(first.agent, first.callback);
     const oakRp = await relyingParty(gatehouse.issuer, oakClient);
     const authorization = await authorizationRequest(oakRp);
     const callback = await start(first.agent, authorization);

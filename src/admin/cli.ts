@@ -14,6 +14,7 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   client add --name <name> --school <schoolId> [--school ...] --redirect-uri <uri> [--redirect-uri ...]
              [--post-logout-redirect-uri <uri>] [--initiate-login-uri <uri>] [--backchannel-logout-uri <uri>]
   user add --email <email> [--name <name>] --school <schoolId>[:basic|:higher] [--school ...]
+  user mfa-reset --email <email>
   user lock --email <email>
   user unlock --email <email>
 `;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { validationError } from '../domain/errors.ts';
+import { notFound, validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -74,6 +74,14 @@ export const commands: Record<string, (services: Services, options: Options) => 
       memberships,
     });
     return { json: { id: account.id }, text: `Account ${account.email} (${account.id}) has ${memberships.length} membership(s) added.` };
+  },
+
+  async 'user mfa-reset'(services, options) {
+    const address = parse(email, required(options, 'email'), 'email');
+    const account = await services.accounts.findByEmail(address);
+    if (!account) throw notFound(`No account has the email address ${address}.`);
+    const removed = await services.authenticators.resetAll(account);
+    return { json: { id: account.id, removed }, text: `Removed ${removed} authenticator device(s) from ${account.email}.` };
   },
 
   async 'user lock'(services, options) {

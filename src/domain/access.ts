@@ -5,6 +5,14 @@ import type { SchoolMembership } from '../db/repositories/memberships.ts';
 export const ACR_BASIC = 'urn:gatehouse:acr:basic';
 export const ACR_HIGHER = 'urn:gatehouse:acr:higher';
 
+/** The authentication strength of a session, from its RFC 8176 methods. */
+export function acrFor(amr: readonly string[] | undefined): string {
+  return (amr ?? []).includes('otp') ? ACR_HIGHER : ACR_BASIC;
+}
+
+export const AMR_PASSWORD = ['pwd'];
+export const AMR_PASSWORD_AND_CODE = ['pwd', 'otp', 'mfa'];
+
 /** Rule 4: higher access only when the membership is higher and this session passed a code. */
 export function effectiveAccessLevel(level: AccessLevel, amr: readonly string[] | undefined): AccessLevel {
   return level === 'higher' && (amr ?? []).includes('otp') ? 'higher' : 'basic';
@@ -24,6 +32,19 @@ export class AccessService {
 
   constructor(repositories: Repositories) {
     this.repositories = repositories;
+  }
+
+  /** Rule 5: a session that passed only the password is not enough once a device exists. */
+  async needsCode(accountId: string, amr: readonly string[] | undefined): Promise<boolean> {
+    if ((amr ?? []).includes('otp')) return false;
+    return (await this.repositories.authenticators.countForAccount(accountId)) > 0;
+  }
+
+  /** Rule 4's nudge: a higher member at this client's school who has no device yet. */
+  async shouldOfferEnrolment(accountId: string, clientId: string): Promise<boolean> {
+    const memberships = await this.membershipsForClient(accountId, clientId);
+    if (!memberships.some((membership) => membership.accessLevel === 'higher')) return false;
+    return (await this.repositories.authenticators.countForAccount(accountId)) === 0;
   }
 
   /** Rule 2: the memberships that let this account sign in through this client. */

@@ -5,6 +5,8 @@ import Handlebars from 'handlebars';
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
+const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+
 export type ViewRenderer = (page: string, context: Record<string, unknown>) => string;
 
 /**
@@ -20,6 +22,9 @@ export async function loadViews(): Promise<ViewRenderer> {
     }
   }
   handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  handlebars.registerHelper('date', (value: unknown) =>
+    value instanceof Date ? DATE_FORMAT.format(value) : '',
+  );
   const layout = handlebars.compile(await fs.readFile(path.join(VIEWS_DIR, 'layouts', 'main.hbs'), 'utf8'));
   const pages = new Map<string, Handlebars.TemplateDelegate>();
   const pagesDir = path.join(VIEWS_DIR, 'pages');

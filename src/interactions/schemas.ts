@@ -26,3 +26,18 @@ export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infe
   const result = schema.safeParse(body ?? {});
   return result.success ? result.data : undefined;
 }
+
+export const codeForm = z.object({ code: z.string().max(32).default('') });
+
+export const enrolForm = z.object({
+  enrolment: z.string().max(2048).default(''),
+  name: z.string().max(200).default(''),
+  code: z.string().max(32).default(''),
+});
+
+export const removeDeviceForm = z.object({
+  code: z.string().max(32).default(''),
+  password: z.string().max(1024).default(''),
+});
+
+export const deviceIdParam = z.uuid();

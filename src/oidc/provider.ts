@@ -4,7 +4,7 @@ import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount } from './accounts.ts';
 import type { ProviderKeys } from './keys.ts';
-import { createInteractionPolicy } from './policy.ts';
+import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
 
@@ -19,6 +19,18 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     findAccount: createFindAccount(services),
+    clients: [
+      {
+        // /account signs in through the provider like any client, but only needs the session:
+        // response_type=none returns to the callback with state and nothing else.
+        client_id: ACCOUNT_CLIENT_ID,
+        client_name: 'Gatehouse',
+        token_endpoint_auth_method: 'none',
+        response_types: ['none'],
+        grant_types: [],
+        redirect_uris: [`${config.issuer}/account/callback`],
+      },
+    ],
     scopes: SCOPES,
     claims: {
       openid: ['sub', 'acr', 'amr'],
@@ -29,7 +41,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     acrValues: [ACR_BASIC, ACR_HIGHER],
     // The school claims belong in the ID token too, not only at userinfo.
     conformIdTokenClaims: false,
-    responseTypes: ['code'],
+    responseTypes: ['code', 'none'],
     pkce: { required: () => true },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],

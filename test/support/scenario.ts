@@ -67,3 +67,16 @@ export async function exchange(config: client.Configuration, callback: Page, aut
 }
 
 export { Agent };
+
+/** On the "basic access only" offer page, choose "Continue with basic access". */
+export async function continueWithBasic(agent: Agent, offer: Page): Promise<Page> {
+  const action = /action="([^"]*continue-basic)"/.exec(offer.html)?.[1];
+  if (!action) throw new Error(`Not the enrolment offer page:\n${offer.html}`);
+  return agent.follow(await agent.post(new URL(action, offer.url).toString(), { _csrf: formField(offer.html, '_csrf') }));
+}
+
+/** Submits a code on the authenticator code page (or any page whose form has a Code field). */
+export async function submitCode(agent: Agent, codePage: Page, code: string): Promise<Page> {
+  const action = new URL(formAction(codePage.html), codePage.url).toString();
+  return agent.post(action, { _csrf: formField(codePage.html, '_csrf'), code });
+}

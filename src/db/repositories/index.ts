@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { AccountsRepository } from './accounts.ts';
+import { AuthenticatorsRepository } from './authenticators.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { MembershipsRepository } from './memberships.ts';
@@ -13,6 +14,7 @@ export type Repositories = ReturnType<typeof repositoriesFor>;
 export function repositoriesFor(manager: EntityManager) {
   return {
     accounts: new AccountsRepository(manager),
+    authenticators: new AuthenticatorsRepository(manager),
     clientSchools: new ClientSchoolsRepository(manager),
     clientLoginUris: new ClientLoginUrisRepository(manager),
     oidcPayloads: new OidcPayloadsRepository(manager),

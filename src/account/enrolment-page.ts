@@ -1,0 +1,44 @@
+import type { Context } from 'koa';
+import type { Account } from '../db/entities/index.ts';
+import { isDomainError } from '../domain/errors.ts';
+import type { Services } from '../services.ts';
+import { BAD_FORM } from '../interactions/pages.ts';
+import { enrolForm, parseForm } from '../interactions/schemas.ts';
+
+type Page = (ctx: Context, view: string, context: Record<string, unknown>, status?: number) => void;
+
+/**
+ * "Add new device", shared by /account and the enrolment inside a sign-in: the QR code, the key
+ * written out, Name and Code. A wrong code shows the same key again with the error.
+ */
+export async function showEnrolment(services: Services, page: Page, ctx: Context, account: Account, context: Record<string, unknown>) {
+  const form = await services.authenticators.beginEnrolment(account);
+  page(ctx, 'enrol', { title: 'Add new device', ...context, ...form, email: account.email });
+}
+
+export async function submitEnrolment(
+  services: Services,
+  page: Page,
+  ctx: Context,
+  account: Account,
+  context: Record<string, unknown>,
+): Promise<boolean> {
+  const input = parseForm(enrolForm, ctx.request.body);
+  if (!input) throw BAD_FORM;
+  try {
+    await services.authenticators.completeEnrolment(account, input.enrolment, input.name, input.code);
+    return true;
+  } catch (error) {
+    if (!isDomainError(error) || error.kind !== 'validation') throw error;
+    const form =
+      (await services.authenticators.resumeEnrolment(account, input.enrolment)) ??
+      (await services.authenticators.beginEnrolment(account));
+    page(
+      ctx,
+      'enrol',
+      { title: 'Add new device', ...context, ...form, email: account.email, name: input.name, [`${error.field}Error`]: error.message },
+      400,
+    );
+    return false;
+  }
+}

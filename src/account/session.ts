@@ -1,0 +1,57 @@
+import crypto from 'node:crypto';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Account } from '../db/entities/index.ts';
+import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
+import type { Services } from '../services.ts';
+
+const STATE_COOKIE = 'gatehouse.account_signin';
+
+export type SignedInAccount = { account: Account; amr: string[] };
+
+/**
+ * /account uses the provider's own session, so signing in there is signing in everywhere (and
+ * the other way round). A session that has not passed the code an account needs does not count.
+ */
+export function accountSession(provider: Provider, services: Services) {
+  const { issuer } = services.config;
+  const secure = issuer.startsWith('https:');
+
+  async function current(ctx: Context): Promise<SignedInAccount | null> {
+    const session = await provider.Session.get(ctx as never);
+    if (!session.accountId) return null;
+    const account = await services.accounts.findById(session.accountId);
+    if (!account || account.status !== 'active') return null;
+    const amr = (session.amr as string[] | undefined) ?? [];
+    if (await services.access.needsCode(account.id, amr)) return null;
+    return { account, amr };
+  }
+
+  /** Sends the visitor through the provider's sign-in and back to where they were going. */
+  function startSignIn(ctx: Context, returnTo: string) {
+    const state = crypto.randomBytes(24).toString('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}|${returnTo}`, { httpOnly: true, sameSite: 'lax', secure, signed: true, path: '/account', maxAge: 30 * 60 * 1000 });
+    const url = new URL(`${issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'none',
+      scope: 'openid',
+      redirect_uri: `${issuer}/account/callback`,
+      state,
+    }).toString();
+    ctx.redirect(url.toString());
+  }
+
+  /** The return from the provider: the state must be the one this browser was given. */
+  function finishSignIn(ctx: Context): string | null {
+    const stored = ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '';
+    ctx.cookies.set(STATE_COOKIE, null, { path: '/account' });
+    const [state, returnTo] = stored.split('|');
+    const received = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    if (!state || !returnTo || received.length !== state.length) return null;
+    if (!crypto.timingSafeEqual(Buffer.from(received), Buffer.from(state))) return null;
+    return returnTo.startsWith('/account') ? returnTo : '/account';
+  }
+
+  return { current, startSignIn, finishSignIn };
+}

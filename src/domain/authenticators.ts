@@ -1,0 +1,139 @@
+import crypto from 'node:crypto';
+import QRCode from 'qrcode';
+import type { Logger } from 'pino';
+import type { SecretBox } from '../auth/secret-box.ts';
+import { groupedSecret, matchingStep, newTotpSecret, otpauthUri } from '../auth/totp.ts';
+import { verifyPassword } from '../auth/passwords.ts';
+import type { Account } from '../db/entities/index.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { notFound, validationError } from './errors.ts';
+
+export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
+
+/** What the enrolment form shows. `enrolment` is the sealed secret the form carries back. */
+export type EnrolmentForm = { qrDataUrl: string; manualKey: string; enrolment: string };
+
+const ENROLMENT_TTL_MS = 30 * 60 * 1000;
+const WRONG_CODE = 'That code is not right. Enter the 6-digit code your authenticator app shows now.';
+export const DEVICE_NAME_MAX = 60;
+
+/**
+ * Authenticator devices (rule 5): enrolment by QR code, code checks with replay refusal per
+ * device, removal, and the helpdesk reset. Secrets are sealed with the key store's key and never
+ * leave this service after enrolment.
+ */
+export class AuthenticatorService {
+  private readonly repositories: Repositories;
+  private readonly box: SecretBox;
+  private readonly mailer: Mailer;
+  private readonly logger: Logger;
+
+  constructor(repositories: Repositories, box: SecretBox, mailer: Mailer, logger: Logger) {
+    this.repositories = repositories;
+    this.box = box;
+    this.mailer = mailer;
+    this.logger = logger;
+  }
+
+  async list(accountId: string): Promise<Device[]> {
+    const rows = await this.repositories.authenticators.listForAccount(accountId);
+    return rows.map(({ id, name, createdAt, lastUsedAt }) => ({ id, name, createdAt, lastUsedAt }));
+  }
+
+  async hasDevices(accountId: string): Promise<boolean> {
+    return (await this.repositories.authenticators.countForAccount(accountId)) > 0;
+  }
+
+  /** A new secret, sealed into the form so that a retry after a wrong code keeps the same key. */
+  async beginEnrolment(account: Account): Promise<EnrolmentForm> {
+    const secret = newTotpSecret();
+    const enrolment = this.box.seal(JSON.stringify({ secret, exp: Date.now() + ENROLMENT_TTL_MS }), `enrol:${account.id}`);
+    return this.enrolmentForm(account, secret, enrolment);
+  }
+
+  /** The same form again, from the sealed value the page sent back; null when it is not valid. */
+  async resumeEnrolment(account: Account, enrolment: string): Promise<EnrolmentForm | null> {
+    const secret = this.openEnrolment(account, enrolment);
+    return secret ? this.enrolmentForm(account, secret, enrolment) : null;
+  }
+
+  /** Stores the device only when the code is right; returns the new device. */
+  async completeEnrolment(account: Account, enrolment: string, name: string, code: string): Promise<Device> {
+    const secret = this.openEnrolment(account, enrolment);
+    if (!secret) throw validationError('This setup has expired. Start again to get a new QR code.', 'enrolment');
+    const trimmed = name.trim();
+    if (trimmed.length === 0) throw validationError('Give this device a name, like "My phone".', 'name');
+    if (trimmed.length > DEVICE_NAME_MAX) throw validationError(`Use at most ${DEVICE_NAME_MAX} characters for the name.`, 'name');
+    const step = matchingStep(secret, code.trim());
+    if (step === null) throw validationError(WRONG_CODE, 'code');
+    const id = crypto.randomUUID();
+    await this.repositories.authenticators.insert({
+      id,
+      accountId: account.id,
+      name: trimmed,
+      secretSealed: this.box.seal(secret, `totp:${id}`),
+      step,
+    });
+    await this.notify(account, 'device-added', trimmed);
+    return { id, name: trimmed, createdAt: new Date(), lastUsedAt: new Date() };
+  }
+
+  /** True when the code is current for one of the account's devices and was not used before. */
+  async verifyCode(accountId: string, code: string): Promise<boolean> {
+    const trimmed = code.replace(/\s+/g, '');
+    for (const device of await this.repositories.authenticators.listForAccount(accountId)) {
+      const step = matchingStep(this.box.open(device.secretSealed, `totp:${device.id}`), trimmed);
+      if (step !== null) return this.repositories.authenticators.markStepUsed(device.id, step);
+    }
+    return false;
+  }
+
+  /** Removing a device needs a current code (from any device) or the account's password. */
+  async remove(account: Account, deviceId: string, proof: { code?: string; password?: string }): Promise<Device> {
+    const device = (await this.list(account.id)).find((candidate) => candidate.id === deviceId);
+    if (!device) throw notFound('That device is not on your account.');
+    const proven = proof.code
+      ? await this.verifyCode(account.id, proof.code)
+      : await verifyPassword(account.passwordHash, proof.password ?? '');
+    if (!proven) {
+      throw validationError(proof.code ? WRONG_CODE : 'That password is not right.', proof.code ? 'code' : 'password');
+    }
+    await this.repositories.authenticators.delete(account.id, deviceId);
+    await this.notify(account, 'device-removed', device.name);
+    return device;
+  }
+
+  /** Helpdesk: the next sign-in is password only, at basic, until the person enrols again. */
+  async resetAll(account: Account): Promise<number> {
+    const removed = await this.repositories.authenticators.deleteAllFor(account.id);
+    if (removed > 0) await this.notify(account, 'device-removed', `all ${removed} device(s), by your helpdesk`);
+    return removed;
+  }
+
+  private openEnrolment(account: Account, enrolment: string): string | null {
+    try {
+      const { secret, exp } = JSON.parse(this.box.open(enrolment, `enrol:${account.id}`)) as { secret: string; exp: number };
+      return exp > Date.now() ? secret : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async enrolmentForm(account: Account, secret: string, enrolment: string): Promise<EnrolmentForm> {
+    const qrDataUrl = await QRCode.toDataURL(otpauthUri(secret, account.email), { errorCorrectionLevel: 'M', margin: 2, width: 240 });
+    return { qrDataUrl, manualKey: groupedSecret(secret), enrolment };
+  }
+
+  private async notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string) {
+    try {
+      await this.mailer.send({
+        to: account.email,
+        template,
+        data: { name: account.name, email: account.email, deviceName, when: new Date().toUTCString() },
+      });
+    } catch (error) {
+      this.logger.error({ err: error, template }, 'could not send the device notification');
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import Router from '@koa/router';
+import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
+import { ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
+import { forms } from '../http/forms.ts';
+import { PageError } from '../http/page-error.ts';
+import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT } from '../oidc/policy.ts';
+import { approveConsent } from './consent.ts';
+import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, type InteractionDetails, type PageDeps } from './pages.ts';
+import { codeForm, loginForm, parseForm } from './schemas.ts';
+
+const WRONG_CREDENTIALS = 'The email address or password is not right. Check them and try again.';
+const LOCKED = 'This account is locked. Ask your school’s IT helpdesk to unlock it.';
+const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
+
+/** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
+export function signInRoutes(deps: PageDeps) {
+  const { provider, services, csrf } = deps;
+  const { page, interaction, schoolNameFor, finish } = pageHelpers(deps);
+  const router = new Router();
+
+  const accountOf = async (details: InteractionDetails) => {
+    const account = details.session?.accountId ? await services.accounts.findById(details.session.accountId) : null;
+    if (!account || account.status !== 'active') throw EXPIRED_SIGN_IN;
+    return account;
+  };
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await interaction(ctx);
+    const schoolName = await schoolNameFor(details);
+    const base = { uid: details.uid, schoolName };
+    switch (details.prompt.name) {
+      case 'login':
+        return page(ctx, 'login', {
+          ...base,
+          title: 'Log in',
+          email: typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 254) : '',
+          notice: ctx.query.reset === '1' ? 'Your password has been set. Log in with your new password.' : undefined,
+        });
+      case AUTHENTICATOR_PROMPT:
+        return page(ctx, 'code', { ...base, title: 'Enter your code' });
+      case SCHOOL_ACCESS_PROMPT:
+        return page(ctx, 'access-denied', { ...base, title: 'No access', schoolName: schoolName ?? 'this school system' }, 403);
+      case ENROL_OFFER_PROMPT:
+        return page(ctx, 'enrol-offer', { ...base, title: 'Basic access only' });
+      case 'consent':
+        return finish(ctx, { consent: { grantId: await approveConsent(provider, details) } });
+      default:
+        throw new PageError(400, 'This sign-in cannot continue', 'Go back to your school system and start again.');
+    }
+  });
+
+  router.post('/interaction/:uid/login', forms, csrf.verify, async (ctx) => {
+    const details = await interaction(ctx, 'login');
+    const form = parseForm(loginForm, ctx.request.body);
+    if (!form) throw BAD_FORM;
+    const check = form.email && form.password ? await services.authentication.checkPassword(form.email, form.password) : undefined;
+    if (!check?.ok) {
+      const locked = check?.reason === 'locked';
+      const schoolName = await schoolNameFor(details);
+      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: locked ? LOCKED : WRONG_CREDENTIALS }, locked ? 423 : 401);
+    }
+    // Password only, so far: if the account has a device, the authenticator prompt comes next.
+    return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: true } });
+  });
+
+  router.post('/interaction/:uid/code', forms, csrf.verify, async (ctx) => {
+    const details = await interaction(ctx, AUTHENTICATOR_PROMPT);
+    const account = await accountOf(details);
+    const form = parseForm(codeForm, ctx.request.body);
+    if (!form) throw BAD_FORM;
+    if (!(await services.authenticators.verifyCode(account.id, form.code))) {
+      return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: WRONG_CODE }, 401);
+    }
+    return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
+  });
+
+  router.post('/interaction/:uid/abort', forms, csrf.verify, async (ctx) => {
+    const details = await interaction(ctx, SCHOOL_ACCESS_PROMPT);
+    const schoolName = await schoolNameFor(details);
+    return finish(ctx, { error: 'access_denied', error_description: `The account does not have access to ${schoolName ?? 'this school system'}.` });
+  });
+
+  router.post('/interaction/:uid/continue-basic', forms, csrf.verify, async (ctx) => {
+    await interaction(ctx, ENROL_OFFER_PROMPT);
+    return finish(ctx, {});
+  });
+
+  router.get('/interaction/:uid/enrol', async (ctx) => {
+    const details = await interaction(ctx, ENROL_OFFER_PROMPT);
+    const account = await accountOf(details);
+    await showEnrolment(services, page, ctx, account, { uid: details.uid, schoolName: await schoolNameFor(details), action: `/interaction/${details.uid}/enrol`, cancelLink: `/interaction/${details.uid}` });
+  });
+
+  router.post('/interaction/:uid/enrol', forms, csrf.verify, async (ctx) => {
+    const details = await interaction(ctx, ENROL_OFFER_PROMPT);
+    const account = await accountOf(details);
+    const context = { uid: details.uid, schoolName: await schoolNameFor(details), action: `/interaction/${details.uid}/enrol`, cancelLink: `/interaction/${details.uid}` };
+    if (await submitEnrolment(services, page, ctx, account, context)) {
+      // Enrolling proved a current code from the new device: the session now has otp.
+      return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
+    }
+  });
+
+  return router;
+}
