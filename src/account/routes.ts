@@ -56,6 +56,7 @@ export function accountRoutes(deps: PageDeps) {
   router.post(`${KEYS}/new`, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
     if (await submitEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' })) {
+      await sessions.recordCodePassed(ctx);
       ctx.status = 303;
       ctx.redirect(`${KEYS}?done=added`);
     }

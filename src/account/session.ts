@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account } from '../db/entities/index.ts';
+import { ACR_HIGHER, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import type { Services } from '../services.ts';
 
@@ -25,6 +26,18 @@ export function accountSession(provider: Provider, services: Services) {
     const amr = (session.amr as string[] | undefined) ?? [];
     if (await services.access.needsCode(account.id, amr)) return null;
     return { account, amr };
+  }
+
+  /**
+   * Saving a device proves a current code from it, so the session now counts as having passed
+   * one (otherwise adding a first device would sign the person out of this page).
+   */
+  async function recordCodePassed(ctx: Context): Promise<void> {
+    const session = await provider.Session.get(ctx as never);
+    if (!session.accountId) return;
+    session.amr = AMR_PASSWORD_AND_CODE;
+    session.acr = ACR_HIGHER;
+    await session.persist();
   }
 
   /** Sends the visitor through the provider's sign-in and back to where they were going. */
@@ -53,5 +66,5 @@ export function accountSession(provider: Provider, services: Services) {
     return returnTo.startsWith('/account') ? returnTo : '/account';
   }
 
-  return { current, startSignIn, finishSignIn };
+  return { current, recordCodePassed, startSignIn, finishSignIn };
 }

@@ -70,7 +70,26 @@ export class Agent {
 export function formField(html: string, name: string): string {
   const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
   if (!match) throw new Error(`No field ${name} in page:\n${html}`);
-  return match[1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+  return decodeAttribute(match[1]!);
+}
+
+/** Handlebars escapes =, &, quotes and angle brackets in attributes; undo that. */
+export function decodeAttribute(value: string): string {
+  return value
+    .replace(/&#x3D;/g, '=')
+    .replace(/&#x27;/g, "'")
+    .replace(/&#x60;/g, '`')
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/** The QR code image's data URL on an enrolment page. */
+export function qrImage(html: string): string {
+  const match = /<img class="qr" src="([^"]+)"/.exec(html);
+  if (!match) throw new Error(`No QR code on page:\n${html}`);
+  return decodeAttribute(match[1]!);
 }
 
 export function formAction(html: string): string {
