@@ -36,6 +36,9 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
     });
     const { port } = server.address() as AddressInfo;
     logger.info({ port, issuer: config.issuer, embedded: !config.databaseUrl }, 'gatehouse listening');
+    if (config.issuer.startsWith('https:') && !config.trustProxy) {
+      logger.warn('ISSUER is https but TRUST_PROXY is not set: behind a TLS proxy set TRUST_PROXY=true, or cookies will not be Secure');
+    }
     return {
       url: `http://localhost:${port}`,
       services,

@@ -29,7 +29,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   app.keys = [csrfKey.toString('base64url')];
   app.silent = true;
   const secure = config.issuer.startsWith('https:');
-  const csrf = createCsrf(csrfKey, { secure });
+  const csrf = createCsrf(csrfKey);
 
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: secure }));

@@ -105,7 +105,8 @@ test('enrolment from Account settings: QR code interop, wrong code keeps the key
   const retry = { page: wrong, secret: parseOtpauth(decodeQrDataUrl(qrImage(wrong.html))).secret };
   expect(retry.secret).toBe(enrolment.secret);
 
-  const saved = await agent.follow(await saveDevice(agent, retry, 'My phone', codeFor(enrolment.secret)));
+  const enrolmentCode = codeFor(enrolment.secret);
+  const saved = await agent.follow(await saveDevice(agent, retry, 'My phone', enrolmentCode));
   expect(visibleText(saved.html)).toContain('Your new device is saved.');
   expect(visibleText(saved.html)).toContain('My phone');
   await smtp.waitFor('head@hill.example', /authenticator was added/);
@@ -120,7 +121,7 @@ test('enrolment from Account settings: QR code interop, wrong code keeps the key
   const refused = await submitCode(browser, afterPassword, '000000');
   expect(refused.status).toBe(401);
   expect(visibleText(refused.html)).toContain('That code is not right');
-  const enrolmentStepReplayed = await submitCode(browser, afterPassword, codeFor(enrolment.secret));
+  const enrolmentStepReplayed = await submitCode(browser, afterPassword, enrolmentCode);
   expect(enrolmentStepReplayed.status).toBe(401);
 
   const nextCode = codeFor(enrolment.secret, 1);
@@ -223,4 +224,54 @@ test('a password reset neither removes nor skips the code', async () => {
   const login = await start(browser, await authorizationRequest(rp));
   const afterPassword = await browser.follow(await submitLogin(browser, login, 'reset@hill.example', `${PASSWORD} again`));
   expect(visibleText(afterPassword.html)).toContain('Enter your code');
+});
+
+describe('step-up (rule 6)', () => {
+  async function enrolledStaff(email: string, level: 'basic' | 'higher') {
+    await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: level }]);
+    const agent = new Agent(REDIRECT_URI);
+    await openAccount(agent, email);
+    const enrolment = await openEnrolment(agent, `${gatehouse.issuer}/account/security-keys/new`);
+    await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret));
+    return enrolment.secret;
+  }
+
+  test('acr_values=higher on a session without a code asks for the code; prompt=none gets an error', async () => {
+    await addStaff(gatehouse.services, 'sso@hill.example', [{ schoolId, accessLevel: 'higher' }]);
+    const { rp, agent, afterPassword } = await signInAtClient('sso@hill.example');
+    await continueWithBasic(agent, afterPassword);
+
+    const silent = await start(agent, await authorizationRequest(rp, { acr_values: 'urn:gatehouse:acr:higher', prompt: 'none' }));
+    expect(new URL(silent.location!).searchParams.get('error')).toBe('interaction_required');
+
+    // No device yet: stepping up goes through enrolment.
+    const authorization = await authorizationRequest(rp, { acr_values: 'urn:gatehouse:acr:higher' });
+    const enrolPage = await start(agent, authorization);
+    expect(enrolPage.url).toMatch(/\/interaction\/[^/]+\/enrol$/);
+    const enrolment = { page: enrolPage, secret: parseOtpauth(decodeQrDataUrl(qrImage(enrolPage.html))).secret };
+    const callback = await agent.follow(await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret)));
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
+  });
+
+  test('an essential acr claim asks for the code once, without looping back to the password', async () => {
+    const secret = await enrolledStaff('essential@hill.example', 'higher');
+    const rp = await relyingParty(gatehouse.issuer, credentials);
+    const agent = new Agent(REDIRECT_URI);
+    const claims = JSON.stringify({ id_token: { acr: { essential: true, value: 'urn:gatehouse:acr:higher' } } });
+    const authorization = await authorizationRequest(rp, { claims });
+    const login = await start(agent, authorization);
+    const codePage = await agent.follow(await submitLogin(agent, login, 'essential@hill.example', PASSWORD));
+    expect(visibleText(codePage.html)).toContain('Enter your code');
+    const callback = await agent.follow(await submitCode(agent, codePage, codeFor(secret, 1)));
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher' });
+  });
+
+  test('a password alone cannot add a device to an account that has one', async () => {
+    await enrolledStaff('thief-target@hill.example', 'higher');
+    const { agent, afterPassword } = await signInAtClient('thief-target@hill.example');
+    const uid = /\/interaction\/([^/?]+)/.exec(afterPassword.url)![1]!;
+    const attempt = await agent.get(`${gatehouse.issuer}/interaction/${uid}/enrol`);
+    expect(attempt.status).toBe(400);
+    expect(attempt.html).not.toContain('class="qr"');
+  });
 });

@@ -219,3 +219,30 @@ describe('refusals', () => {
     expect(await tokenWithoutAuth.json()).toMatchObject({ error: expect.any(String) });
   });
 });
+
+describe('sessions and tokens end when they should', () => {
+  test('a client cannot introspect or revoke another client’s token', async () => {
+    const { rp, callback, authorization } = await signIn(hillClient, 'teacher@hill.example');
+    const tokens = await exchange(rp, callback, authorization);
+    const oakRp = await relyingParty(gatehouse.issuer, oakClient);
+    expect(await client.tokenIntrospection(oakRp, tokens.access_token)).toMatchObject({ active: false });
+    const own = await client.tokenIntrospection(rp, tokens.access_token);
+    expect(own).toMatchObject({ active: true, client_id: hillClient.clientId, acr: 'urn:gatehouse:acr:basic' });
+    await client.tokenRevocation(rp, tokens.access_token);
+    expect(await client.tokenIntrospection(rp, tokens.access_token)).toMatchObject({ active: false });
+  });
+
+  test('locking an account ends its single sign-on session and refresh tokens (no 5xx)', async () => {
+    await addStaff(gatehouse.services, 'leaver@hill.example', [{ schoolId: hill.id, accessLevel: 'basic' }]);
+    const first = await signIn(hillClient, 'leaver@hill.example', { scope: 'openid school offline_access', prompt: 'consent' });
+    const tokens = await exchange(first.rp, first.callback, first.authorization);
+    await gatehouse.services.accounts.setStatus('leaver@hill.example', 'locked');
+
+    const silent = await start(first.agent, await authorizationRequest(first.rp, { prompt: 'none' }));
+    expect(new URL(silent.location!).searchParams.get('error')).toBe('login_required');
+    const interactive = await start(first.agent, await authorizationRequest(first.rp));
+    expect(interactive.status).toBe(200);
+    expect(visibleText(interactive.html)).toContain('Log in');
+    await expect(client.refreshTokenGrant(first.rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});

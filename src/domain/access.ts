@@ -34,6 +34,11 @@ export class AccessService {
     this.repositories = repositories;
   }
 
+  /** An account that may still be signed in: it exists and is not locked. */
+  async canUseAccount(accountId: string): Promise<boolean> {
+    return (await this.repositories.accounts.findById(accountId))?.status === 'active';
+  }
+
   /** Rule 5: a session that passed only the password is not enough once a device exists. */
   async needsCode(accountId: string, amr: readonly string[] | undefined): Promise<boolean> {
     if ((amr ?? []).includes('otp')) return false;

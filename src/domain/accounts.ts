@@ -37,10 +37,14 @@ export class AccountService {
     });
   }
 
-  async setStatus(email: string, status: Account['status']): Promise<Account> {
-    const account = await this.repositories.accounts.findByEmail(email);
-    if (!account) throw notFound(`No account has the email address ${email}.`);
-    await this.repositories.accounts.setStatus(account.id, status);
-    return { ...account, status };
+  /** Locking also ends the account's sessions and revokes its tokens, in one transaction. */
+  setStatus(email: string, status: Account['status']): Promise<Account> {
+    return this.transaction(async (repositories) => {
+      const account = await repositories.accounts.findByEmail(email);
+      if (!account) throw notFound(`No account has the email address ${email}.`);
+      await repositories.accounts.setStatus(account.id, status);
+      if (status === 'locked') await repositories.oidcPayloads.revokeAccount(account.id);
+      return { ...account, status };
+    });
   }
 }

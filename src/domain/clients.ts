@@ -16,7 +16,7 @@ export type NewClient = {
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** https everywhere, plain http only on loopback for development; no fragments, no wildcards. */
-export function uriProblem(value: string): string | null {
+export function uriProblem(value: string, options: { httpsOnly?: boolean } = {}): string | null {
   let url: URL;
   try {
     url = new URL(value);
@@ -27,6 +27,7 @@ export function uriProblem(value: string): string | null {
   if (url.hash) return `${value} must not contain a fragment (#).`;
   if (url.username || url.password) return `${value} must not contain a user name or password.`;
   if (url.protocol === 'https:') return null;
+  if (options.httpsOnly) return `${value} must use https.`;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
   return `${value} must use https (http is allowed only on localhost for development).`;
 }
@@ -45,13 +46,12 @@ export class ClientService {
     const uris = [
       ...input.redirectUris,
       ...(input.postLogoutRedirectUris ?? []),
-      ...(input.initiateLoginUri ? [input.initiateLoginUri] : []),
       ...(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []),
     ];
-    for (const uri of uris) {
-      const problem = uriProblem(uri);
-      if (problem) throw validationError(problem);
-    }
+    const problem =
+      uris.map((uri) => uriProblem(uri)).find(Boolean) ??
+      (input.initiateLoginUri ? uriProblem(input.initiateLoginUri, { httpsOnly: true }) : null);
+    if (problem) throw validationError(problem);
     if (input.redirectUris.length === 0) throw validationError('A client needs at least one redirect URI.');
     const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
     const clientSecret = crypto.randomBytes(32).toString('base64url');

@@ -86,6 +86,8 @@ export class PasswordResetService {
       if (!claimed) return null;
       await repositories.accounts.setPasswordHash(claimed.accountId, passwordHash);
       await repositories.resetTokens.spendAllFor(claimed.accountId);
+      // Whoever knew the old password loses every session and refresh token with it.
+      await repositories.oidcPayloads.revokeAccount(claimed.accountId);
       return claimed;
     });
     if (!spent) return { done: false, field: 'token', message: USED };

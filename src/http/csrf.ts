@@ -9,14 +9,14 @@ const COOKIE = 'gatehouse.csrf';
  * HMAC(key, cookie), which another site can neither read nor compute. Stateless, so it works
  * across provider processes without a session store (koa-csrf would need one).
  */
-export function createCsrf(key: Buffer, options: { secure: boolean }) {
+export function createCsrf(key: Buffer) {
   const sign = (nonce: string) => crypto.createHmac('sha256', key).update(nonce).digest('base64url');
 
   function tokenFor(ctx: Context): string {
     let nonce = ctx.cookies.get(COOKIE);
     if (!nonce || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
       nonce = crypto.randomBytes(32).toString('base64url');
-      ctx.cookies.set(COOKIE, nonce, { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/', overwrite: true });
+      ctx.cookies.set(COOKIE, nonce, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', overwrite: true });
     }
     return sign(nonce);
   }

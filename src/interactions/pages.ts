@@ -24,7 +24,7 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
   };
 
   /** The interaction of this browser, which must be the one in the URL. */
-  async function interaction(ctx: Context, expectedPrompt?: string): Promise<InteractionDetails> {
+  async function interaction(ctx: Context, ...expectedPrompts: string[]): Promise<InteractionDetails> {
     const uid = uidParam.safeParse(ctx.params.uid);
     let details: InteractionDetails;
     try {
@@ -33,7 +33,7 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
       throw EXPIRED_SIGN_IN;
     }
     if (!uid.success || details.uid !== uid.data) throw EXPIRED_SIGN_IN;
-    if (expectedPrompt && details.prompt.name !== expectedPrompt) throw EXPIRED_SIGN_IN;
+    if (expectedPrompts.length > 0 && !expectedPrompts.includes(details.prompt.name)) throw EXPIRED_SIGN_IN;
     return details;
   }
 

@@ -30,7 +30,11 @@ export function passwordRoutes(deps: PageDeps) {
       const error = 'Enter your email address in the right format, like name@school.org.uk.';
       return page(ctx, 'forgot', { title: 'Set your password', ...where, email: form.email, error }, 400);
     }
-    await services.passwordReset.request(form.email, where.uid);
+    // Answer first, then look up and mail: the response time must not tell whether the address
+    // has an account, and a mail outage must not either.
+    services.passwordReset.request(form.email, where.uid).catch((error: unknown) => {
+      services.logger.error({ err: error }, 'could not send a password link');
+    });
     page(ctx, 'forgot-sent', { title: 'Check your email', ...where, email: form.email, lifetime: services.passwordReset.lifetimeMinutes });
   }
 

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
 import { ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
 import { forms } from '../http/forms.ts';
@@ -37,6 +38,10 @@ export function signInRoutes(deps: PageDeps) {
           notice: ctx.query.reset === '1' ? 'Your password has been set. Log in with your new password.' : undefined,
         });
       case AUTHENTICATOR_PROMPT:
+        // Higher access asked for, and no device yet: set one up now (rule 6).
+        if (!(await services.authenticators.hasDevices((await accountOf(details)).id))) {
+          return ctx.redirect(`/interaction/${details.uid}/enrol`);
+        }
         return page(ctx, 'code', { ...base, title: 'Enter your code' });
       case SCHOOL_ACCESS_PROMPT:
         return page(ctx, 'access-denied', { ...base, title: 'No access', schoolName: schoolName ?? 'this school system' }, 403);
@@ -85,16 +90,26 @@ export function signInRoutes(deps: PageDeps) {
     return finish(ctx, {});
   });
 
-  router.get('/interaction/:uid/enrol', async (ctx) => {
-    const details = await interaction(ctx, ENROL_OFFER_PROMPT);
+  /**
+   * Enrolment inside a sign-in, for an account with no device yet (offered to higher members, or
+   * needed for step-up). With a device, the code is required instead: a password alone must never
+   * be able to add a device.
+   */
+  const firstEnrolment = async (ctx: Context) => {
+    const details = await interaction(ctx, ENROL_OFFER_PROMPT, AUTHENTICATOR_PROMPT);
     const account = await accountOf(details);
-    await showEnrolment(services, page, ctx, account, { uid: details.uid, schoolName: await schoolNameFor(details), action: `/interaction/${details.uid}/enrol`, cancelLink: `/interaction/${details.uid}` });
+    if (await services.authenticators.hasDevices(account.id)) throw EXPIRED_SIGN_IN;
+    const action = `/interaction/${details.uid}/enrol`;
+    return { account, context: { uid: details.uid, schoolName: await schoolNameFor(details), action, cancelLink: `/interaction/${details.uid}` } };
+  };
+
+  router.get('/interaction/:uid/enrol', async (ctx) => {
+    const { account, context } = await firstEnrolment(ctx);
+    await showEnrolment(services, page, ctx, account, context);
   });
 
   router.post('/interaction/:uid/enrol', forms, csrf.verify, async (ctx) => {
-    const details = await interaction(ctx, ENROL_OFFER_PROMPT);
-    const account = await accountOf(details);
-    const context = { uid: details.uid, schoolName: await schoolNameFor(details), action: `/interaction/${details.uid}/enrol`, cancelLink: `/interaction/${details.uid}` };
+    const { account, context } = await firstEnrolment(ctx);
     if (await submitEnrolment(services, page, ctx, account, context)) {
       // Enrolling proved a current code from the new device: the session now has otp.
       return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });

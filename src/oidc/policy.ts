@@ -1,5 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { AccessService } from '../domain/access.ts';
+import { ACR_BASIC, ACR_HIGHER, type AccessService } from '../domain/access.ts';
 
 const { Prompt, Check, base } = interactionPolicy;
 
@@ -16,6 +16,18 @@ const sessionOf = (ctx: KoaContextWithOIDC) => ({
 });
 
 /**
+ * Rule 6: a client asks for higher access with acr_values (higher, not basic alongside) or an
+ * essential acr claim naming higher.
+ */
+export function higherAccessRequested(ctx: KoaContextWithOIDC): boolean {
+  const acrValues = String(ctx.oidc.params?.acr_values ?? '').split(' ');
+  if (acrValues.includes(ACR_HIGHER) && !acrValues.includes(ACR_BASIC)) return true;
+  const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: unknown; values?: unknown } } } | undefined)?.id_token?.acr;
+  if (!claim?.essential) return false;
+  return claim.value === ACR_HIGHER || (Array.isArray(claim.values) && claim.values.includes(ACR_HIGHER) && !claim.values.includes(ACR_BASIC));
+}
+
+/**
  * The prompts, in order, evaluated on every authorization (so single sign-on cannot skip one):
  * login (base) -> authenticator code (rule 5) -> school membership (rule 2) -> the enrolment
  * offer for higher members without a device (rule 4) -> consent (base, answered for first-party
@@ -23,6 +35,19 @@ const sessionOf = (ctx: KoaContextWithOIDC) => ({
  */
 export function createInteractionPolicy(access: AccessService) {
   const policy = base();
+  const login = policy.get('login')!;
+  // A password cannot satisfy an acr request; the authenticator prompt below does (rule 6).
+  login.checks.remove('essential_acr');
+  login.checks.remove('essential_acrs');
+  // A session whose account was locked (or deleted) since is no session: sign in again.
+  login.checks.add(
+    new Check('account_unavailable', 'the account of this session can no longer sign in', 'login_required', async (ctx: KoaContextWithOIDC) => {
+      const { accountId } = sessionOf(ctx);
+      if (!accountId) return Check.NO_NEED_TO_PROMPT;
+      return (await access.canUseAccount(accountId)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+    1,
+  );
 
   const authenticator = new Prompt(
     { name: AUTHENTICATOR_PROMPT, requestable: false },
@@ -30,6 +55,11 @@ export function createInteractionPolicy(access: AccessService) {
       const { accountId, amr } = sessionOf(ctx);
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
       return (await access.needsCode(accountId, amr)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+    new Check('higher_requested', 'the client asked for higher access and this session has not passed a code', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+      const { accountId, amr } = sessionOf(ctx);
+      if (!accountId || (amr ?? []).includes('otp')) return Check.NO_NEED_TO_PROMPT;
+      return higherAccessRequested(ctx) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
 

@@ -52,8 +52,9 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // A school system may only look at, or revoke, tokens issued to itself.
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

@@ -65,6 +65,18 @@ export class OidcPayloadsRepository {
     await this.db.query(`DELETE FROM oidc_payloads WHERE grant_id = $1`, [grantId]);
   }
 
+  /**
+   * Ends everything the account holds at the provider: sessions (single sign-on), grants, and
+   * every code and token, so refresh tokens stop working too.
+   */
+  async revokeAccount(accountId: string): Promise<number> {
+    const [, affected] = (await this.db.query(
+      `DELETE FROM oidc_payloads WHERE payload ? 'accountId' AND payload->>'accountId' = $1`,
+      [accountId],
+    )) as [unknown[], number];
+    return affected;
+  }
+
   async deleteExpired(before: Date): Promise<number> {
     const result = (await this.db.query(`DELETE FROM oidc_payloads WHERE expires_at < $1`, [before])) as [
       unknown[],
