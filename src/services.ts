@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { loadSecretBox } from './auth/master-key.ts';
+import { ThrottleService } from './auth/throttle.ts';
 import type { SecretBox } from './auth/secret-box.ts';
 import type { AppConfig } from './config/index.ts';
 import type { Database } from './db/database.ts';
@@ -29,6 +30,8 @@ export async function createServices(database: Database, config: AppConfig, logg
     logger,
   });
   const clientStore = (scope: Repositories) => new (createAdapterClass(scope.oidcPayloads, box))('Client');
+  const throttle = new ThrottleService(repositories.throttle);
+  const authenticators = new AuthenticatorService(repositories, box, mailer, logger);
   return {
     config,
     logger,
@@ -40,9 +43,10 @@ export async function createServices(database: Database, config: AppConfig, logg
     accounts: new AccountService(repositories, transaction),
     access: new AccessService(repositories),
     clients: new ClientService(transaction, clientStore),
-    authentication: new AuthenticationService(repositories),
-    authenticators: new AuthenticatorService(repositories, box, mailer, logger),
-    passwordReset: new PasswordResetService(repositories, transaction, mailer, {
+    throttle,
+    authenticators,
+    authentication: new AuthenticationService(repositories, throttle, authenticators),
+    passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, {
       issuer: config.issuer,
       tokenTtlSeconds: config.ttl.resetTokenSeconds,
       logger,

@@ -180,7 +180,7 @@ test('removing a device needs a current code or the password; mfa-reset removes 
 
   const confirm = await agent.get(`${gatehouse.issuer}${removeLink}`);
   const wrongPassword = await agent.post(`${gatehouse.issuer}${removeLink}`, { _csrf: formField(confirm.html, '_csrf'), code: '', password: 'not my password at all' });
-  expect(wrongPassword.status).toBe(400);
+  expect(wrongPassword.status).toBe(401);
   expect(visibleText(wrongPassword.html)).toContain('That password is not right.');
   const removed = await agent.follow(await agent.post(`${gatehouse.issuer}${removeLink}`, { _csrf: formField(confirm.html, '_csrf'), code: '', password: PASSWORD }));
   expect(visibleText(removed.html)).toContain('The device has been removed.');
@@ -213,7 +213,7 @@ test('a password reset neither removes nor skips the code', async () => {
   const enrolment = await openEnrolment(agent, `${gatehouse.issuer}/account/security-keys/new`);
   await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret));
   const account = (await gatehouse.services.accounts.findByEmail('reset@hill.example'))!;
-  await gatehouse.services.passwordReset.request('reset@hill.example', null);
+  await gatehouse.services.passwordReset.request('reset@hill.example', null, '192.0.2.1');
   const mail = await smtp.waitFor('reset@hill.example', /Set your Gatehouse password/);
   const token = /token=([A-Za-z0-9_-]+)/.exec(mail.text)![1]!;
   expect(await gatehouse.services.passwordReset.complete(token, `${PASSWORD} again`, `${PASSWORD} again`)).toMatchObject({ done: true });

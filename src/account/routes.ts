@@ -1,9 +1,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { isDomainError } from '../domain/errors.ts';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { BAD_FORM, pageHelpers, type PageDeps } from '../interactions/pages.ts';
+import { refusalOf } from '../interactions/refusals.ts';
 import { deviceIdParam, parseForm, removeDeviceForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
 import { accountSession, type SignedInAccount } from './session.ts';
@@ -80,12 +80,16 @@ export function accountRoutes(deps: PageDeps) {
     const device = await deviceOf(ctx, current);
     const form = parseForm(removeDeviceForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    try {
-      await services.authenticators.remove(current.account, device.id, form.code.trim() ? { code: form.code } : { password: form.password });
-    } catch (error) {
-      if (!isDomainError(error) || error.kind !== 'validation') throw error;
-      return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', [`${error.field}Error`]: error.message }, 400);
+    const byCode = form.code.trim() !== '';
+    const proof = byCode
+      ? await services.authentication.checkCode(current.account, form.code, ctx.ip)
+      : await services.authentication.checkPasswordOf(current.account, form.password, ctx.ip);
+    if (!proof.ok) {
+      const wrong = byCode ? 'That code is not right, or it has been used already.' : 'That password is not right.';
+      const error = { [byCode ? 'codeError' : 'passwordError']: refusalOf(proof, wrong).message };
+      return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', ...error }, refusalOf(proof).status);
     }
+    await services.authenticators.remove(current.account, device.id);
     ctx.status = 303;
     ctx.redirect(`${KEYS}?done=removed`);
   });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { AccessLevel, Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import { ThrottleService } from '../auth/throttle.ts';
 import { notFound } from './errors.ts';
 import { SchoolService } from './schools.ts';
 
@@ -37,13 +38,14 @@ export class AccountService {
     });
   }
 
-  /** Locking also ends the account's sessions and revokes its tokens, in one transaction. */
+  /** Unlocking also lifts a lock from failed attempts. Locking also ends the account's sessions and revokes its tokens, in one transaction. */
   setStatus(email: string, status: Account['status']): Promise<Account> {
     return this.transaction(async (repositories) => {
       const account = await repositories.accounts.findByEmail(email);
       if (!account) throw notFound(`No account has the email address ${email}.`);
       await repositories.accounts.setStatus(account.id, status);
       if (status === 'locked') await repositories.oidcPayloads.revokeAccount(account.id);
+      else await new ThrottleService(repositories.throttle).release(account.email);
       return { ...account, status };
     });
   }

@@ -6,6 +6,7 @@ import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../auth/rese
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import type { ThrottleService } from '../auth/throttle.ts';
 
 export type ResetLinkState =
   | { valid: true; account: Account; interactionUid: string | null }
@@ -25,12 +26,20 @@ export class PasswordResetService {
   private readonly repositories: Repositories;
   private readonly transaction: UnitOfWork;
   private readonly mailer: Mailer;
+  private readonly throttle: ThrottleService;
   private readonly options: { issuer: string; tokenTtlSeconds: number; logger: Logger };
 
-  constructor(repositories: Repositories, transaction: UnitOfWork, mailer: Mailer, options: { issuer: string; tokenTtlSeconds: number; logger: Logger }) {
+  constructor(
+    repositories: Repositories,
+    transaction: UnitOfWork,
+    mailer: Mailer,
+    throttle: ThrottleService,
+    options: { issuer: string; tokenTtlSeconds: number; logger: Logger },
+  ) {
     this.repositories = repositories;
     this.transaction = transaction;
     this.mailer = mailer;
+    this.throttle = throttle;
     this.options = options;
   }
 
@@ -39,7 +48,11 @@ export class PasswordResetService {
   }
 
   /** Always resolves the same way, so the caller cannot learn whether the address has an account. */
-  async request(email: string, interactionUid: string | null): Promise<void> {
+  async request(email: string, interactionUid: string | null, ip: string): Promise<void> {
+    if (!(await this.throttle.mayEmail(email, ip))) {
+      this.options.logger.warn('password email not sent: too many requests for this address or IP');
+      return;
+    }
     const account = await this.repositories.accounts.findByEmail(email);
     if (!account || account.status !== 'active') return;
     const { token, hash } = newResetToken();

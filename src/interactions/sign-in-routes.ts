@@ -7,10 +7,9 @@ import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT } from '../oidc/policy.ts';
 import { approveConsent } from './consent.ts';
 import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, type InteractionDetails, type PageDeps } from './pages.ts';
+import { refusalOf } from './refusals.ts';
 import { codeForm, loginForm, parseForm } from './schemas.ts';
 
-const WRONG_CREDENTIALS = 'The email address or password is not right. Check them and try again.';
-const LOCKED = 'This account is locked. Ask your school’s IT helpdesk to unlock it.';
 const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
@@ -58,11 +57,11 @@ export function signInRoutes(deps: PageDeps) {
     const details = await interaction(ctx, 'login');
     const form = parseForm(loginForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    const check = form.email && form.password ? await services.authentication.checkPassword(form.email, form.password) : undefined;
+    const check = form.email && form.password ? await services.authentication.checkPassword(form.email, form.password, ctx.ip) : undefined;
     if (!check?.ok) {
-      const locked = check?.reason === 'locked';
+      const refusal = refusalOf(check);
       const schoolName = await schoolNameFor(details);
-      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: locked ? LOCKED : WRONG_CREDENTIALS }, locked ? 423 : 401);
+      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: refusal.message }, refusal.status);
     }
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
     return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: true } });
@@ -73,8 +72,10 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     const form = parseForm(codeForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    if (!(await services.authenticators.verifyCode(account.id, form.code))) {
-      return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: WRONG_CODE }, 401);
+    const check = await services.authentication.checkCode(account, form.code, ctx.ip);
+    if (!check.ok) {
+      const refusal = refusalOf(check, WRONG_CODE);
+      return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
     }
     return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
   });

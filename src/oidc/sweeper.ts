@@ -11,7 +11,8 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       const before = new Date(Date.now() - GRACE_MS);
       const payloads = await repositories.oidcPayloads.deleteExpired(before);
       const resetLinks = await repositories.resetTokens.deleteExpired(new Date(Date.now() - 86_400_000));
-      if (payloads + resetLinks > 0) logger.info({ payloads, resetLinks }, 'swept expired rows');
+      const counters = await repositories.throttle.deleteStale(new Date(Date.now() - 86_400_000));
+      if (payloads + resetLinks + counters > 0) logger.info({ payloads, resetLinks, counters }, 'swept expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'sweep failed; will retry');
     }

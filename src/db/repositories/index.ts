@@ -7,6 +7,7 @@ import { MembershipsRepository } from './memberships.ts';
 import { ResetTokensRepository } from './reset-tokens.ts';
 import { SchoolsRepository } from './schools.ts';
 import { SecretsRepository } from './secrets.ts';
+import { ThrottleRepository } from './throttle.ts';
 
 export type Repositories = ReturnType<typeof repositoriesFor>;
 
@@ -22,6 +23,7 @@ export function repositoriesFor(manager: EntityManager) {
     resetTokens: new ResetTokensRepository(manager),
     schools: new SchoolsRepository(manager),
     secrets: new SecretsRepository(manager),
+    throttle: new ThrottleRepository(manager),
   };
 }
 

@@ -1,0 +1,15 @@
+import type { CredentialCheck } from '../domain/authentication.ts';
+
+export const WRONG_CREDENTIALS = 'The email address or password is not right. Check them and try again.';
+const LOCKED = 'This account is locked. Ask your school’s IT helpdesk to unlock it.';
+
+/** What a refused credential tells the person, and with which status. */
+export function refusalOf(check: CredentialCheck | undefined, wrong = WRONG_CREDENTIALS): { message: string; status: number } {
+  if (check?.ok === false && check.reason === 'throttled') {
+    const until = check.lockedUntil.toISOString().slice(11, 16);
+    return { message: `Too many wrong attempts. Signing in is paused until ${until} UTC. Try again then, or ask your school’s IT helpdesk.`, status: 429 };
+  }
+  if (check?.ok === false && check.reason === 'locked') return { message: LOCKED, status: 423 };
+  return { message: wrong, status: 401 };
+}
+
