@@ -63,7 +63,7 @@ async function main(argv: string[]) {
     throw error;
   }
   const logger = createLogger('warn');
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, role: 'command' });
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);

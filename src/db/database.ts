@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations/index.ts';
-import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
+import { openEmbeddedDatabase, type EmbeddedDatabase, type EmbeddedRole } from './embedded.ts';
 import { entities } from './entities/index.ts';
 
 export type Database = {
@@ -12,7 +12,7 @@ export type Database = {
   close(): Promise<void>;
 };
 
-export type DatabaseOptions = { databaseUrl: string | undefined; dataDir: string; poolSize?: number };
+export type DatabaseOptions = { databaseUrl: string | undefined; dataDir: string; poolSize?: number; role?: EmbeddedRole };
 
 /** Any constant works: it only has to be the same in every Gatehouse process. */
 const MIGRATION_LOCK_KEY = 4_711_2026;
@@ -20,7 +20,7 @@ const MIGRATION_LOCK_KEY = 4_711_2026;
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const embedded: EmbeddedDatabase | undefined = options.databaseUrl
     ? undefined
-    : await openEmbeddedDatabase(options.dataDir);
+    : await openEmbeddedDatabase(options.dataDir, options.role);
   const dataSource = new DataSource({
     type: 'postgres',
     url: options.databaseUrl ?? embedded!.url,

@@ -6,10 +6,13 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import lockfile from 'proper-lockfile';
 
 /**
- * PGlite is single-process: the first process to take the lock on DATA_DIR/pgdata owns the
- * database and serves it on a Unix socket; every other process (the admin CLI while the server
- * runs, a second server) connects through that socket with the ordinary `pg` driver.
+ * PGlite is single-process: the process holding the lock on DATA_DIR/pgdata owns the database
+ * and serves it on a Unix socket; others connect through that socket with the ordinary `pg`
+ * driver. Who owns it is written next to the socket: a running server is joined at once, while
+ * a short-lived owner (an admin command) is waited for, so the long-lived server ends up owning
+ * the database instead of depending on a command that is about to exit.
  */
+export type EmbeddedRole = 'server' | 'command';
 export type EmbeddedDatabase = {
   /** Connection string for `pg` pointing at the socket directory. */
   url: string;
@@ -21,7 +24,7 @@ export type EmbeddedDatabase = {
 const SOCKET_PORT = 5432;
 const MAX_CONNECTIONS = 16;
 
-export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
+export async function openEmbeddedDatabase(dataDir: string, role: EmbeddedRole = 'server'): Promise<EmbeddedDatabase> {
   const pgdata = path.join(dataDir, 'pgdata');
   const socketDir = path.join(dataDir, 'run');
   const socketPath = path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`);
@@ -29,14 +32,19 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDat
   await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });
   const url = `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}&port=${SOCKET_PORT}`;
 
-  for (let attempt = 0; attempt < 50; attempt += 1) {
+  const ownerFile = path.join(socketDir, 'owner');
+  for (let attempt = 0; attempt < 300; attempt += 1) {
     const release = await tryLock(pgdata);
-    if (release) return serve(pgdata, socketPath, url, release);
-    if (await socketAnswers(socketPath)) return { url, owner: false, close: async () => {} };
-    // The owner holds the lock but is still starting: wait for its socket.
+    if (release) {
+      await fs.writeFile(ownerFile, role);
+      return serve(pgdata, socketPath, url, release);
+    }
+    const ownerRole = await fs.readFile(ownerFile, 'utf8').catch(() => '');
+    if (ownerRole === 'server' && (await socketAnswers(socketPath))) return { url, owner: false, close: async () => {} };
+    // The owner is a command about to finish, or a server still starting: wait for it.
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`The embedded database in ${dataDir} is locked by another process that does not answer.`);
+  throw new Error(`The embedded database in ${dataDir} stayed locked by another process for a minute.`);
 }
 
 async function serve(
@@ -57,6 +65,7 @@ async function serve(
         await server.stop();
         await db.close();
         await fs.rm(socketPath, { force: true });
+        await fs.rm(path.join(path.dirname(socketPath), 'owner'), { force: true });
         await release();
       },
     };
