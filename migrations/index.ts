@@ -2,6 +2,7 @@ import { InitialSchema1764000000000 } from './1764000000000-initial-schema.ts';
 import { AuthenticatorDevices1764100000000 } from './1764100000000-authenticator-devices.ts';
 import { OidcPayloadsAccountIndex1764200000000 } from './1764200000000-oidc-payloads-account-index.ts';
 import { AuthThrottle1764300000000 } from './1764300000000-auth-throttle.ts';
+import { GrantSchools1764400000000 } from './1764400000000-grant-schools.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   AuthenticatorDevices1764100000000,
   OidcPayloadsAccountIndex1764200000000,
   AuthThrottle1764300000000,
+  GrantSchools1764400000000,
 ];

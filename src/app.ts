@@ -3,9 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import { loadViews } from './http/views.ts';
-import { loadProviderKeys } from './oidc/keys.ts';
-import { createProvider } from './oidc/provider.ts';
 import { startSweeper } from './oidc/sweeper.ts';
 import { createServer } from './server.ts';
 import { createServices, type Services } from './services.ts';
@@ -23,9 +20,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);
-    const keys = await loadProviderKeys(services.repositories.secrets, services.box);
-    const render = await loadViews();
-    const provider = createProvider(services, keys, render);
+    const { provider, keys, render } = await services.oidc();
     const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping: () => database.ping(), logger });
     const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
     const server = http.createServer(app.callback());

@@ -14,6 +14,14 @@ import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
+import { loadProviderKeys } from './oidc/keys.ts';
+import { createProvider } from './oidc/provider.ts';
+import { loadViews } from './http/views.ts';
+import type Provider from 'oidc-provider';
+import type { ViewRenderer } from './http/views.ts';
+import type { ProviderKeys } from './oidc/keys.ts';
+
+type OidcParts = { provider: Provider; keys: ProviderKeys; render: ViewRenderer };
 
 export type Services = Awaited<ReturnType<typeof createServices>>;
 
@@ -32,7 +40,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const clientStore = (scope: Repositories) => new (createAdapterClass(scope.oidcPayloads, box))('Client');
   const throttle = new ThrottleService(repositories.throttle);
   const authenticators = new AuthenticatorService(repositories, box, mailer, logger);
-  return {
+  const services = {
     config,
     logger,
     repositories,
@@ -51,5 +59,15 @@ export async function createServices(database: Database, config: AppConfig, logg
       tokenTtlSeconds: config.ttl.resetTokenSeconds,
       logger,
     }),
+    /** The provider over these services, with its keys and views; built once, on first use. */
+    oidc: (): Promise<OidcParts> => {
+      oidc ??= (async () => {
+        const [keys, render] = await Promise.all([loadProviderKeys(repositories.secrets, box), loadViews()]);
+        return { provider: createProvider(services as unknown as Services, keys, render), keys, render };
+      })();
+      return oidc;
+    },
   };
+  let oidc: Promise<OidcParts> | undefined;
+  return services;
 }

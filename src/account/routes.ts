@@ -47,6 +47,13 @@ export function accountRoutes(deps: PageDeps) {
     page(ctx, 'security-keys', { title: 'Security keys', account: current.account, devices, notice, tab: 'keys' });
   });
 
+  router.get('/account/schools', async (ctx) => {
+    const current = await signedIn(ctx);
+    if (!current) return;
+    const schools = await services.access.switchableSchools(current.account.id);
+    page(ctx, 'schools', { title: 'Your schools', account: current.account, schools, tab: 'schools' });
+  });
+
   router.get(`${KEYS}/new`, async (ctx) => {
     const current = await signedIn(ctx);
     if (!current) return;

@@ -13,6 +13,11 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   school list
   client add --name <name> --school <schoolId> [--school ...] --redirect-uri <uri> [--redirect-uri ...]
              [--post-logout-redirect-uri <uri>] [--initiate-login-uri <uri>] [--backchannel-logout-uri <uri>]
+  client add --name <name> --school <schoolId> --grant-type client_credentials     (a machine client)
+  client link --client <clientId> --school <schoolId> [--school ...]
+  token initial-access [--expires-in-days <1-90>]
+  keys rotate
+  keys list
   user add --email <email> [--name <name>] --school <schoolId>[:basic|:higher] [--school ...]
   user mfa-reset --email <email>
   user lock --email <email>
@@ -30,6 +35,9 @@ const OPTIONS = {
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'initiate-login-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string', multiple: true },
+  'grant-type': { type: 'string', multiple: true },
+  client: { type: 'string', multiple: true },
+  'expires-in-days': { type: 'string', multiple: true },
 } as const;
 
 function fail(message: string, json: boolean, code = 1): never {

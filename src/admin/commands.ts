@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
+import { listSigningKeys, rotateSigningKey } from '../oidc/keys.ts';
+import { SCHOOL_SYSTEM_POLICY } from '../oidc/registration-policy.ts';
 
 export type CommandResult = { json: Record<string, unknown>; text: string };
 
@@ -47,9 +49,14 @@ export const commands: Record<string, (services: Services, options: Options) => 
   async 'client add'(services, options) {
     const schoolIds = list(options.school).map((id) => parse(uuid, id, 'school'));
     if (schoolIds.length === 0) throw validationError('--school is required (once per school the client serves).');
+    const grantType = one(options['grant-type']) ?? 'authorization_code';
+    if (grantType !== 'authorization_code' && grantType !== 'client_credentials') {
+      throw validationError('--grant-type must be authorization_code (a school system people sign in to) or client_credentials (a machine client).');
+    }
     const client = await services.clients.add({
       name: parse(text(200), required(options, 'name'), 'name'),
       schoolIds,
+      machine: grantType === 'client_credentials',
       redirectUris: list(options['redirect-uri']),
       postLogoutRedirectUris: list(options['post-logout-redirect-uri']),
       initiateLoginUri: one(options['initiate-login-uri']),
@@ -59,6 +66,38 @@ export const commands: Record<string, (services: Services, options: Options) => 
       json: { client_id: client.clientId, client_secret: client.clientSecret },
       text: `client_id:     ${client.clientId}\nclient_secret: ${client.clientSecret}\nKeep the secret safe: it is not shown again.`,
     };
+  },
+
+  async 'client link'(services, options) {
+    const clientId = parse(text(200), required(options, 'client'), 'client');
+    const schoolIds = list(options.school).map((id) => parse(uuid, id, 'school'));
+    if (schoolIds.length === 0) throw validationError('--school is required (once per school to link).');
+    await services.clients.link(clientId, schoolIds);
+    return { json: { client_id: clientId, schools: schoolIds }, text: `Linked ${clientId} to ${schoolIds.length} school(s).` };
+  },
+
+  async 'token initial-access'(services, options) {
+    const days = Number(one(options['expires-in-days']) ?? 7);
+    if (!Number.isInteger(days) || days < 1 || days > 90) throw validationError('--expires-in-days must be a whole number from 1 to 90.');
+    const { provider } = await services.oidc();
+    const token = await new provider.InitialAccessToken({ expiresIn: days * 86_400, policies: [SCHOOL_SYSTEM_POLICY] }).save();
+    return {
+      json: { token, expires_in: days * 86_400, registration_endpoint: `${services.config.issuer}/reg` },
+      text: `Initial access token (valid ${days} days, for POST ${services.config.issuer}/reg):\n${token}`,
+    };
+  },
+
+  async 'keys rotate'(services) {
+    const keys = await rotateSigningKey(services.repositories.secrets, services.box);
+    return {
+      json: { keys },
+      text: `New signing key ${keys[0]!.kid}. Restart every Gatehouse process to sign with it; old keys stay published for a day.`,
+    };
+  },
+
+  async 'keys list'(services) {
+    const keys = await listSigningKeys(services.repositories.secrets, services.box);
+    return { json: { keys }, text: keys.map((k) => `${k.kid}  ${k.alg}  ${k.status}${k.retiredAt ? `  retired ${k.retiredAt}` : ''}`).join('\n') };
   },
 
   async 'user add'(services, options) {

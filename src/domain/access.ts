@@ -67,17 +67,53 @@ export class AccessService {
     return schools.length === 0 ? null : schools.map((school) => school.name).join(', ');
   }
 
-  async schoolClaims(accountId: string, clientId: string, amr: readonly string[] | undefined): Promise<SchoolClaims> {
-    const [atClient, all] = await Promise.all([
-      this.membershipsForClient(accountId, clientId),
-      this.repositories.memberships.listForAccount(accountId),
+  /**
+   * The school of a sign-in: the one chosen for this grant (page or `school` hint) while the
+   * membership still holds, otherwise the only (or first, by name) school the client serves.
+   */
+  async currentSchool(accountId: string, clientId: string, grantId: string | undefined): Promise<SchoolMembership | undefined> {
+    const atClient = await this.membershipsForClient(accountId, clientId);
+    const chosen = grantId ? await this.repositories.grantSchools.get(grantId) : null;
+    return atClient.find((membership) => membership.school.id === chosen) ?? atClient[0];
+  }
+
+  /** A client serving several of the person's schools asks which one, unless already chosen. */
+  async needsSchoolChoice(accountId: string, clientId: string, grantId: string | undefined): Promise<boolean> {
+    const atClient = await this.membershipsForClient(accountId, clientId);
+    if (atClient.length < 2) return false;
+    const chosen = grantId ? await this.repositories.grantSchools.get(grantId) : null;
+    return !atClient.some((membership) => membership.school.id === chosen);
+  }
+
+  /** Records the choice only for a school the account may sign in to through this client. */
+  async chooseSchool(accountId: string, clientId: string, grantId: string, schoolId: string): Promise<boolean> {
+    const atClient = await this.membershipsForClient(accountId, clientId);
+    if (!atClient.some((membership) => membership.school.id === schoolId)) return false;
+    await this.repositories.grantSchools.set(grantId, schoolId);
+    return true;
+  }
+
+  async schoolClaims(
+    accountId: string,
+    clientId: string,
+    amr: readonly string[] | undefined,
+    grantId?: string,
+  ): Promise<SchoolClaims> {
+    const [current, schools] = await Promise.all([
+      this.currentSchool(accountId, clientId, grantId),
+      this.switchableSchools(accountId),
     ]);
-    const current = atClient[0];
-    const loginUris = await this.repositories.clientLoginUris.bySchool(all.map(({ school }) => school.id));
     return {
       school: current ? publicSchool(current.school) : null,
       access_level: current ? effectiveAccessLevel(current.accessLevel, amr) : 'basic',
-      schools: all.map(({ school }) => ({ ...publicSchool(school), login_uri: loginUris.get(school.id) ?? null })),
+      schools,
     };
+  }
+
+  /** Every school of the account, with where to sign in to it (OIDC third-party initiated login). */
+  async switchableSchools(accountId: string): Promise<SchoolClaims['schools']> {
+    const all = await this.repositories.memberships.listForAccount(accountId);
+    const loginUris = await this.repositories.clientLoginUris.bySchool(all.map(({ school }) => school.id));
+    return all.map(({ school }) => ({ ...publicSchool(school), login_uri: loginUris.get(school.id) ?? null }));
   }
 }

@@ -1,12 +1,14 @@
 import crypto from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import { validationError } from './errors.ts';
+import { notFound, validationError } from './errors.ts';
 import { SchoolService } from './schools.ts';
 
 export type NewClient = {
   name: string;
   schoolIds: string[];
+  /** A machine client (client_credentials) has no redirect URIs and signs nobody in. */
+  machine?: boolean | undefined;
   redirectUris: string[];
   postLogoutRedirectUris?: string[] | undefined;
   initiateLoginUri?: string | undefined;
@@ -15,8 +17,17 @@ export type NewClient = {
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+export function isLoopbackHttp(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** https everywhere, plain http only on loopback for development; no fragments, no wildcards. */
-export function uriProblem(value: string, options: { httpsOnly?: boolean } = {}): string | null {
+export function uriProblem(value: string): string | null {
   let url: URL;
   try {
     url = new URL(value);
@@ -27,7 +38,6 @@ export function uriProblem(value: string, options: { httpsOnly?: boolean } = {})
   if (url.hash) return `${value} must not contain a fragment (#).`;
   if (url.username || url.password) return `${value} must not contain a user name or password.`;
   if (url.protocol === 'https:') return null;
-  if (options.httpsOnly) return `${value} must use https.`;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
   return `${value} must use https (http is allowed only on localhost for development).`;
 }
@@ -48,11 +58,10 @@ export class ClientService {
       ...(input.postLogoutRedirectUris ?? []),
       ...(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []),
     ];
-    const problem =
-      uris.map((uri) => uriProblem(uri)).find(Boolean) ??
-      (input.initiateLoginUri ? uriProblem(input.initiateLoginUri, { httpsOnly: true }) : null);
+    const problem = [...uris, ...(input.initiateLoginUri ? [input.initiateLoginUri] : [])].map((uri) => uriProblem(uri)).find(Boolean);
     if (problem) throw validationError(problem);
-    if (input.redirectUris.length === 0) throw validationError('A client needs at least one redirect URI.');
+    if (!input.machine && input.redirectUris.length === 0) throw validationError('A client needs at least one redirect URI (--redirect-uri).');
+    if (input.machine && input.redirectUris.length > 0) throw validationError('A machine client (client_credentials) takes no redirect URI.');
     const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
     const clientSecret = crypto.randomBytes(32).toString('base64url');
     await this.transaction(async (repositories) => {
@@ -62,17 +71,27 @@ export class ClientService {
     });
     return { clientId, clientSecret };
   }
+
+  /** Links a client (one added here, or registered dynamically) to more schools. */
+  async link(clientId: string, schoolIds: string[]): Promise<void> {
+    await this.transaction(async (repositories) => {
+      if (!(await this.clientStore(repositories).find(clientId))) throw notFound(`No client has the id ${clientId}.`);
+      await new SchoolService(repositories).requireAll(schoolIds);
+      await repositories.clientSchools.link(clientId, schoolIds);
+    });
+  }
 }
 
 function clientMetadata(clientId: string, clientSecret: string, input: NewClient) {
+  const flows = input.machine
+    ? { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }
+    : { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: input.redirectUris };
   return {
     client_id: clientId,
     client_secret: clientSecret,
     client_id_issued_at: Math.floor(Date.now() / 1000),
     client_name: input.name,
-    redirect_uris: input.redirectUris,
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
+    ...flows,
     token_endpoint_auth_method: 'client_secret_basic',
     ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
     ...(input.initiateLoginUri ? { initiate_login_uri: input.initiateLoginUri } : {}),

@@ -41,3 +41,5 @@ export const removeDeviceForm = z.object({
 });
 
 export const deviceIdParam = z.uuid();
+
+export const schoolForm = z.object({ school: z.string().max(64).default('') });

@@ -4,11 +4,11 @@ import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
 import { ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
-import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT } from '../oidc/policy.ts';
+import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
 import { approveConsent } from './consent.ts';
 import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, type InteractionDetails, type PageDeps } from './pages.ts';
 import { refusalOf } from './refusals.ts';
-import { codeForm, loginForm, parseForm } from './schemas.ts';
+import { codeForm, loginForm, parseForm, schoolForm } from './schemas.ts';
 
 const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
 
@@ -44,6 +44,10 @@ export function signInRoutes(deps: PageDeps) {
         return page(ctx, 'code', { ...base, title: 'Enter your code' });
       case SCHOOL_ACCESS_PROMPT:
         return page(ctx, 'access-denied', { ...base, title: 'No access', schoolName: schoolName ?? 'this school system' }, 403);
+      case SCHOOL_CHOICE_PROMPT: {
+        const memberships = await services.access.membershipsForClient((await accountOf(details)).id, String(details.params.client_id));
+        return page(ctx, 'choose-school', { ...base, title: 'Choose your school', schools: memberships.map((m) => m.school) });
+      }
       case ENROL_OFFER_PROMPT:
         return page(ctx, 'enrol-offer', { ...base, title: 'Basic access only' });
       case 'consent':
@@ -84,6 +88,20 @@ export function signInRoutes(deps: PageDeps) {
     const details = await interaction(ctx, SCHOOL_ACCESS_PROMPT);
     const schoolName = await schoolNameFor(details);
     return finish(ctx, { error: 'access_denied', error_description: `The account does not have access to ${schoolName ?? 'this school system'}.` });
+  });
+
+  router.post('/interaction/:uid/school', forms, csrf.verify, async (ctx) => {
+    const details = await interaction(ctx, SCHOOL_CHOICE_PROMPT);
+    const form = parseForm(schoolForm, ctx.request.body);
+    if (!form) throw BAD_FORM;
+    const account = await accountOf(details);
+    const memberships = await services.access.membershipsForClient(account.id, String(details.params.client_id));
+    if (!memberships.some((m) => m.school.id === form.school)) {
+      const error = 'Choose one of your schools from the list.';
+      return page(ctx, 'choose-school', { uid: details.uid, schoolName: await schoolNameFor(details), title: 'Choose your school', schools: memberships.map((m) => m.school), error }, 400);
+    }
+    // Recorded against the grant when the authorization resumes (see loadExistingGrant).
+    return finish(ctx, { school: { id: form.school } });
   });
 
   router.post('/interaction/:uid/continue-basic', forms, csrf.verify, async (ctx) => {

@@ -1,7 +1,7 @@
 import type { FindAccount } from 'oidc-provider';
 import type { Services } from '../services.ts';
 
-type TokenLike = { amr?: string[]; extra?: { amr?: string[] } } | undefined;
+type TokenLike = { amr?: string[]; grantId?: string; extra?: { amr?: string[] } } | undefined;
 
 /**
  * Claims for ID tokens and userinfo. The school claims depend on the client (which school the
@@ -13,12 +13,13 @@ export function createFindAccount(services: Services): FindAccount {
     if (!account || account.status !== 'active') return undefined;
     const amr = (token as TokenLike)?.amr ?? (token as TokenLike)?.extra?.amr ?? ctx.oidc.session?.amr;
     const clientId = ctx.oidc.client?.clientId;
+    const grantId = (token as TokenLike)?.grantId ?? ctx.oidc.grant?.jti;
     return {
       accountId: sub,
       async claims(_use, scope) {
         const scopes = new Set(scope.split(' '));
         const schoolClaims =
-          scopes.has('school') && clientId ? await services.access.schoolClaims(sub, clientId, amr) : {};
+          scopes.has('school') && clientId ? await services.access.schoolClaims(sub, clientId, amr, grantId) : {};
         return {
           sub,
           email: account.email,

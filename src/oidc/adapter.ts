@@ -1,6 +1,18 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../auth/secret-box.ts';
+import { isLoopbackHttp } from '../domain/clients.ts';
 import type { OidcPayloadsRepository, StoredPayload } from '../db/repositories/oidc-payloads.ts';
+
+/**
+ * OIDC requires an https initiate_login_uri and oidc-provider enforces it. A development client
+ * on localhost may still have an http one (the CLI allows it): it stays in the database for the
+ * `schools` claim's login_uri, but is not shown to the provider, which would reject the client.
+ */
+function hideLoopbackLoginUri(model: string, payload: StoredPayload): StoredPayload {
+  if (model !== 'Client' || typeof payload.initiate_login_uri !== 'string' || !isLoopbackHttp(payload.initiate_login_uri)) return payload;
+  const { initiate_login_uri: _hidden, ...rest } = payload;
+  return rest;
+}
 
 /** Client secrets are stored encrypted; everything else the provider stores is opaque JSON. */
 const SEALED_SECRET = 'client_secret_sealed';
@@ -59,7 +71,7 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
 
     private toPayload(id: string, row: { payload: StoredPayload; consumed_at: Date | null } | undefined) {
       if (!row) return undefined;
-      const payload = this.unseal(id, row.payload) as AdapterPayload;
+      const payload = hideLoopbackLoginUri(this.model, this.unseal(id, row.payload)) as AdapterPayload;
       return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
     }
 

@@ -6,6 +6,7 @@ const { Prompt, Check, base } = interactionPolicy;
 export const AUTHENTICATOR_PROMPT = 'authenticator';
 export const SCHOOL_ACCESS_PROMPT = 'school_access';
 export const ENROL_OFFER_PROMPT = 'enrol_offer';
+export const SCHOOL_CHOICE_PROMPT = 'school_choice';
 /** Gatehouse's own account pages sign in through this built-in client; it serves no school. */
 export const ACCOUNT_CLIENT_ID = 'gatehouse-account';
 
@@ -29,7 +30,8 @@ export function higherAccessRequested(ctx: KoaContextWithOIDC): boolean {
 
 /**
  * The prompts, in order, evaluated on every authorization (so single sign-on cannot skip one):
- * login (base) -> authenticator code (rule 5) -> school membership (rule 2) -> the enrolment
+ * login (base) -> authenticator code (rule 5) -> school membership (rule 2) -> which school, for
+ * a client serving several of the person's schools -> the enrolment
  * offer for higher members without a device (rule 4) -> consent (base, answered for first-party
  * clients). Under prompt=none each one answers its error instead of a page.
  */
@@ -82,8 +84,19 @@ export function createInteractionPolicy(access: AccessService) {
     }),
   );
 
+  const schoolChoice = new Prompt(
+    { name: SCHOOL_CHOICE_PROMPT, requestable: false },
+    new Check('school_not_chosen', 'the client serves several of the account’s schools and none was chosen', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+      const { accountId, clientId } = sessionOf(ctx);
+      if (!accountId || !clientId || clientId === ACCOUNT_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
+      const grantId = ctx.oidc.session?.grantIdFor(clientId);
+      return (await access.needsSchoolChoice(accountId, clientId, grantId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+
   policy.add(authenticator, 1);
   policy.add(schoolAccess, 2);
-  policy.add(enrolOffer, 3);
+  policy.add(schoolChoice, 3);
+  policy.add(enrolOffer, 4);
   return policy;
 }

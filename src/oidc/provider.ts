@@ -5,6 +5,7 @@ import type { Services } from '../services.ts';
 import { createFindAccount } from './accounts.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
+import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
 
@@ -39,6 +40,8 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       school: ['school', 'access_level', 'schools'],
     },
     acrValues: [ACR_BASIC, ACR_HIGHER],
+    // `school`: a client serving several schools may say which one this sign-in is for.
+    extraParams: ['school'],
     // The school claims belong in the ID token too, not only at userinfo.
     conformIdTokenClaims: false,
     responseTypes: ['code', 'none'],
@@ -56,6 +59,16 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       backchannelLogout: { enabled: true },
+      clientCredentials: { enabled: true },
+      // Integrators register school systems with an initial access token from the CLI; every
+      // registration and update passes the school-system policy. A registered client serves no
+      // school until the helpdesk links it (`client link`).
+      registration: {
+        enabled: true,
+        initialAccessToken: true,
+        policies: { [SCHOOL_SYSTEM_POLICY]: schoolSystemPolicy },
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -79,12 +92,15 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     loadExistingGrant: async (ctx) => {
       const clientId = ctx.oidc.client!.clientId;
       const session = ctx.oidc.session!;
-      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(clientId);
-      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      const existingId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(clientId);
+      const existing = existingId ? await ctx.oidc.provider.Grant.find(existingId) : undefined;
       const grant = existing ?? new ctx.oidc.provider.Grant({ clientId, accountId: session.accountId! });
       grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
       grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
-      await grant.save();
+      const grantId = await grant.save();
+      // The school for this client: chosen on the page (interaction result) or hinted by the client.
+      const school = (ctx.oidc.result?.school as { id?: unknown } | undefined)?.id ?? ctx.oidc.params?.school;
+      if (typeof school === 'string') await services.access.chooseSchool(session.accountId!, clientId, grantId!, school);
       return grant;
     },
     extraTokenClaims: async (ctx, token) => {

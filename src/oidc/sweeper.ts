@@ -12,7 +12,9 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       const payloads = await repositories.oidcPayloads.deleteExpired(before);
       const resetLinks = await repositories.resetTokens.deleteExpired(new Date(Date.now() - 86_400_000));
       const counters = await repositories.throttle.deleteStale(new Date(Date.now() - 86_400_000));
-      if (payloads + resetLinks + counters > 0) logger.info({ payloads, resetLinks, counters }, 'swept expired rows');
+      const schoolChoices = await repositories.grantSchools.deleteOrphans();
+      const swept = { payloads, resetLinks, counters, schoolChoices };
+      if (Object.values(swept).some((count) => count > 0)) logger.info(swept, 'swept expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'sweep failed; will retry');
     }

@@ -3,6 +3,7 @@ import { AccountsRepository } from './accounts.ts';
 import { AuthenticatorsRepository } from './authenticators.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
+import { GrantSchoolsRepository } from './grant-schools.ts';
 import { MembershipsRepository } from './memberships.ts';
 import { ResetTokensRepository } from './reset-tokens.ts';
 import { SchoolsRepository } from './schools.ts';
@@ -19,6 +20,7 @@ export function repositoriesFor(manager: EntityManager) {
     clientSchools: new ClientSchoolsRepository(manager),
     clientLoginUris: new ClientLoginUrisRepository(manager),
     oidcPayloads: new OidcPayloadsRepository(manager),
+    grantSchools: new GrantSchoolsRepository(manager),
     memberships: new MembershipsRepository(manager),
     resetTokens: new ResetTokensRepository(manager),
     schools: new SchoolsRepository(manager),

@@ -13,6 +13,10 @@ export class SecretsRepository {
     return rows[0]?.value ?? null;
   }
 
+  async replace(name: string, value: string): Promise<void> {
+    await this.db.query(`UPDATE secrets SET value = $2 WHERE name = $1`, [name, value]);
+  }
+
   /** First writer wins, so processes starting together agree on one value. */
   async insertIfAbsent(name: string, value: string): Promise<void> {
     await this.db.query(`INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [
