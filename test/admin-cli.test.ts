@@ -53,6 +53,7 @@ test('school, client and user commands print exactly one JSON object each', asyn
   const user = await adminJson('user', 'add', '--email', 'Head@Brook.example', '--name', 'Pat Head', '--school', `${school.id}:higher`);
   const again = await adminJson('user', 'add', '--email', 'head@brook.example', '--school', String(school.id));
   expect(again.id).toBe(user.id);
+  expect(await adminJson('user', 'mfa-reset', '--email', 'head@brook.example')).toEqual({ id: user.id, removed: 0 });
   expect(await adminJson('user', 'lock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'locked' });
   expect(await adminJson('user', 'unlock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'active' });
 }, 120_000);
@@ -85,4 +86,27 @@ test('bad input fails with words on stderr, a non-zero exit and nothing written'
   // The failed `user add` above must not have left a half-made account behind.
   const lockX = await admin('user', 'lock', '--email', 'x@brook.example');
   expect(lockX.stderr).toContain('No account has the email address');
+}, 120_000);
+
+test('integrator and key commands: initial access token, machine client, link, key rotation', async () => {
+  const school = await adminJson('school', 'add', '--name', 'Fen College', '--postcode', 'FE1 1CC');
+  const iat = await adminJson('token', 'initial-access', '--expires-in-days', '2');
+  expect(String(iat.token).length).toBeGreaterThanOrEqual(40);
+  expect(iat.expires_in).toBe(2 * 86_400);
+  expect(iat.registration_endpoint).toMatch(/\/reg$/);
+
+  const machine = await adminJson('client', 'add', '--name', 'Sync', '--school', String(school.id), '--grant-type', 'client_credentials');
+  expect(machine.client_id).toMatch(/^gh_/);
+  expect(await adminJson('client', 'link', '--client', String(machine.client_id), '--school', String(school.id))).toEqual({
+    client_id: machine.client_id,
+    schools: [school.id],
+  });
+  const unknownClient = await admin('client', 'link', '--client', 'nope', '--school', String(school.id));
+  expect(unknownClient.stderr).toContain('No client has the id nope');
+
+  const before = (await adminJson('keys', 'list')).keys as Array<{ kid: string; status: string }>;
+  expect(before).toHaveLength(1);
+  const after = (await adminJson('keys', 'rotate')).keys as Array<{ kid: string; status: string }>;
+  expect(after.map((key) => key.status)).toEqual(['signing', 'verifying']);
+  expect(after[1]!.kid).toBe(before[0]!.kid);
 }, 120_000);
