@@ -1,0 +1,167 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa, { type Context } from 'koa';
+import Router from '@koa/router';
+import * as client from 'openid-client';
+
+/**
+ * An example school system (relying party): signs staff in with Gatehouse using openid-client,
+ * shows the school and access level, draws the schools drop-down from the `schools` claim, and
+ * asks for higher access with acr_values on the page that needs it.
+ */
+export type ExampleOptions = {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  title: string;
+  port?: number;
+};
+
+type Claims = {
+  sub: string;
+  name?: string;
+  email?: string;
+  acr?: string;
+  school?: { id: string; name: string; postcode: string } | null;
+  access_level?: 'basic' | 'higher';
+  schools?: Array<{ id: string; name: string; postcode: string; login_uri: string | null }>;
+};
+
+type Session = { claims?: Claims; idToken?: string; pending?: { state: string; verifier: string; returnTo: string } };
+
+const HIGHER = 'urn:gatehouse:acr:higher';
+
+export async function startExampleSchoolSystem(options: ExampleOptions) {
+  const sessions = new Map<string, Session>();
+  const app = new Koa();
+  app.keys = [crypto.randomBytes(32).toString('base64url')];
+  const router = new Router();
+  let base = '';
+  let config: client.Configuration | undefined;
+  const oidc = async () =>
+    (config ??= await client.discovery(new URL(options.issuer), options.clientId, options.clientSecret, undefined, {
+      execute: options.issuer.startsWith('http:') ? [client.allowInsecureRequests] : [],
+    }));
+
+  const sessionOf = (ctx: Context): Session => {
+    let id = ctx.cookies.get('example.sid', { signed: true });
+    if (!id || !sessions.has(id)) {
+      id = crypto.randomUUID();
+      sessions.set(id, {});
+      ctx.cookies.set('example.sid', id, { signed: true, httpOnly: true, sameSite: 'lax' });
+    }
+    return sessions.get(id)!;
+  };
+
+  const html = (ctx: Context, title: string, body: string) => {
+    ctx.type = 'html';
+    ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head>
+<body><header><h1>${escape(options.title)}</h1></header><main>${body}</main></body></html>`;
+  };
+
+  router.get('/', (ctx) => {
+    const { claims } = sessionOf(ctx);
+    if (!claims) return html(ctx, options.title, `<p><a id="sign-in" href="/login">Sign in with Gatehouse</a></p>`);
+    const others = (claims.schools ?? []).filter((school) => school.id !== claims.school?.id && school.login_uri);
+    html(
+      ctx,
+      options.title,
+      `<p id="who">Signed in as ${escape(claims.name ?? claims.email ?? claims.sub)}</p>
+<p>School: <strong id="school">${escape(claims.school?.name ?? 'none')}</strong></p>
+<p>Access level: <strong id="access-level">${escape(claims.access_level ?? 'basic')}</strong></p>
+<form method="get" action="/switch">
+  <label for="switch-to">Switch school</label>
+  <select id="switch-to" name="to">${others.map((s) => `<option value="${escape(s.id)}">${escape(s.name)}</option>`).join('')}</select>
+  <button type="submit">Switch</button>
+</form>
+<p><a href="/reports">Reports (higher access)</a></p>
+<p><a href="/logout">Log out</a></p>`,
+    );
+  });
+
+  // Needs higher access: ask Gatehouse for it (step-up) when this sign-in only has basic.
+  router.get('/reports', (ctx) => {
+    const { claims } = sessionOf(ctx);
+    if (claims?.access_level !== 'higher') return ctx.redirect(`/login?acr=higher&return=/reports`);
+    html(ctx, 'Reports', `<h2 id="reports">Reports</h2><p>Higher access at ${escape(claims.school?.name ?? '')}.</p><p><a href="/">Home</a></p>`);
+  });
+
+  router.get('/switch', (ctx) => {
+    const { claims } = sessionOf(ctx);
+    const target = (claims?.schools ?? []).find((school) => school.id === ctx.query.to);
+    if (!target?.login_uri) return ctx.redirect('/');
+    const url = new URL(target.login_uri);
+    url.searchParams.set('iss', options.issuer);
+    if (claims?.email) url.searchParams.set('login_hint', claims.email);
+    ctx.redirect(url.toString());
+  });
+
+  // OIDC third-party initiated login: another system (or Gatehouse's schools list) sends people here.
+  router.get('/initiate-login', (ctx) => {
+    if (ctx.query.iss !== options.issuer) {
+      ctx.status = 400;
+      return html(ctx, 'Error', '<p>Unknown issuer.</p>');
+    }
+    const hint = typeof ctx.query.login_hint === 'string' ? `&login_hint=${encodeURIComponent(ctx.query.login_hint)}` : '';
+    ctx.redirect(`/login?fresh=1${hint}`);
+  });
+
+  router.get('/login', async (ctx) => {
+    const session = sessionOf(ctx);
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const returnTo = typeof ctx.query.return === 'string' && ctx.query.return.startsWith('/') ? ctx.query.return : '/';
+    session.pending = { state, verifier, returnTo };
+    const params: Record<string, string> = {
+      redirect_uri: `${base}/callback`,
+      scope: 'openid email profile school',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    };
+    if (ctx.query.acr === 'higher') params.acr_values = HIGHER;
+    if (typeof ctx.query.login_hint === 'string') params.login_hint = ctx.query.login_hint;
+    ctx.redirect(client.buildAuthorizationUrl(await oidc(), params).toString());
+  });
+
+  router.get('/callback', async (ctx) => {
+    const session = sessionOf(ctx);
+    const pending = session.pending;
+    session.pending = undefined;
+    if (!pending || ctx.query.error) {
+      ctx.status = 400;
+      return html(ctx, 'Not signed in', `<p id="error">Not signed in: ${escape(String(ctx.query.error_description ?? ctx.query.error ?? 'no sign-in in progress'))}</p><p><a href="/">Home</a></p>`);
+    }
+    const url = new URL(ctx.href);
+    const tokens = await client.authorizationCodeGrant(await oidc(), new URL(`${base}${url.pathname}${url.search}`), {
+      pkceCodeVerifier: pending.verifier,
+      expectedState: pending.state,
+    });
+    session.claims = tokens.claims() as unknown as Claims;
+    session.idToken = tokens.id_token;
+    ctx.redirect(pending.returnTo);
+  });
+
+  router.get('/logout', async (ctx) => {
+    const session = sessionOf(ctx);
+    const idToken = session.idToken;
+    session.claims = undefined;
+    session.idToken = undefined;
+    if (!idToken) return ctx.redirect('/');
+    ctx.redirect(client.buildEndSessionUrl(await oidc(), { id_token_hint: idToken, post_logout_redirect_uri: `${base}/` }).toString());
+  });
+
+  app.use(router.routes());
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, resolve));
+  base = `http://localhost:${(server.address() as AddressInfo).port}`;
+  return {
+    url: base,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function escape(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
