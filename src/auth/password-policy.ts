@@ -1,20 +1,38 @@
+import { dictionary } from '@zxcvbn-ts/language-common';
+
 /**
- * NIST SP 800-63B (rev 4) for a password that may be the only factor: length is what counts,
- * any characters are allowed, no composition rules. Returns the reason in words, or null.
+ * NIST SP 800-63B (rev 4) for a password that may be the only factor: length is what counts
+ * (15 to 256 characters, the whole password verified), any characters, no composition rules,
+ * and no password from a list of common and breached ones. The list is zxcvbn-ts's 49,000
+ * most common passwords, installed with the project: nothing is looked up over the network.
  */
 export const PASSWORD_MIN_LENGTH = 15;
 export const PASSWORD_MAX_LENGTH = 256;
 
+const COMMON = new Set((dictionary as Record<string, string[]>)['passwords-common']!.map((p) => p.toLowerCase()));
+const SERVICE_WORDS = ['gatehouse'];
+
+/** Returns why the password cannot be used, in words for the page, or null when it can. */
 export function passwordProblem(password: string, email: string): string | null {
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) {
     return `Your password must be at least ${PASSWORD_MIN_LENGTH} characters long. A few ordinary words together make a good one.`;
   }
   if (length > PASSWORD_MAX_LENGTH) return `Your password must be at most ${PASSWORD_MAX_LENGTH} characters long.`;
+  const lower = password.toLowerCase();
   const localPart = email.split('@')[0]?.toLowerCase() ?? '';
-  if (localPart.length >= 3 && password.toLowerCase().includes(localPart)) {
-    return 'Your password must not contain your email address.';
+  if (localPart.length >= 3 && lower.includes(localPart)) return 'Your password must not contain your email address.';
+  if (SERVICE_WORDS.some((word) => lower.includes(word))) return 'Your password must not contain the name of this service.';
+  if (isCommon(lower)) {
+    return 'That password is on a list of common or breached passwords that attackers try first. Choose something less predictable.';
   }
-  if (new Set(password).size === 1) return 'Your password must not be one character repeated.';
+  if (/^(.+?)\1+$/u.test(password)) return 'Your password must not be the same few characters repeated.';
   return null;
+}
+
+/** The password itself, or the password with digits and symbols trimmed from its ends, is listed. */
+function isCommon(lower: string): boolean {
+  if (COMMON.has(lower)) return true;
+  const core = lower.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '');
+  return core.length >= 4 && core !== lower && COMMON.has(core);
 }
