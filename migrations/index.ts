@@ -3,6 +3,7 @@ import { AuthenticatorDevices1764100000000 } from './1764100000000-authenticator
 import { OidcPayloadsAccountIndex1764200000000 } from './1764200000000-oidc-payloads-account-index.ts';
 import { AuthThrottle1764300000000 } from './1764300000000-auth-throttle.ts';
 import { GrantSchools1764400000000 } from './1764400000000-grant-schools.ts';
+import { AuditEvents1764500000000 } from './1764500000000-audit-events.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   OidcPayloadsAccountIndex1764200000000,
   AuthThrottle1764300000000,
   GrantSchools1764400000000,
+  AuditEvents1764500000000,
 ];

@@ -9,11 +9,13 @@ import { AccessService } from './domain/access.ts';
 import { AccountService } from './domain/accounts.ts';
 import { AuthenticationService } from './domain/authentication.ts';
 import { AuthenticatorService } from './domain/authenticators.ts';
+import { AuditService } from './domain/audit.ts';
 import { ClientService } from './domain/clients.ts';
 import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
+import { auditProviderEvents } from './oidc/audit-events.ts';
 import { loadProviderKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { loadViews } from './http/views.ts';
@@ -39,7 +41,8 @@ export async function createServices(database: Database, config: AppConfig, logg
   });
   const clientStore = (scope: Repositories) => new (createAdapterClass(scope.oidcPayloads, box))('Client');
   const throttle = new ThrottleService(repositories.throttle);
-  const authenticators = new AuthenticatorService(repositories, box, mailer, logger);
+  const audit = new AuditService(repositories, logger);
+  const authenticators = new AuthenticatorService(repositories, box, mailer, logger, audit);
   const services = {
     config,
     logger,
@@ -53,8 +56,9 @@ export async function createServices(database: Database, config: AppConfig, logg
     clients: new ClientService(transaction, clientStore),
     throttle,
     authenticators,
-    authentication: new AuthenticationService(repositories, throttle, authenticators),
-    passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, {
+    audit,
+    authentication: new AuthenticationService(repositories, throttle, authenticators, audit),
+    passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
       issuer: config.issuer,
       tokenTtlSeconds: config.ttl.resetTokenSeconds,
       logger,
@@ -63,7 +67,9 @@ export async function createServices(database: Database, config: AppConfig, logg
     oidc: (): Promise<OidcParts> => {
       oidc ??= (async () => {
         const [keys, render] = await Promise.all([loadProviderKeys(repositories.secrets, box), loadViews()]);
-        return { provider: createProvider(services as unknown as Services, keys, render), keys, render };
+        const provider = createProvider(services as unknown as Services, keys, render);
+        auditProviderEvents(provider, services as unknown as Services);
+        return { provider, keys, render };
       })();
       return oidc;
     },

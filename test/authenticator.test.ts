@@ -213,10 +213,10 @@ test('a password reset neither removes nor skips the code', async () => {
   const enrolment = await openEnrolment(agent, `${gatehouse.issuer}/account/security-keys/new`);
   await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret));
   const account = (await gatehouse.services.accounts.findByEmail('reset@hill.example'))!;
-  await gatehouse.services.passwordReset.request('reset@hill.example', null, '192.0.2.1');
+  await gatehouse.services.passwordReset.request('reset@hill.example', null, { ip: '192.0.2.1' });
   const mail = await smtp.waitFor('reset@hill.example', /Set your Gatehouse password/);
   const token = /token=([A-Za-z0-9_-]+)/.exec(mail.text)![1]!;
-  expect(await gatehouse.services.passwordReset.complete(token, `${PASSWORD} again`, `${PASSWORD} again`)).toMatchObject({ done: true });
+  expect(await gatehouse.services.passwordReset.complete(token, `${PASSWORD} again`, `${PASSWORD} again`, { ip: '192.0.2.1' })).toMatchObject({ done: true });
   expect(await gatehouse.services.authenticators.hasDevices(account.id)).toBe(true);
 
   const rp = await relyingParty(gatehouse.issuer, credentials);

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Account } from '../db/entities/index.ts';
+import type { RequestContext } from '../domain/audit.ts';
 import { isDomainError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import { BAD_FORM } from '../interactions/pages.ts';
@@ -22,11 +23,12 @@ export async function submitEnrolment(
   ctx: Context,
   account: Account,
   context: Record<string, unknown>,
+  where: RequestContext,
 ): Promise<boolean> {
   const input = parseForm(enrolForm, ctx.request.body);
   if (!input) throw BAD_FORM;
   try {
-    await services.authenticators.completeEnrolment(account, input.enrolment, input.name, input.code);
+    await services.authenticators.completeEnrolment(account, input.enrolment, input.name, input.code, where);
     return true;
   } catch (error) {
     if (!isDomainError(error) || error.kind !== 'validation') throw error;

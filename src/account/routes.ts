@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
-import { BAD_FORM, pageHelpers, type PageDeps } from '../interactions/pages.ts';
+import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
 import { refusalOf } from '../interactions/refusals.ts';
 import { deviceIdParam, parseForm, removeDeviceForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
@@ -62,7 +62,7 @@ export function accountRoutes(deps: PageDeps) {
 
   router.post(`${KEYS}/new`, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
-    if (await submitEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' })) {
+    if (await submitEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' }, requestContext(ctx))) {
       await sessions.recordCodePassed(ctx);
       ctx.status = 303;
       ctx.redirect(`${KEYS}?done=added`);
@@ -89,14 +89,14 @@ export function accountRoutes(deps: PageDeps) {
     if (!form) throw BAD_FORM;
     const byCode = form.code.trim() !== '';
     const proof = byCode
-      ? await services.authentication.checkCode(current.account, form.code, ctx.ip)
-      : await services.authentication.checkPasswordOf(current.account, form.password, ctx.ip);
+      ? await services.authentication.checkCode(current.account, form.code, requestContext(ctx))
+      : await services.authentication.checkPasswordOf(current.account, form.password, requestContext(ctx));
     if (!proof.ok) {
       const wrong = byCode ? 'That code is not right, or it has been used already.' : 'That password is not right.';
       const error = { [byCode ? 'codeError' : 'passwordError']: refusalOf(proof, wrong).message };
       return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', ...error }, refusalOf(proof).status);
     }
-    await services.authenticators.remove(current.account, device.id);
+    await services.authenticators.remove(current.account, device.id, requestContext(ctx));
     ctx.status = 303;
     ctx.redirect(`${KEYS}?done=removed`);
   });

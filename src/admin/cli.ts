@@ -20,6 +20,7 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   keys list
   user add --email <email> [--name <name>] --school <schoolId>[:basic|:higher] [--school ...]
   user mfa-reset --email <email>
+  audit --email <email> [--limit <n>]
   user lock --email <email>
   user unlock --email <email>
 `;
@@ -38,7 +39,16 @@ const OPTIONS = {
   'grant-type': { type: 'string', multiple: true },
   client: { type: 'string', multiple: true },
   'expires-in-days': { type: 'string', multiple: true },
+  limit: { type: 'string', multiple: true },
 } as const;
+
+const one = (value: unknown) => (Array.isArray(value) ? String(value.at(-1)) : typeof value === 'string' ? value : undefined);
+
+/** The options of an admin action, for the audit trail (nothing secret is ever an option). */
+function auditDetail(values: Record<string, unknown>): Record<string, unknown> {
+  const { json: _json, help: _help, ...rest } = values;
+  return { ...rest, actor: process.env.USER ?? 'unknown' };
+}
 
 function fail(message: string, json: boolean, code = 1): never {
   process.stderr.write(json ? `${JSON.stringify({ error: message })}\n` : `${message}\n`);
@@ -75,8 +85,15 @@ async function main(argv: string[]) {
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);
-    const result = await command(services, parsed.values);
-    process.stdout.write(parsed.values.json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
+    const audited = { event: `admin.${name.replace(' ', '.')}`, email: one(parsed.values.email), detail: auditDetail(parsed.values) };
+    try {
+      const result = await command(services, parsed.values);
+      if (name !== 'audit' && name !== 'school list' && name !== 'keys list') await services.audit.record({ ...audited, outcome: 'success' });
+      process.stdout.write(parsed.values.json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
+    } catch (error) {
+      if (name !== 'audit') await services.audit.record({ ...audited, outcome: 'failure', reason: (error as Error).message });
+      throw error;
+    }
   } catch (error) {
     process.exitCode = 1;
     const message = isDomainError(error) ? error.message : `The command failed: ${(error as Error).message}`;

@@ -123,6 +123,17 @@ export const commands: Record<string, (services: Services, options: Options) => 
     return { json: { id: account.id, removed }, text: `Removed ${removed} authenticator device(s) from ${account.email}.` };
   },
 
+  async audit(services, options) {
+    const address = parse(email, required(options, 'email'), 'email');
+    const limit = Number(one(options.limit) ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw validationError('--limit must be a whole number from 1 to 10000.');
+    const events = await services.audit.forEmail(address, limit);
+    const text = events
+      .map((e) => [e.at.toISOString(), e.event, e.outcome, e.reason ?? '', e.clientId ?? '', e.ip ?? ''].join('  ').trimEnd())
+      .join('\n');
+    return { json: { events }, text: text || `No events for ${address}.` };
+  },
+
   async 'user lock'(services, options) {
     const account = await services.accounts.setStatus(parse(email, required(options, 'email'), 'email'), 'locked');
     return { json: { id: account.id, status: account.status }, text: `Locked ${account.email}.` };

@@ -2,6 +2,7 @@ import { verifyPassword } from '../auth/passwords.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
 
 export type CredentialCheck =
@@ -17,31 +18,55 @@ export class AuthenticationService {
   private readonly repositories: Repositories;
   private readonly throttle: ThrottleService;
   private readonly authenticators: AuthenticatorService;
+  private readonly audit: AuditService;
 
-  constructor(repositories: Repositories, throttle: ThrottleService, authenticators: AuthenticatorService) {
+  constructor(repositories: Repositories, throttle: ThrottleService, authenticators: AuthenticatorService, audit: AuditService) {
     this.repositories = repositories;
     this.throttle = throttle;
     this.authenticators = authenticators;
+    this.audit = audit;
   }
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
-  async checkPassword(email: string, password: string, ip: string): Promise<CredentialCheck> {
-    return this.guarded(email, ip, async () => {
+  async checkPassword(email: string, password: string, where: RequestContext): Promise<CredentialCheck> {
+    return this.guarded('sign_in.password', email, where, async () => {
       const account = await this.repositories.accounts.findByEmail(email);
       const matches = await verifyPassword(account?.passwordHash ?? null, password);
       return account && matches ? account : null;
     });
   }
 
-  async checkPasswordOf(account: Account, password: string, ip: string): Promise<CredentialCheck> {
-    return this.guarded(account.email, ip, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null));
+  /** Re-confirming the password of a signed-in person (e.g. to remove a device). */
+  async checkPasswordOf(account: Account, password: string, where: RequestContext): Promise<CredentialCheck> {
+    return this.guarded('reauth.password', account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
   }
 
-  async checkCode(account: Account, code: string, ip: string): Promise<CredentialCheck> {
-    return this.guarded(account.email, ip, async () => ((await this.authenticators.verifyCode(account.id, code)) ? account : null));
+  async checkCode(account: Account, code: string, where: RequestContext): Promise<CredentialCheck> {
+    return this.guarded('sign_in.code', account.email, where, async () => ((await this.authenticators.verifyCode(account.id, code)) ? account : null), account);
   }
 
-  private async guarded(loginName: string, ip: string, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
+  private async guarded(
+    event: string,
+    loginName: string,
+    where: RequestContext,
+    verify: () => Promise<Account | null>,
+    known?: Account,
+  ): Promise<CredentialCheck> {
+    const result = await this.check(loginName, where.ip, verify);
+    const account = result.ok ? result.account : known;
+    await this.audit.record({
+      event,
+      outcome: result.ok ? 'success' : 'failure',
+      reason: result.ok ? undefined : result.reason,
+      accountId: account?.id,
+      email: loginName,
+      clientId: where.clientId,
+      ip: where.ip,
+    });
+    return result;
+  }
+
+  private async check(loginName: string, ip: string, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
     const gate = await this.throttle.enter(loginName, ip);
     if (!gate.allowed) return { ok: false, reason: 'throttled', lockedUntil: gate.lockedUntil };
     const account = await verify();

@@ -6,6 +6,7 @@ import { groupedSecret, matchingStep, newTotpSecret, otpauthUri } from '../auth/
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import type { AuditService, RequestContext } from './audit.ts';
 import { notFound, validationError } from './errors.ts';
 
 export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
@@ -27,12 +28,14 @@ export class AuthenticatorService {
   private readonly box: SecretBox;
   private readonly mailer: Mailer;
   private readonly logger: Logger;
+  private readonly audit: AuditService;
 
-  constructor(repositories: Repositories, box: SecretBox, mailer: Mailer, logger: Logger) {
+  constructor(repositories: Repositories, box: SecretBox, mailer: Mailer, logger: Logger, audit: AuditService) {
     this.repositories = repositories;
     this.box = box;
     this.mailer = mailer;
     this.logger = logger;
+    this.audit = audit;
   }
 
   async list(accountId: string): Promise<Device[]> {
@@ -58,14 +61,17 @@ export class AuthenticatorService {
   }
 
   /** Stores the device only when the code is right; returns the new device. */
-  async completeEnrolment(account: Account, enrolment: string, name: string, code: string): Promise<Device> {
+  async completeEnrolment(account: Account, enrolment: string, name: string, code: string, where: RequestContext): Promise<Device> {
     const secret = this.openEnrolment(account, enrolment);
     if (!secret) throw validationError('This setup has expired. Start again to get a new QR code.', 'enrolment');
     const trimmed = name.trim();
     if (trimmed.length === 0) throw validationError('Give this device a name, like "My phone".', 'name');
     if (trimmed.length > DEVICE_NAME_MAX) throw validationError(`Use at most ${DEVICE_NAME_MAX} characters for the name.`, 'name');
     const step = matchingStep(secret, code.trim());
-    if (step === null) throw validationError(WRONG_CODE, 'code');
+    if (step === null) {
+      await this.audit.record({ event: 'authenticator.enrol', outcome: 'failure', reason: 'wrong_code', accountId: account.id, email: account.email, ...where });
+      throw validationError(WRONG_CODE, 'code');
+    }
     const id = crypto.randomUUID();
     await this.repositories.authenticators.insert({
       id,
@@ -74,6 +80,7 @@ export class AuthenticatorService {
       secretSealed: this.box.seal(secret, `totp:${id}`),
       step,
     });
+    await this.audit.record({ event: 'authenticator.enrol', outcome: 'success', accountId: account.id, email: account.email, ...where, detail: { deviceId: id, name: trimmed } });
     await this.notify(account, 'device-added', trimmed);
     return { id, name: trimmed, createdAt: new Date(), lastUsedAt: new Date() };
   }
@@ -89,10 +96,11 @@ export class AuthenticatorService {
   }
 
   /** Removes a device; the caller has already had the person prove a code or the password. */
-  async remove(account: Account, deviceId: string): Promise<Device> {
+  async remove(account: Account, deviceId: string, where: RequestContext): Promise<Device> {
     const device = (await this.list(account.id)).find((candidate) => candidate.id === deviceId);
     if (!device) throw notFound('That device is not on your account.');
     await this.repositories.authenticators.delete(account.id, deviceId);
+    await this.audit.record({ event: 'authenticator.remove', outcome: 'success', accountId: account.id, email: account.email, ...where, detail: { deviceId, name: device.name } });
     await this.notify(account, 'device-removed', device.name);
     return device;
   }

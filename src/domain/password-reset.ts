@@ -7,6 +7,7 @@ import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
+import type { AuditService, RequestContext } from './audit.ts';
 
 export type ResetLinkState =
   | { valid: true; account: Account; interactionUid: string | null }
@@ -27,6 +28,7 @@ export class PasswordResetService {
   private readonly transaction: UnitOfWork;
   private readonly mailer: Mailer;
   private readonly throttle: ThrottleService;
+  private readonly audit: AuditService;
   private readonly options: { issuer: string; tokenTtlSeconds: number; logger: Logger };
 
   constructor(
@@ -34,12 +36,14 @@ export class PasswordResetService {
     transaction: UnitOfWork,
     mailer: Mailer,
     throttle: ThrottleService,
+    audit: AuditService,
     options: { issuer: string; tokenTtlSeconds: number; logger: Logger },
   ) {
     this.repositories = repositories;
     this.transaction = transaction;
     this.mailer = mailer;
     this.throttle = throttle;
+    this.audit = audit;
     this.options = options;
   }
 
@@ -48,13 +52,17 @@ export class PasswordResetService {
   }
 
   /** Always resolves the same way, so the caller cannot learn whether the address has an account. */
-  async request(email: string, interactionUid: string | null, ip: string): Promise<void> {
-    if (!(await this.throttle.mayEmail(email, ip))) {
-      this.options.logger.warn('password email not sent: too many requests for this address or IP');
+  async request(email: string, interactionUid: string | null, where: RequestContext): Promise<void> {
+    const requested = { event: 'password_reset.request', email, ...where };
+    if (!(await this.throttle.mayEmail(email, where.ip))) {
+      await this.audit.record({ ...requested, outcome: 'failure', reason: 'throttled' });
       return;
     }
     const account = await this.repositories.accounts.findByEmail(email);
-    if (!account || account.status !== 'active') return;
+    if (!account || account.status !== 'active') {
+      await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: account ? 'locked' : 'unknown_address' });
+      return;
+    }
     const { token, hash } = newResetToken();
     await this.repositories.resetTokens.insert({
       id: crypto.randomUUID(),
@@ -70,6 +78,7 @@ export class PasswordResetService {
       template: 'password-reset',
       data: { name: account.name, email: account.email, link, lifetime: this.lifetimeMinutes },
     });
+    await this.audit.record({ ...requested, accountId: account.id, outcome: 'success' });
   }
 
   async inspect(token: string): Promise<ResetLinkState> {
@@ -87,9 +96,12 @@ export class PasswordResetService {
    * Sets the password and spends the link in one transaction: a failure leaves both unchanged.
    * It signs nobody in: the person still logs in (and passes any authenticator) afterwards.
    */
-  async complete(token: string, password: string, confirm: string): Promise<ResetOutcome> {
+  async complete(token: string, password: string, confirm: string, where: RequestContext): Promise<ResetOutcome> {
     const state = await this.inspect(token);
-    if (!state.valid) return { done: false, field: 'token', message: state.reason };
+    if (!state.valid) {
+      await this.audit.record({ event: 'password_reset.complete', outcome: 'failure', reason: state.reason, ...where });
+      return { done: false, field: 'token', message: state.reason };
+    }
     const problem = passwordProblem(password, state.account.email);
     if (problem) return { done: false, field: 'password', message: problem };
     if (password !== confirm) return { done: false, field: 'confirm', message: 'The two passwords are not the same.' };
@@ -104,6 +116,7 @@ export class PasswordResetService {
       return claimed;
     });
     if (!spent) return { done: false, field: 'token', message: USED };
+    await this.audit.record({ event: 'password_reset.complete', outcome: 'success', accountId: state.account.id, email: state.account.email, ...where });
     await this.sendChangedNotice(state.account);
     return { done: true, interactionUid: spent.interactionUid };
   }

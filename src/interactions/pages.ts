@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Csrf } from '../http/csrf.ts';
 import { PageError } from '../http/page-error.ts';
 import type { ViewRenderer } from '../http/views.ts';
+import type { RequestContext } from '../domain/audit.ts';
 import type { Services } from '../services.ts';
 import { uidParam } from './schemas.ts';
 
@@ -10,6 +11,12 @@ export type PageDeps = { provider: Provider; services: Services; render: ViewRen
 
 export const EXPIRED_SIGN_IN = new PageError(400, 'This sign-in has expired', 'Go back to your school system and start signing in again.');
 export const BAD_FORM = new PageError(400, 'We could not read that form', 'Go back, reload the page and try again.');
+
+/** Where a request came from, for throttling and the audit trail. */
+export const requestContext = (ctx: Context, details?: InteractionDetails): RequestContext => ({
+  ip: ctx.ip,
+  clientId: details ? String(details.params.client_id) : undefined,
+});
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type InteractionResult = Parameters<Provider['interactionResult']>[2];

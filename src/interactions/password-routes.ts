@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { PASSWORD_MIN_LENGTH } from '../auth/password-policy.ts';
 import { forms } from '../http/forms.ts';
-import { BAD_FORM, pageHelpers, type PageDeps } from './pages.ts';
+import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from './pages.ts';
 import { EMAIL_SHAPE, forgotForm, parseForm, resetForm, resetQuery } from './schemas.ts';
 
 type Where = { uid: string | null; schoolName?: string | undefined; action: string; backLink?: string };
@@ -32,7 +32,7 @@ export function passwordRoutes(deps: PageDeps) {
     }
     // Answer first, then look up and mail: the response time must not tell whether the address
     // has an account, and a mail outage must not either.
-    services.passwordReset.request(form.email, where.uid, ctx.ip).catch((error: unknown) => {
+    services.passwordReset.request(form.email, where.uid, requestContext(ctx)).catch((error: unknown) => {
       services.logger.error({ err: error }, 'could not send a password link');
     });
     page(ctx, 'forgot-sent', { title: 'Check your email', ...where, email: form.email, lifetime: services.passwordReset.lifetimeMinutes });
@@ -53,7 +53,7 @@ export function passwordRoutes(deps: PageDeps) {
   router.post('/password/reset', forms, csrf.verify, async (ctx) => {
     const form = parseForm(resetForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    const outcome = await services.passwordReset.complete(form.token, form.password, form.confirm);
+    const outcome = await services.passwordReset.complete(form.token, form.password, form.confirm, requestContext(ctx));
     if (!outcome.done && outcome.field === 'token') {
       return page(ctx, 'reset-invalid', { title: 'Link cannot be used', reason: outcome.message }, 400);
     }

@@ -6,7 +6,7 @@ import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
 import { approveConsent } from './consent.ts';
-import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, type InteractionDetails, type PageDeps } from './pages.ts';
+import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
 import { refusalOf } from './refusals.ts';
 import { codeForm, loginForm, parseForm, schoolForm } from './schemas.ts';
 
@@ -61,7 +61,7 @@ export function signInRoutes(deps: PageDeps) {
     const details = await interaction(ctx, 'login');
     const form = parseForm(loginForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    const check = form.email && form.password ? await services.authentication.checkPassword(form.email, form.password, ctx.ip) : undefined;
+    const check = form.email && form.password ? await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details)) : undefined;
     if (!check?.ok) {
       const refusal = refusalOf(check);
       const schoolName = await schoolNameFor(details);
@@ -76,7 +76,7 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     const form = parseForm(codeForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    const check = await services.authentication.checkCode(account, form.code, ctx.ip);
+    const check = await services.authentication.checkCode(account, form.code, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check, WRONG_CODE);
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
@@ -119,7 +119,7 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     if (await services.authenticators.hasDevices(account.id)) throw EXPIRED_SIGN_IN;
     const action = `/interaction/${details.uid}/enrol`;
-    return { account, context: { uid: details.uid, schoolName: await schoolNameFor(details), action, cancelLink: `/interaction/${details.uid}` } };
+    return { account, where: requestContext(ctx, details), context: { uid: details.uid, schoolName: await schoolNameFor(details), action, cancelLink: `/interaction/${details.uid}` } };
   };
 
   router.get('/interaction/:uid/enrol', async (ctx) => {
@@ -128,8 +128,8 @@ export function signInRoutes(deps: PageDeps) {
   });
 
   router.post('/interaction/:uid/enrol', forms, csrf.verify, async (ctx) => {
-    const { account, context } = await firstEnrolment(ctx);
-    if (await submitEnrolment(services, page, ctx, account, context)) {
+    const { account, context, where } = await firstEnrolment(ctx);
+    if (await submitEnrolment(services, page, ctx, account, context, where)) {
       // Enrolling proved a current code from the new device: the session now has otp.
       return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
     }

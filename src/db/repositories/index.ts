@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { AccountsRepository } from './accounts.ts';
+import { AuditRepository } from './audit.ts';
 import { AuthenticatorsRepository } from './authenticators.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
@@ -16,6 +17,7 @@ export type Repositories = ReturnType<typeof repositoriesFor>;
 export function repositoriesFor(manager: EntityManager) {
   return {
     accounts: new AccountsRepository(manager),
+    audit: new AuditRepository(manager),
     authenticators: new AuthenticatorsRepository(manager),
     clientSchools: new ClientSchoolsRepository(manager),
     clientLoginUris: new ClientLoginUrisRepository(manager),

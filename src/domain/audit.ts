@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { AuditEvent, StoredAuditEvent } from '../db/repositories/audit.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+
+/** Where a request came from, carried into the audit trail. */
+export type RequestContext = { ip: string; clientId?: string | undefined };
+
+/**
+ * The audit trail. Recording never fails the action it describes: an event that cannot be
+ * written is logged as an error instead (and monitoring should alert on that).
+ */
+export class AuditService {
+  private readonly repositories: Repositories;
+  private readonly logger: Logger;
+
+  constructor(repositories: Repositories, logger: Logger) {
+    this.repositories = repositories;
+    this.logger = logger;
+  }
+
+  async record(event: AuditEvent): Promise<void> {
+    try {
+      await this.repositories.audit.insert(event);
+    } catch (error) {
+      this.logger.error({ err: error, event: event.event }, 'could not write an audit event');
+    }
+  }
+
+  async forEmail(email: string, limit = 100): Promise<StoredAuditEvent[]> {
+    const account = await this.repositories.accounts.findByEmail(email);
+    return this.repositories.audit.forAccount(account?.id ?? null, email, limit);
+  }
+}
