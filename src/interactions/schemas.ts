@@ -1,20 +1,22 @@
 import { z } from 'zod';
 
 /** Form input, validated at the edge. Lengths are capped before any hashing or lookup. */
-const email = z.string().trim().max(254);
+/** Text as PostgreSQL can store it: no NUL characters (hostile input gets the bad-form page). */
+const text = () => z.string().refine((value) => !value.includes('\u0000'));
+const email = text().pipe(z.string().trim().max(254));
 export const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export const loginForm = z.object({
   email: email.default(''),
-  password: z.string().max(1024).default(''),
+  password: text().pipe(z.string().max(1024)).default(''),
 });
 
 export const forgotForm = z.object({ email: email.default('') });
 
 export const resetForm = z.object({
-  token: z.string().max(128).default(''),
-  password: z.string().max(1024).default(''),
-  confirm: z.string().max(1024).default(''),
+  token: text().pipe(z.string().max(128)).default(''),
+  password: text().pipe(z.string().max(1024)).default(''),
+  confirm: text().pipe(z.string().max(1024)).default(''),
 });
 
 export const resetQuery = z.object({ token: z.string().max(128).default('') });
@@ -27,19 +29,19 @@ export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infe
   return result.success ? result.data : undefined;
 }
 
-export const codeForm = z.object({ code: z.string().max(32).default('') });
+export const codeForm = z.object({ code: text().pipe(z.string().max(32)).default('') });
 
 export const enrolForm = z.object({
-  enrolment: z.string().max(2048).default(''),
-  name: z.string().max(200).default(''),
-  code: z.string().max(32).default(''),
+  enrolment: text().pipe(z.string().max(2048)).default(''),
+  name: text().pipe(z.string().max(200)).default(''),
+  code: text().pipe(z.string().max(32)).default(''),
 });
 
 export const removeDeviceForm = z.object({
-  code: z.string().max(32).default(''),
-  password: z.string().max(1024).default(''),
+  code: text().pipe(z.string().max(32)).default(''),
+  password: text().pipe(z.string().max(1024)).default(''),
 });
 
 export const deviceIdParam = z.uuid();
 
-export const schoolForm = z.object({ school: z.string().max(64).default('') });
+export const schoolForm = z.object({ school: text().pipe(z.string().max(64)).default('') });

@@ -14,6 +14,9 @@ function hideLoopbackLoginUri(model: string, payload: StoredPayload): StoredPayl
   return rest;
 }
 
+/** PostgreSQL text cannot hold NUL: an identifier with one (hostile input) matches nothing. */
+const storable = (value: string) => typeof value === 'string' && value.length <= 512 && !value.includes('\u0000');
+
 /** Client secrets are stored encrypted; everything else the provider stores is opaque JSON. */
 const SEALED_SECRET = 'client_secret_sealed';
 
@@ -41,15 +44,18 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      if (!storable(id)) return undefined;
       return this.toPayload(id, await payloads.find(this.model, id));
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      if (!storable(uid)) return undefined;
       const row = await payloads.findBy(this.model, 'uid', uid);
       return row ? this.toPayload(String(row.payload.jti ?? ''), row) : undefined;
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      if (!storable(userCode)) return undefined;
       const row = await payloads.findBy(this.model, 'user_code', userCode);
       return row ? this.toPayload(String(row.payload.jti ?? ''), row) : undefined;
     }
