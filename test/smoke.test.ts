@@ -1,15 +1,13 @@
-import { execFile, spawn } from 'node:child_process';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort } from './support/gatehouse.ts';
+import { NODE, ROOT, spawnGatehouse } from './support/process.ts';
 
 /**
  * The newcomer's path: `npm start` with nothing configured (embedded database under DATA_DIR)
  * answers /healthz, the CLI works while it runs, and data and keys survive a restart.
  */
-const ROOT = path.resolve(import.meta.dirname, '..');
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
 
 let storage: TestStorage;
 
@@ -21,35 +19,9 @@ afterAll(async () => {
   await storage?.drop();
 });
 
-async function startProcess(port: number) {
-  const env = { ...process.env, PORT: String(port), DATA_DIR: storage.dataDir, DATABASE_URL: storage.databaseUrl ?? '', LOG_LEVEL: 'warn' };
-  const child = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`http://localhost:${port}/healthz`);
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`Gatehouse did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return {
-    stop: () =>
-      new Promise<number | null>((resolve) => {
-        child.once('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 test('start, health, CLI alongside the server, graceful stop, restart with the same data and keys', async () => {
   const port = await freePort();
-  const first = await startProcess(port);
+  const first = await spawnGatehouse(storage, port);
   expect(await (await fetch(`http://localhost:${port}/readyz`)).json()).toEqual({ status: 'ok', database: 'ok' });
   const kid = ((await (await fetch(`http://localhost:${port}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys[0]!.kid;
 
@@ -58,7 +30,7 @@ test('start, health, CLI alongside the server, graceful stop, restart with the s
   const schoolId = JSON.parse(added.stdout).id;
   expect(await first.stop()).toBe(0);
 
-  const second = await startProcess(port);
+  const second = await spawnGatehouse(storage, port);
   expect(((await (await fetch(`http://localhost:${port}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys[0]!.kid).toBe(kid);
   const listed = await promisify(execFile)(NODE, ['src/admin/cli.ts', 'school', 'list', '--json'], { cwd: ROOT, env });
   expect(JSON.parse(listed.stdout).schools).toEqual([{ id: schoolId, name: 'Smoke School', postcode: 'SM1 0KE' }]);

@@ -1,32 +1,33 @@
 import { THROTTLE, ThrottleService } from '../src/auth/throttle.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
-import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { spawnGatehouse } from './support/process.ts';
 import { visibleText } from './support/agent.ts';
 import { addClient, addSchool, addStaff, Agent, authorizationRequest, PASSWORD, REDIRECT_URI, relyingParty, start, submitLogin } from './support/scenario.ts';
 
-/** Two provider processes' worth of Gatehouse on one database: the count must be shared. */
+/** Two provider processes on one database: the count must be shared. */
 let storage: TestStorage;
 let first: TestGatehouse;
-let second: TestGatehouse;
+let second: Awaited<ReturnType<typeof spawnGatehouse>>;
 let credentials: { clientId: string; clientSecret: string };
 
 beforeAll(async () => {
   storage = await createTestStorage();
   first = await startTestGatehouse(storage);
-  // The second instance uses the same database (through the first's socket when embedded).
-  second = await startTestGatehouse(storage, { ISSUER: first.issuer });
+  // A second OS process on the same database (through the first's socket when embedded).
+  second = await spawnGatehouse(storage, await freePort(), { ISSUER: first.issuer });
   const schoolId = (await addSchool(first.services, 'Hill Primary School')).id;
   credentials = await addClient(first.services, 'Hill MIS', [schoolId]);
   await addStaff(first.services, 'target@hill.example', [{ schoolId, accessLevel: 'basic' }]);
 });
 
 afterAll(async () => {
-  await second?.close();
+  await second?.stop();
   await first?.close();
   await storage?.drop();
 });
 
-async function attempt(instance: TestGatehouse, email: string, password: string) {
+async function attempt(instance: { url: string }, email: string, password: string) {
   const rp = await relyingParty(first.issuer, credentials);
   const agent = new Agent(REDIRECT_URI);
   const login = await start(agent, await authorizationRequest(rp));
