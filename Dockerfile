@@ -8,6 +8,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
 COPY test ./test
+COPY examples ./examples
 RUN npm run -s typecheck
 
 # Stage 2: production dependencies only (Node 24 comes from the image, not the node package).
