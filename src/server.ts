@@ -25,7 +25,9 @@ type ServerDeps = {
 /** Composes koa: logging, headers, our pages and health first, then the provider for the rest. */
 export async function createServer({ provider, services, render, csrfKey, ping, logger }: ServerDeps): Promise<Koa> {
   const { config } = services;
-  const app = new Koa({ proxy: config.trustProxy });
+  // Behind a proxy, trust only the address the nearest proxy saw (the rightmost
+  // X-Forwarded-For entry): the leftmost ones are whatever the client wrote.
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.keys = [csrfKey.toString('base64url')];
   app.silent = true;
   const secure = config.issuer.startsWith('https:');

@@ -42,7 +42,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const clientStore = (scope: Repositories) => new (createAdapterClass(scope.oidcPayloads, box))('Client');
   const throttle = new ThrottleService(repositories.throttle);
   const audit = new AuditService(repositories, logger);
-  const authenticators = new AuthenticatorService(repositories, box, mailer, logger, audit);
+  const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
   const services = {
     config,
     logger,

@@ -106,7 +106,10 @@ test('integrator and key commands: initial access token, machine client, link, k
 
   const before = (await adminJson('keys', 'list')).keys as Array<{ kid: string; status: string }>;
   expect(before).toHaveLength(1);
-  const after = (await adminJson('keys', 'rotate')).keys as Array<{ kid: string; status: string }>;
-  expect(after.map((key) => key.status)).toEqual(['signing', 'verifying']);
-  expect(after[1]!.kid).toBe(before[0]!.kid);
+  const published = (await adminJson('keys', 'rotate')).keys as Array<{ kid: string; status: string }>;
+  expect(published.map((key) => key.status)).toEqual(['signing', 'next']);
+  const activated = (await adminJson('keys', 'activate')).keys as Array<{ kid: string; status: string }>;
+  expect(activated.map((key) => [key.kid, key.status])).toEqual([[published[1]!.kid, 'signing'], [before[0]!.kid, 'retired']]);
+  const nothingNext = await admin('keys', 'activate');
+  expect(nothingNext.stderr).toContain('There is no next key to activate');
 }, 120_000);

@@ -199,6 +199,10 @@ test('removing a device needs a current code or the password; mfa-reset removes 
     expect(await gatehouse.services.authenticators.resetAll(account)).toBe(1);
   }
 
+  // The session that passed a code from the lost device is over: SSO asks for the password again.
+  const afterReset = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
+  expect(afterReset.html).toContain('name="password"');
+
   const { rp, agent: browser, authorization, afterPassword } = await signInAtClient('bursar@hill.example');
   expect(visibleText(afterPassword.html)).toContain('You have basic access only');
   const callback = await continueWithBasic(browser, afterPassword);

@@ -4,7 +4,7 @@ import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField, visibleText } from './support/agent.ts';
-import { rotateSigningKey } from '../src/oidc/keys.ts';
+import { activateNextSigningKey, addNextSigningKey } from '../src/oidc/keys.ts';
 import {
   addSchool,
   addStaff,
@@ -158,6 +158,8 @@ describe('integrators', () => {
       [{ ...body, redirect_uris: ['http://library.example/cb'] }, 'must use https'],
       [{ ...body, redirect_uris: ['https://*.example/cb'] }, 'wildcard'],
       [{ ...body, grant_types: ['implicit'], response_types: ['id_token'] }, 'not'],
+      [{ ...body, token_endpoint_auth_method: 'none' }, 'confidential'],
+      [{ ...body, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://127.0.0.1:9/keys' }, 'jwks_uri must use https'],
     ] as const) {
       const refused = await post(iat, bad);
       expect(refused.status).toBe(400);
@@ -208,20 +210,31 @@ describe('integrators', () => {
 });
 
 describe('keys', () => {
-  test('after rotation and a restart, tokens are signed with the new key and the old one still verifies', async () => {
-    const before = await signIn({ school: hill.id });
-    const oldToken = (await exchange(before.rp, before.next, before.authorization)).id_token!;
-    const oldKid = decodeProtectedHeader(oldToken).kid;
-
-    const keys = await rotateSigningKey(gatehouse.services.repositories.secrets, gatehouse.services.box);
+  const restart = async () => {
     await gatehouse.close();
     gatehouse = await startTestGatehouse(storage, { PORT: new URL(gatehouse.issuer).port });
+  };
+  const idToken = async () => {
+    const { rp, next, authorization } = await signIn({ school: hill.id });
+    return (await exchange(rp, next, authorization)).id_token!;
+  };
+  const publishedKids = async () =>
+    ((await (await fetch(`${gatehouse.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
 
-    const jwks = (await (await fetch(`${gatehouse.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> };
-    expect(jwks.keys.map((key) => key.kid)).toEqual([keys[0]!.kid, oldKid]);
-    const after = await signIn({ school: hill.id });
-    const newToken = (await exchange(after.rp, after.next, after.authorization)).id_token!;
-    expect(decodeProtectedHeader(newToken).kid).toBe(keys[0]!.kid);
-    await jwtVerify(oldToken, createRemoteJWKSet(new URL(`${gatehouse.issuer}/jwks`)), { issuer: gatehouse.issuer, currentDate: new Date() });
+  test('rotation publishes the next key first, then activates it; the old key still verifies', async () => {
+    const oldToken = await idToken();
+    const oldKid = decodeProtectedHeader(oldToken).kid;
+
+    const published = await addNextSigningKey(gatehouse.services.repositories.secrets, gatehouse.services.box);
+    const nextKid = published.find((key) => key.status === 'next')!.kid;
+    await restart();
+    expect(await publishedKids()).toEqual([oldKid, nextKid]);
+    expect(decodeProtectedHeader(await idToken()).kid).toBe(oldKid); // published, not signing yet
+
+    await activateNextSigningKey(gatehouse.services.repositories.secrets, gatehouse.services.box);
+    await restart();
+    expect(await publishedKids()).toEqual([nextKid, oldKid]);
+    expect(decodeProtectedHeader(await idToken()).kid).toBe(nextKid);
+    await jwtVerify(oldToken, createRemoteJWKSet(new URL(`${gatehouse.issuer}/jwks`)), { issuer: gatehouse.issuer });
   });
 });

@@ -1,4 +1,4 @@
-import { THROTTLE, ThrottleService } from '../src/auth/throttle.ts';
+import { codeSubject, THROTTLE, ThrottleService } from '../src/auth/throttle.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { spawnGatehouse } from './support/process.ts';
@@ -71,14 +71,34 @@ test('attempts after the third failure are slowed, doubling up to the cap', asyn
     slept.push(ms);
   });
   for (let i = 0; i < 7; i += 1) {
-    const gate = await throttle.enter('slow@hill.example', '198.51.100.7');
-    expect(gate.allowed).toBe(true);
-    await throttle.failed('slow@hill.example', '198.51.100.7');
+    expect((await throttle.attempt('login:slow@hill.example', '198.51.100.7')).allowed).toBe(true);
   }
   expect(slept).toEqual([1000, 2000, 4000, 8000]);
-  await throttle.succeeded('slow@hill.example');
-  expect(await throttle.enter('slow@hill.example', '198.51.100.7')).toEqual({ allowed: true, delayMs: 0 });
+  await throttle.succeeded('login:slow@hill.example', '198.51.100.7');
+  expect(await throttle.attempt('login:slow@hill.example', '198.51.100.7')).toEqual({ allowed: true, delayMs: 0 });
 });
+
+test('codes sent in parallel are counted before they are checked: at most ten are ever tried', async () => {
+  const account = (await first.services.accounts.findByEmail('target@hill.example'))!;
+  const noDelay = new ThrottleService(first.services.repositories.throttle, async () => {});
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => noDelay.attempt(codeSubject(account.id), `192.0.2.${i % 4}`)),
+  );
+  expect(results.filter((gate) => gate.allowed)).toHaveLength(THROTTLE.lockAfter);
+  await first.services.repositories.throttle.clear(codeSubject(account.id));
+});
+
+test('a right password does not reset the count of wrong codes', async () => {
+  const account = (await first.services.accounts.findByEmail('target@hill.example'))!;
+  await first.database.dataSource.query(
+    `INSERT INTO auth_throttle (key, count, window_started_at) VALUES ($1, $2, now())`,
+    [codeSubject(account.id), THROTTLE.lockAfter - 1],
+  );
+  const where = { ip: '192.0.2.77' };
+  expect(await first.services.authentication.checkPassword('target@hill.example', PASSWORD, where)).toMatchObject({ ok: true });
+  const tenth = await first.services.authentication.checkCode(account, '000000', where);
+  expect(tenth).toMatchObject({ ok: false, reason: 'throttled' });
+}, 60_000);
 
 test('password emails are limited per address', async () => {
   const throttle = first.services.throttle;

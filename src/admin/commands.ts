@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
-import { listSigningKeys, rotateSigningKey } from '../oidc/keys.ts';
+import { activateNextSigningKey, addNextSigningKey, listSigningKeys } from '../oidc/keys.ts';
 import { SCHOOL_SYSTEM_POLICY } from '../oidc/registration-policy.ts';
 
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -88,10 +88,20 @@ export const commands: Record<string, (services: Services, options: Options) => 
   },
 
   async 'keys rotate'(services) {
-    const keys = await rotateSigningKey(services.repositories.secrets, services.box);
+    const keys = await addNextSigningKey(services.repositories.secrets, services.box);
+    const next = keys.find((key) => key.status === 'next')!;
     return {
       json: { keys },
-      text: `New signing key ${keys[0]!.kid}. Restart every Gatehouse process to sign with it; old keys stay published for a day.`,
+      text: `Published the next signing key ${next.kid}. Restart every Gatehouse process, then run "keys activate".`,
+    };
+  },
+
+  async 'keys activate'(services) {
+    const keys = await activateNextSigningKey(services.repositories.secrets, services.box);
+    if (!keys) throw validationError('There is no next key to activate: run "keys rotate" first.');
+    return {
+      json: { keys },
+      text: `Key ${keys[0]!.kid} signs from the next start of each process: restart them. The old key stays published for a day.`,
     };
   },
 

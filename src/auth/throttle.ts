@@ -2,13 +2,16 @@ import type { ThrottleRepository } from '../db/repositories/throttle.ts';
 
 /**
  * The numbers (documented in README.md). Counted in PostgreSQL, shared by every process.
- * - Per login name (the email as typed, whether or not an account has it, so a lock tells
- *   nothing about existence): wrong passwords and wrong codes together. From the 4th failure in
- *   15 minutes each attempt waits 1, 2, 4 … up to 8 seconds; the 10th locks sign-in for 15 min.
+ * - Per subject, with two subjects kept apart: the login name (the email as typed, whether or
+ *   not an account has it, so a lock tells nothing about existence) for passwords, and the
+ *   account for authenticator codes (only a right code clears it, so a known password cannot
+ *   reset the count of guessed codes). From the 4th failure in 15 minutes each attempt waits
+ *   1, 2, 4 … up to 8 seconds; the 10th failure locks that subject for 15 minutes.
  * - Per client IP: 50 failures in 15 minutes lock that IP out of sign-in for 15 minutes.
  * - Password emails: 3 per address and 20 per IP in 15 minutes; beyond that none is sent
  *   (the page says the same thing).
- * NIST SP 800-63B allows at most 100 consecutive failures; this stays far below.
+ * Every attempt is counted before it is checked, so attempts sent in parallel cannot all slip
+ * in under the limit. NIST SP 800-63B allows at most 100 consecutive failures; this stays far below.
  */
 export const THROTTLE = {
   windowSeconds: 15 * 60,
@@ -23,7 +26,8 @@ export const THROTTLE = {
 
 export type Gate = { allowed: true; delayMs: number } | { allowed: false; lockedUntil: Date };
 
-const loginKey = (loginName: string) => `login:${loginName.trim().toLowerCase()}`;
+export const passwordSubject = (loginName: string) => `login:${loginName.trim().toLowerCase()}`;
+export const codeSubject = (accountId: string) => `code:${accountId}`;
 const ipKey = (ip: string) => `ip:${ip}`;
 
 export class ThrottleService {
@@ -35,33 +39,39 @@ export class ThrottleService {
     this.sleep = sleep;
   }
 
-  /** Before checking a credential: refused while locked (even if it would be right), else slowed. */
-  async enter(loginName: string, ip: string): Promise<Gate> {
-    const states = await this.repository.read([loginKey(loginName), ipKey(ip)]);
-    const now = Date.now();
-    const locks = [...states.values()].map((s) => s.lockedUntil).filter((d): d is Date => d !== null && d.getTime() > now);
-    if (locks.length > 0) return { allowed: false, lockedUntil: new Date(Math.max(...locks.map((d) => d.getTime()))) };
-    const failures = states.get(loginKey(loginName))?.count ?? 0;
-    const delayMs = failures < THROTTLE.delayAfter ? 0 : Math.min(1000 * 2 ** (failures - THROTTLE.delayAfter), THROTTLE.maxDelayMs);
+  /**
+   * Before checking a credential: counts the attempt as a failure up front (success takes it
+   * back), refuses while locked — even if the credential would be right — and otherwise slows.
+   */
+  async attempt(subject: string, ip: string): Promise<Gate> {
+    const existing = activeLock([...(await this.repository.read([subject, ipKey(ip)])).values()].map((s) => s.lockedUntil));
+    if (existing) return { allowed: false, lockedUntil: existing };
+    const counted = await this.repository.increment(subject, THROTTLE.windowSeconds, THROTTLE.lockAfter, THROTTLE.lockSeconds);
+    const address = await this.repository.increment(ipKey(ip), THROTTLE.windowSeconds, THROTTLE.ipLockAfter, THROTTLE.lockSeconds);
+    if (counted.count > THROTTLE.lockAfter || address.count > THROTTLE.ipLockAfter) {
+      return { allowed: false, lockedUntil: activeLock([counted.lockedUntil, address.lockedUntil]) ?? new Date(Date.now() + THROTTLE.lockSeconds * 1000) };
+    }
+    const failuresBefore = counted.count - 1;
+    const delayMs = failuresBefore < THROTTLE.delayAfter ? 0 : Math.min(1000 * 2 ** (failuresBefore - THROTTLE.delayAfter), THROTTLE.maxDelayMs);
     if (delayMs > 0) await this.sleep(delayMs);
     return { allowed: true, delayMs };
   }
 
-  /** After a wrong credential: counts it; returns the lock if this failure caused one. */
-  async failed(loginName: string, ip: string): Promise<Date | null> {
-    const login = await this.repository.increment(loginKey(loginName), THROTTLE.windowSeconds, THROTTLE.lockAfter, THROTTLE.lockSeconds);
-    const address = await this.repository.increment(ipKey(ip), THROTTLE.windowSeconds, THROTTLE.ipLockAfter, THROTTLE.lockSeconds);
-    const now = Date.now();
-    return [login.lockedUntil, address.lockedUntil].find((d) => d !== null && d.getTime() > now) ?? null;
+  /** After a wrong credential (already counted): the lock it caused, if any. */
+  async lockOf(subject: string, ip: string): Promise<Date | null> {
+    return activeLock([...(await this.repository.read([subject, ipKey(ip)])).values()].map((s) => s.lockedUntil));
   }
 
-  async succeeded(loginName: string): Promise<void> {
-    await this.repository.clear(loginKey(loginName));
+  /** After a right credential: the subject starts again, and the attempt no longer counts against the IP. */
+  async succeeded(subject: string, ip: string): Promise<void> {
+    await this.repository.clear(subject);
+    await this.repository.decrement(ipKey(ip));
   }
 
-  /** The helpdesk's `user unlock` also lifts a lock caused by failures. */
-  async release(loginName: string): Promise<void> {
-    await this.repository.clear(loginKey(loginName));
+  /** The helpdesk's `user unlock` lifts locks caused by failed passwords and codes. */
+  async release(loginName: string, accountId: string): Promise<void> {
+    await this.repository.clear(passwordSubject(loginName));
+    await this.repository.clear(codeSubject(accountId));
   }
 
   /** Whether another password email may be sent now (counting this one). */
@@ -70,4 +80,10 @@ export class ThrottleService {
     const perIp = await this.repository.increment(`reset-ip:${ip}`, THROTTLE.windowSeconds, null, 0);
     return perAddress.count <= THROTTLE.resetEmailsPerAddress && perIp.count <= THROTTLE.resetEmailsPerIp;
   }
+}
+
+function activeLock(locks: Array<Date | null>): Date | null {
+  const now = Date.now();
+  const active = locks.filter((lock): lock is Date => lock !== null && lock.getTime() > now);
+  return active.length > 0 ? new Date(Math.max(...active.map((lock) => lock.getTime()))) : null;
 }

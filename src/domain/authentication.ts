@@ -1,5 +1,5 @@
 import { verifyPassword } from '../auth/passwords.ts';
-import type { ThrottleService } from '../auth/throttle.ts';
+import { codeSubject, passwordSubject, type ThrottleService } from '../auth/throttle.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { AuditService, RequestContext } from './audit.ts';
@@ -29,7 +29,7 @@ export class AuthenticationService {
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
   async checkPassword(email: string, password: string, where: RequestContext): Promise<CredentialCheck> {
-    return this.guarded('sign_in.password', email, where, async () => {
+    return this.guarded('sign_in.password', passwordSubject(email), email, where, async () => {
       const account = await this.repositories.accounts.findByEmail(email);
       const matches = await verifyPassword(account?.passwordHash ?? null, password);
       return account && matches ? account : null;
@@ -38,21 +38,23 @@ export class AuthenticationService {
 
   /** Re-confirming the password of a signed-in person (e.g. to remove a device). */
   async checkPasswordOf(account: Account, password: string, where: RequestContext): Promise<CredentialCheck> {
-    return this.guarded('reauth.password', account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
+    return this.guarded('reauth.password', passwordSubject(account.email), account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
   }
 
   async checkCode(account: Account, code: string, where: RequestContext): Promise<CredentialCheck> {
-    return this.guarded('sign_in.code', account.email, where, async () => ((await this.authenticators.verifyCode(account.id, code)) ? account : null), account);
+    // Codes are counted per account, apart from passwords: a known password cannot reset them.
+    return this.guarded('sign_in.code', codeSubject(account.id), account.email, where, async () => ((await this.authenticators.verifyCode(account.id, code)) ? account : null), account);
   }
 
   private async guarded(
     event: string,
+    subject: string,
     loginName: string,
     where: RequestContext,
     verify: () => Promise<Account | null>,
     known?: Account,
   ): Promise<CredentialCheck> {
-    const result = await this.check(loginName, where.ip, verify);
+    const result = await this.check(subject, where.ip, verify);
     const account = result.ok ? result.account : known;
     await this.audit.record({
       event,
@@ -66,15 +68,15 @@ export class AuthenticationService {
     return result;
   }
 
-  private async check(loginName: string, ip: string, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
-    const gate = await this.throttle.enter(loginName, ip);
+  private async check(subject: string, ip: string, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
+    const gate = await this.throttle.attempt(subject, ip);
     if (!gate.allowed) return { ok: false, reason: 'throttled', lockedUntil: gate.lockedUntil };
     const account = await verify();
     if (!account) {
-      const lockedUntil = await this.throttle.failed(loginName, ip);
+      const lockedUntil = await this.throttle.lockOf(subject, ip);
       return lockedUntil ? { ok: false, reason: 'throttled', lockedUntil } : { ok: false, reason: 'invalid' };
     }
-    await this.throttle.succeeded(loginName);
+    await this.throttle.succeeded(subject, ip);
     if (account.status === 'locked') return { ok: false, reason: 'locked' };
     return { ok: true, account };
   }

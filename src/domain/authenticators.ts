@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { groupedSecret, matchingStep, newTotpSecret, otpauthUri } from '../auth/totp.ts';
 import type { Account } from '../db/entities/index.ts';
-import type { Repositories } from '../db/repositories/index.ts';
+import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { notFound, validationError } from './errors.ts';
@@ -29,9 +29,11 @@ export class AuthenticatorService {
   private readonly mailer: Mailer;
   private readonly logger: Logger;
   private readonly audit: AuditService;
+  private readonly transaction: UnitOfWork;
 
-  constructor(repositories: Repositories, box: SecretBox, mailer: Mailer, logger: Logger, audit: AuditService) {
+  constructor(repositories: Repositories, transaction: UnitOfWork, box: SecretBox, mailer: Mailer, logger: Logger, audit: AuditService) {
     this.repositories = repositories;
+    this.transaction = transaction;
     this.box = box;
     this.mailer = mailer;
     this.logger = logger;
@@ -107,7 +109,12 @@ export class AuthenticatorService {
 
   /** Helpdesk: the next sign-in is password only, at basic, until the person enrols again. */
   async resetAll(account: Account): Promise<number> {
-    const removed = await this.repositories.authenticators.deleteAllFor(account.id);
+    // Whoever is signed in with a code from the lost device loses that session and its tokens.
+    const removed = await this.transaction(async (repositories) => {
+      const count = await repositories.authenticators.deleteAllFor(account.id);
+      await repositories.oidcPayloads.revokeAccount(account.id);
+      return count;
+    });
     if (removed > 0) await this.notify(account, 'device-removed', `all ${removed} device(s), by your helpdesk`);
     return removed;
   }

@@ -5,8 +5,11 @@ import type { SecretsRepository } from '../db/repositories/secrets.ts';
 
 export type ProviderKeys = { jwks: { keys: JWK[] }; cookieKeys: string[]; csrfKey: Buffer };
 
-/** The signing keys as stored: the first signs; the others only verify until they are pruned. */
-type StoredJwks = { keys: JWK[]; retiredAt?: Record<string, number> };
+/**
+ * The signing keys as stored: the first signs; a `next` key is published but does not sign yet;
+ * retired keys only verify until they are pruned.
+ */
+type StoredJwks = { keys: JWK[]; next?: string; retiredAt?: Record<string, number> };
 
 const JWKS = 'oidc.jwks';
 /** A retired key stays published this long: longer than any token it signed (ID tokens: 1 h). */
@@ -18,43 +21,63 @@ export const RETIRED_KEY_LIFETIME_SECONDS = 24 * 3600;
  */
 export async function loadProviderKeys(secrets: SecretsRepository, box: SecretBox): Promise<ProviderKeys> {
   const [jwks, cookieKeys, csrfKey] = await Promise.all([
-    loadOrCreate<StoredJwks>(secrets, box, JWKS, () => ({ keys: [newSigningKey()] })),
+    loadJwks(secrets, box),
     loadOrCreate(secrets, box, 'oidc.cookie-keys', () => [crypto.randomBytes(32).toString('base64url')]),
     loadOrCreate(secrets, box, 'http.csrf-key', () => crypto.randomBytes(32).toString('base64url')),
   ]);
   return { jwks: { keys: jwks.keys }, cookieKeys, csrfKey: Buffer.from(csrfKey, 'base64url') };
 }
 
-export type SigningKeyInfo = { kid: string; alg: string; status: 'signing' | 'verifying'; retiredAt: string | null };
+export type SigningKeyInfo = { kid: string; alg: string; status: 'signing' | 'next' | 'retired'; retiredAt: string | null };
 
 /**
- * Puts a new key first (it signs from the next start of each process) and keeps the old ones
- * published so tokens they signed still verify; keys retired over a day ago are dropped.
+ * Step 1 of a rotation: a new key is published (appended, not signing). Restart every process
+ * so each one publishes it, then run `keys activate`: no relying party ever meets a token signed
+ * with a key it could not find in the JWKS.
  */
-export async function rotateSigningKey(secrets: SecretsRepository, box: SecretBox, now = Date.now()): Promise<SigningKeyInfo[]> {
-  const stored = await loadOrCreate<StoredJwks>(secrets, box, JWKS, () => ({ keys: [newSigningKey()] }));
-  const nowSeconds = Math.floor(now / 1000);
-  const retiredAt = { ...stored.retiredAt };
-  for (const key of stored.keys) retiredAt[key.kid!] ??= nowSeconds;
-  const kept = stored.keys.filter((key) => nowSeconds - retiredAt[key.kid!]! < RETIRED_KEY_LIFETIME_SECONDS);
+export async function addNextSigningKey(secrets: SecretsRepository, box: SecretBox): Promise<SigningKeyInfo[]> {
+  const stored = await loadJwks(secrets, box);
+  const withoutOldNext = stored.keys.filter((key) => key.kid !== stored.next);
   const fresh = newSigningKey();
-  const next: StoredJwks = {
-    keys: [fresh, ...kept],
-    retiredAt: Object.fromEntries(kept.map((key) => [key.kid!, retiredAt[key.kid!]!])),
-  };
-  await secrets.replace(JWKS, box.seal(JSON.stringify(next), JWKS));
-  return describe(next);
+  return save(secrets, box, { ...stored, keys: [...withoutOldNext, fresh], next: fresh.kid });
+}
+
+/**
+ * Step 2: the published `next` key signs from the next start of each process; the previous
+ * signing key is retired but stays published for a day; keys retired longer ago are dropped.
+ */
+export async function activateNextSigningKey(secrets: SecretsRepository, box: SecretBox, now = Date.now()): Promise<SigningKeyInfo[] | null> {
+  const stored = await loadJwks(secrets, box);
+  const next = stored.keys.find((key) => key.kid === stored.next);
+  if (!next) return null;
+  const nowSeconds = Math.floor(now / 1000);
+  const retiredAt = { ...stored.retiredAt, [stored.keys[0]!.kid!]: nowSeconds };
+  const others = stored.keys.filter((key) => key.kid !== next.kid && nowSeconds - (retiredAt[key.kid!] ?? nowSeconds) < RETIRED_KEY_LIFETIME_SECONDS);
+  const keys = [next, ...others];
+  return save(secrets, box, {
+    keys,
+    retiredAt: Object.fromEntries(others.map((key) => [key.kid!, retiredAt[key.kid!]!])),
+  });
 }
 
 export async function listSigningKeys(secrets: SecretsRepository, box: SecretBox): Promise<SigningKeyInfo[]> {
-  return describe(await loadOrCreate<StoredJwks>(secrets, box, JWKS, () => ({ keys: [newSigningKey()] })));
+  return describe(await loadJwks(secrets, box));
+}
+
+async function save(secrets: SecretsRepository, box: SecretBox, stored: StoredJwks): Promise<SigningKeyInfo[]> {
+  await secrets.replace(JWKS, box.seal(JSON.stringify(stored), JWKS));
+  return describe(stored);
+}
+
+function loadJwks(secrets: SecretsRepository, box: SecretBox): Promise<StoredJwks> {
+  return loadOrCreate<StoredJwks>(secrets, box, JWKS, () => ({ keys: [newSigningKey()] }));
 }
 
 function describe(stored: StoredJwks): SigningKeyInfo[] {
   return stored.keys.map((key, index) => ({
     kid: key.kid!,
     alg: String(key.alg),
-    status: index === 0 ? 'signing' : 'verifying',
+    status: index === 0 ? 'signing' : key.kid === stored.next ? 'next' : 'retired',
     retiredAt: stored.retiredAt?.[key.kid!] ? new Date(stored.retiredAt[key.kid!]! * 1000).toISOString() : null,
   }));
 }

@@ -133,5 +133,6 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   };
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.maxIpsCount = 1;
   return provider;
 }

@@ -5,6 +5,8 @@ export const SCHOOL_SYSTEM_POLICY = 'school-system';
 
 const ALLOWED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 const ALLOWED_RESPONSES = new Set(['code']);
+/** School systems are confidential clients (DESIGN.md); PKCE is required on top. */
+const ALLOWED_AUTH_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
 
 /**
  * Runs on dynamic registration and on every update through registration management (RFC 7591,
@@ -20,6 +22,14 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
   for (const uri of uris) {
     const problem = uriProblem(uri);
     if (problem) throw new errors.InvalidClientMetadata(problem);
+  }
+  for (const uri of asList(properties.jwks_uri)) {
+    // Fetched by the provider: https only, never a loopback or internal http address.
+    if (!uri.startsWith('https://')) throw new errors.InvalidClientMetadata('jwks_uri must use https');
+  }
+  const authMethod = String(properties.token_endpoint_auth_method ?? 'client_secret_basic');
+  if (!ALLOWED_AUTH_METHODS.has(authMethod)) {
+    throw new errors.InvalidClientMetadata(`token_endpoint_auth_method ${authMethod} is not allowed: school systems are confidential clients`);
   }
   for (const grant of asList(properties.grant_types ?? ['authorization_code'])) {
     if (!ALLOWED_GRANTS.has(grant)) throw new errors.InvalidClientMetadata(`grant type ${grant} is not supported`);

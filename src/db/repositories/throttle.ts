@@ -44,6 +44,10 @@ export class ThrottleRepository {
     return { count: row!.count, lockedUntil };
   }
 
+  async decrement(key: string): Promise<void> {
+    await this.db.query(`UPDATE auth_throttle SET count = greatest(count - 1, 0) WHERE key = $1`, [key]);
+  }
+
   async clear(key: string): Promise<void> {
     await this.db.query(`DELETE FROM auth_throttle WHERE key = $1`, [key]);
   }
