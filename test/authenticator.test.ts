@@ -257,6 +257,16 @@ describe('step-up (rule 6)', () => {
     expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
   });
 
+  test('a step-up without a device can be declined: the client gets access_denied', async () => {
+    await addStaff(gatehouse.services, 'decline@hill.example', [{ schoolId, accessLevel: 'higher' }]);
+    const { rp, agent, afterPassword } = await signInAtClient('decline@hill.example');
+    await continueWithBasic(agent, afterPassword);
+    const enrolPage = await start(agent, await authorizationRequest(rp, { acr_values: 'urn:gatehouse:acr:higher' }));
+    const decline = /<form method="post" action="([^"]+\/decline)"/.exec(enrolPage.html)![1]!;
+    const back = await agent.follow(await agent.post(new URL(decline, enrolPage.url).toString(), { _csrf: formField(enrolPage.html, '_csrf') }));
+    expect(new URL(back.location!).searchParams.get('error')).toBe('access_denied');
+  });
+
   test('an essential acr claim asks for the code once, without looping back to the password', async () => {
     const secret = await enrolledStaff('essential@hill.example', 'higher');
     const rp = await relyingParty(gatehouse.issuer, credentials);

@@ -104,6 +104,11 @@ export function signInRoutes(deps: PageDeps) {
     return finish(ctx, { school: { id: form.school } });
   });
 
+  router.post('/interaction/:uid/decline', forms, csrf.verify, async (ctx) => {
+    await interaction(ctx, AUTHENTICATOR_PROMPT);
+    return finish(ctx, { error: 'access_denied', error_description: 'Higher access needs an authenticator, and none was set up.' });
+  });
+
   router.post('/interaction/:uid/continue-basic', forms, csrf.verify, async (ctx) => {
     await interaction(ctx, ENROL_OFFER_PROMPT);
     return finish(ctx, {});
@@ -119,7 +124,9 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     if (await services.authenticators.hasDevices(account.id)) throw EXPIRED_SIGN_IN;
     const action = `/interaction/${details.uid}/enrol`;
-    return { account, where: requestContext(ctx, details), context: { uid: details.uid, schoolName: await schoolNameFor(details), action, cancelLink: `/interaction/${details.uid}` } };
+    // Leaving the offer goes back to it; leaving a step-up tells the client higher access was not set up.
+    const leave = details.prompt.name === ENROL_OFFER_PROMPT ? { cancelLink: `/interaction/${details.uid}` } : { declineAction: `/interaction/${details.uid}/decline` };
+    return { account, where: requestContext(ctx, details), context: { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave } };
   };
 
   router.get('/interaction/:uid/enrol', async (ctx) => {
