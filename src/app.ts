@@ -39,11 +39,11 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
       services,
       database,
       async close() {
-        sweeper.stop();
-        // Finish in-flight requests, then drop idle keep-alive connections.
+        // Finish in-flight requests (and the mail they started), then drop idle connections.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await closed;
+        await Promise.all([closed, sweeper.stop()]);
+        await services.passwordReset.drain();
         services.mailer.close();
         await database.close();
       },

@@ -5,6 +5,9 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: 'gatehouse' },
-    redact: { paths: ['password', '*.password', 'token', '*.token', 'client_secret', '*.client_secret'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'token', '*.token', 'client_secret', '*.client_secret', 'err.parameters', 'err.query', 'err.driverError'],
+      censor: '[redacted]',
+    },
   });
 }

@@ -16,7 +16,7 @@ import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
-import { loadProviderKeys } from './oidc/keys.ts';
+import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { loadViews } from './http/views.ts';
 import type Provider from 'oidc-provider';
@@ -57,6 +57,11 @@ export async function createServices(database: Database, config: AppConfig, logg
     throttle,
     authenticators,
     audit,
+    keys: {
+      rotate: () => addNextSigningKey(repositories.secrets, box),
+      activate: () => activateNextSigningKey(repositories.secrets, box),
+      list: () => listSigningKeys(repositories.secrets, box),
+    },
     authentication: new AuthenticationService(repositories, throttle, authenticators, audit),
     passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
       issuer: config.issuer,

@@ -221,6 +221,25 @@ describe('refusals', () => {
 });
 
 describe('sessions and tokens end when they should', () => {
+  test('the single sign-on session lifetime counts from sign-in: using it does not extend it', async () => {
+    const first = await signIn(hillClient, 'teacher@hill.example');
+    const expiry = async () =>
+      (await gatehouse.database.dataSource.query(`SELECT max(expires_at) AS at FROM oidc_payloads WHERE model = 'Session'`))[0].at.getTime();
+    const before = await expiry();
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const again = await start(first.agent, await authorizationRequest(first.rp));
+    expect(again.location).toMatch(/code=/);
+    expect(await expiry()).toBeLessThanOrEqual(before + 1_000);
+  });
+
+  test('a NUL character in any parameter is an invalid_request, not a server error', async () => {
+    const rp = await relyingParty(gatehouse.issuer, hillClient);
+    const agent = new Agent(REDIRECT_URI);
+    const url = `${(await authorizationRequest(rp)).url}&nonce=%00`;
+    const answer = await agent.follow(await agent.get(url));
+    expect(new URL(answer.location!).searchParams.get('error')).toBe('invalid_request');
+  });
+
   test('a client cannot introspect or revoke another client’s token', async () => {
     const { rp, callback, authorization } = await signIn(hillClient, 'teacher@hill.example');
     const tokens = await exchange(rp, callback, authorization);

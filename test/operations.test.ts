@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { Agent, formField } from './support/agent.ts';
+import { startSmtpServer } from './support/smtp.ts';
 
 /** The database briefly unavailable: /readyz says 503, and recovers by itself. */
 let storage: TestStorage;
@@ -59,3 +61,20 @@ test('readiness follows the database down and back up, and the process survives'
     await newOwner.close();
   }
 }, 90_000);
+
+test('shutdown waits for password mail a request has already started', async () => {
+  const smtp = await startSmtpServer();
+  const gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
+  try {
+    const school = await gatehouse.services.schools.add({ name: 'Hill Primary School', postcode: 'HP1 1AA' });
+    await gatehouse.services.accounts.addUser({ email: 'late@hill.example', memberships: [{ schoolId: school.id, accessLevel: 'basic' }] });
+    const agent = new Agent('http://localhost:1/');
+    const form = await agent.get(`${gatehouse.issuer}/password/forgot`);
+    const sent = await agent.post(`${gatehouse.issuer}/password/forgot`, { _csrf: formField(form.html, '_csrf'), email: 'late@hill.example' });
+    expect(sent.status).toBe(200);
+  } finally {
+    await gatehouse.close();
+  }
+  await smtp.waitFor('late@hill.example', /Set your Gatehouse password/, 5_000);
+  await smtp.close();
+}, 60_000);

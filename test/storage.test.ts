@@ -75,7 +75,7 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     await database.dataSource.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 hour' WHERE id = 'old'`);
     const sweeper = startSweeper(repositories, 3600, pino({ level: 'silent' }));
     await sweeper.sweep();
-    sweeper.stop();
+    await sweeper.stop();
     expect(await sessions.find('old')).toBeUndefined();
     expect(await sessions.find('new')).toBeDefined();
   });

@@ -1,4 +1,4 @@
-import { codeSubject, THROTTLE, ThrottleService } from '../src/auth/throttle.ts';
+import { codeSubject, passwordSubject, THROTTLE, ThrottleService } from '../src/auth/throttle.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { spawnGatehouse } from './support/process.ts';
@@ -37,9 +37,10 @@ async function attempt(instance: { url: string }, email: string, password: strin
 }
 
 test('failures counted on one process lock the account on the other; the right password does not bypass it', async () => {
+  const target = (await first.services.accounts.findByEmail('target@hill.example'))!;
   await first.database.dataSource.query(
-    `INSERT INTO auth_throttle (key, count, window_started_at) VALUES ('login:target@hill.example', $1, now())`,
-    [THROTTLE.lockAfter - 2],
+    `INSERT INTO auth_throttle (key, count, window_started_at) VALUES ($1, $2, now())`,
+    [passwordSubject(target, ''), THROTTLE.lockAfter - 2],
   );
   const wrongOnFirst = await attempt(first, 'Target@Hill.example', 'a wrong password, again');
   expect(wrongOnFirst.status).toBe(401);
@@ -49,6 +50,9 @@ test('failures counted on one process lock the account on the other; the right p
 
   const rightButLocked = await attempt(first, 'target@hill.example', PASSWORD);
   expect(rightButLocked.status).toBe(429);
+  // Another spelling of the same address is the same account, so the same lock.
+  const otherSpelling = await attempt(first, 'TARGET@HILL.EXAMPLE', PASSWORD);
+  expect(otherSpelling.status).toBe(429);
   expect(visibleText(rightButLocked.html)).toContain('Signing in is paused until');
 
   await first.services.accounts.setStatus('target@hill.example', 'active'); // user unlock
@@ -103,6 +107,6 @@ test('a right password does not reset the count of wrong codes', async () => {
 test('password emails are limited per address', async () => {
   const throttle = first.services.throttle;
   const answers = [];
-  for (let i = 0; i < THROTTLE.resetEmailsPerAddress + 2; i += 1) answers.push(await throttle.mayEmail('busy@hill.example', '203.0.113.9'));
+  for (let i = 0; i < THROTTLE.resetEmailsPerAddress + 2; i += 1) answers.push(await throttle.mayEmail(null, 'busy@hill.example', '203.0.113.9'));
   expect(answers).toEqual([true, true, true, false, false]);
 });

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account } from '../db/entities/index.ts';
-import { ACR_HIGHER, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
+import { ACR_HIGHER, AMR_PASSWORD_AND_CODE, isUsable } from '../domain/access.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import type { Services } from '../services.ts';
 
@@ -21,7 +21,7 @@ export function accountSession(provider: Provider, services: Services) {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return null;
     const account = await services.accounts.findById(session.accountId);
-    if (!account || account.status !== 'active') return null;
+    if (!isUsable(account)) return null;
     const amr = (session.amr as string[] | undefined) ?? [];
     if (await services.access.needsCode(account.id, amr)) return null;
     return { account, amr };

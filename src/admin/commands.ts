@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
-import { activateNextSigningKey, addNextSigningKey, listSigningKeys } from '../oidc/keys.ts';
 import { SCHOOL_SYSTEM_POLICY } from '../oidc/registration-policy.ts';
 
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -88,7 +87,7 @@ export const commands: Record<string, (services: Services, options: Options) => 
   },
 
   async 'keys rotate'(services) {
-    const keys = await addNextSigningKey(services.repositories.secrets, services.box);
+    const keys = await services.keys.rotate();
     const next = keys.find((key) => key.status === 'next')!;
     return {
       json: { keys },
@@ -97,7 +96,7 @@ export const commands: Record<string, (services: Services, options: Options) => 
   },
 
   async 'keys activate'(services) {
-    const keys = await activateNextSigningKey(services.repositories.secrets, services.box);
+    const keys = await services.keys.activate();
     if (!keys) throw validationError('There is no next key to activate: run "keys rotate" first.');
     return {
       json: { keys },
@@ -106,7 +105,7 @@ export const commands: Record<string, (services: Services, options: Options) => 
   },
 
   async 'keys list'(services) {
-    const keys = await listSigningKeys(services.repositories.secrets, services.box);
+    const keys = await services.keys.list();
     return { json: { keys }, text: keys.map((k) => `${k.kid}  ${k.alg}  ${k.status}${k.retiredAt ? `  retired ${k.retiredAt}` : ''}`).join('\n') };
   },
 

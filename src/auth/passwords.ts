@@ -12,10 +12,6 @@ export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, HASH_OPTIONS);
 }
 
-export function needsRehash(hash: string): boolean {
-  return argon2.needsRehash(hash, HASH_OPTIONS);
-}
-
 /**
  * Verifies in constant time (argon2 compares digests with a timing-safe comparison). With no hash
  * (unknown account, or no password yet) it still spends the same work on a dummy hash, so the

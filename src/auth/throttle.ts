@@ -26,7 +26,13 @@ export const THROTTLE = {
 
 export type Gate = { allowed: true; delayMs: number } | { allowed: false; lockedUntil: Date };
 
-export const passwordSubject = (loginName: string) => `login:${loginName.trim().toLowerCase()}`;
+/**
+ * Who is being guessed at. An existing account is counted by its id, so no spelling of its address
+ * (case, Unicode look-alikes PostgreSQL folds differently) buys more guesses; an address with no
+ * account is counted by the address as typed, so it locks the same way and a lock reveals nothing.
+ */
+export const passwordSubject = (account: { id: string } | null, typed: string) =>
+  account ? `account:${account.id}` : `login:${typed.trim().toLowerCase()}`;
 export const codeSubject = (accountId: string) => `code:${accountId}`;
 const ipKey = (ip: string) => `ip:${ip}`;
 
@@ -69,14 +75,14 @@ export class ThrottleService {
   }
 
   /** The helpdesk's `user unlock` lifts locks caused by failed passwords and codes. */
-  async release(loginName: string, accountId: string): Promise<void> {
-    await this.repository.clear(passwordSubject(loginName));
-    await this.repository.clear(codeSubject(accountId));
+  async release(account: { id: string }): Promise<void> {
+    await this.repository.clear(passwordSubject(account, ''));
+    await this.repository.clear(codeSubject(account.id));
   }
 
-  /** Whether another password email may be sent now (counting this one). */
-  async mayEmail(address: string, ip: string): Promise<boolean> {
-    const perAddress = await this.repository.increment(`reset:${address.trim().toLowerCase()}`, THROTTLE.windowSeconds, null, 0);
+  /** Whether another password email may be sent now (counting this one), per mailbox and per IP. */
+  async mayEmail(account: { id: string } | null, typed: string, ip: string): Promise<boolean> {
+    const perAddress = await this.repository.increment(`reset:${passwordSubject(account, typed)}`, THROTTLE.windowSeconds, null, 0);
     const perIp = await this.repository.increment(`reset-ip:${ip}`, THROTTLE.windowSeconds, null, 0);
     return perAddress.count <= THROTTLE.resetEmailsPerAddress && perIp.count <= THROTTLE.resetEmailsPerIp;
   }

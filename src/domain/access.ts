@@ -1,13 +1,18 @@
-import type { AccessLevel, School } from '../db/entities/index.ts';
+import type { AccessLevel, Account, School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { SchoolMembership } from '../db/repositories/memberships.ts';
 
 export const ACR_BASIC = 'urn:gatehouse:acr:basic';
 export const ACR_HIGHER = 'urn:gatehouse:acr:higher';
 
-/** The authentication strength of a session, from its RFC 8176 methods. */
-export function acrFor(amr: readonly string[] | undefined): string {
-  return (amr ?? []).includes('otp') ? ACR_HIGHER : ACR_BASIC;
+/** Whether a session passed an authenticator code (RFC 8176 `otp`). */
+export function passedCode(amr: readonly string[] | undefined): boolean {
+  return (amr ?? []).includes('otp');
+}
+
+/** An account that may sign in and hold sessions: it exists and is not locked. */
+export function isUsable(account: Account | null | undefined): account is Account & { status: 'active' } {
+  return account?.status === 'active';
 }
 
 export const AMR_PASSWORD = ['pwd'];
@@ -15,7 +20,7 @@ export const AMR_PASSWORD_AND_CODE = ['pwd', 'otp', 'mfa'];
 
 /** Rule 4: higher access only when the membership is higher and this session passed a code. */
 export function effectiveAccessLevel(level: AccessLevel, amr: readonly string[] | undefined): AccessLevel {
-  return level === 'higher' && (amr ?? []).includes('otp') ? 'higher' : 'basic';
+  return level === 'higher' && passedCode(amr) ? 'higher' : 'basic';
 }
 
 export type SchoolClaims = {
@@ -36,12 +41,12 @@ export class AccessService {
 
   /** An account that may still be signed in: it exists and is not locked. */
   async canUseAccount(accountId: string): Promise<boolean> {
-    return (await this.repositories.accounts.findById(accountId))?.status === 'active';
+    return isUsable(await this.repositories.accounts.findById(accountId));
   }
 
   /** Rule 5: a session that passed only the password is not enough once a device exists. */
   async needsCode(accountId: string, amr: readonly string[] | undefined): Promise<boolean> {
-    if ((amr ?? []).includes('otp')) return false;
+    if (passedCode(amr)) return false;
     return (await this.repositories.authenticators.countForAccount(accountId)) > 0;
   }
 

@@ -45,7 +45,7 @@ export class AccountService {
       if (!account) throw notFound(`No account has the email address ${email}.`);
       await repositories.accounts.setStatus(account.id, status);
       if (status === 'locked') await repositories.oidcPayloads.revokeAccount(account.id);
-      else await new ThrottleService(repositories.throttle).release(account.email, account.id);
+      else await new ThrottleService(repositories.throttle).release(account);
       return { ...account, status };
     });
   }

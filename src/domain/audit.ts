@@ -20,10 +20,17 @@ export class AuditService {
 
   async record(event: AuditEvent): Promise<void> {
     try {
-      await this.repositories.audit.insert(event);
+      await this.repositories.audit.insert({ ...event, schoolId: event.schoolId ?? (await this.schoolOfClient(event.clientId)) });
     } catch (error) {
       this.logger.error({ err: error, event: event.event }, 'could not write an audit event');
     }
+  }
+
+  /** A client that serves one school tells which school an event was about. */
+  private async schoolOfClient(clientId: string | undefined): Promise<string | undefined> {
+    if (!clientId) return undefined;
+    const schools = await this.repositories.clientSchools.schoolsOf(clientId);
+    return schools.length === 1 ? schools[0]!.id : undefined;
   }
 
   async forEmail(email: string, limit = 100): Promise<StoredAuditEvent[]> {

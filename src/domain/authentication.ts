@@ -2,6 +2,7 @@ import { verifyPassword } from '../auth/passwords.ts';
 import { codeSubject, passwordSubject, type ThrottleService } from '../auth/throttle.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import { isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
 
@@ -29,8 +30,8 @@ export class AuthenticationService {
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
   async checkPassword(email: string, password: string, where: RequestContext): Promise<CredentialCheck> {
-    return this.guarded('sign_in.password', passwordSubject(email), email, where, async () => {
-      const account = await this.repositories.accounts.findByEmail(email);
+    const account = await this.repositories.accounts.findByEmail(email);
+    return this.guarded('sign_in.password', passwordSubject(account, email), email, where, async () => {
       const matches = await verifyPassword(account?.passwordHash ?? null, password);
       return account && matches ? account : null;
     });
@@ -38,7 +39,7 @@ export class AuthenticationService {
 
   /** Re-confirming the password of a signed-in person (e.g. to remove a device). */
   async checkPasswordOf(account: Account, password: string, where: RequestContext): Promise<CredentialCheck> {
-    return this.guarded('reauth.password', passwordSubject(account.email), account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
+    return this.guarded('reauth.password', passwordSubject(account, account.email), account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
   }
 
   async checkCode(account: Account, code: string, where: RequestContext): Promise<CredentialCheck> {
@@ -77,7 +78,7 @@ export class AuthenticationService {
       return lockedUntil ? { ok: false, reason: 'throttled', lockedUntil } : { ok: false, reason: 'invalid' };
     }
     await this.throttle.succeeded(subject, ip);
-    if (account.status === 'locked') return { ok: false, reason: 'locked' };
+    if (!isUsable(account)) return { ok: false, reason: 'locked' };
     return { ok: true, account };
   }
 }

@@ -1,6 +1,6 @@
 /** Typed failures of the domain; src/http/errors.ts maps each kind to a response in one place. */
 export class DomainError extends Error {
-  readonly kind: 'validation' | 'not_found' | 'conflict' | 'access_denied' | 'locked';
+  readonly kind: 'validation' | 'not_found';
   readonly field: string | undefined;
 
   constructor(kind: DomainError['kind'], message: string, field?: string) {
@@ -13,8 +13,5 @@ export class DomainError extends Error {
 
 export const validationError = (message: string, field?: string) => new DomainError('validation', message, field);
 export const notFound = (message: string) => new DomainError('not_found', message);
-export const conflict = (message: string) => new DomainError('conflict', message);
-export const accessDenied = (message: string) => new DomainError('access_denied', message);
-export const accountLocked = (message: string) => new DomainError('locked', message);
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;

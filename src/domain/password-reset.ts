@@ -7,6 +7,7 @@ import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
+import { isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 
 export type ResetLinkState =
@@ -51,15 +52,33 @@ export class PasswordResetService {
     return Math.round(this.options.tokenTtlSeconds / 60);
   }
 
+  private readonly pending = new Set<Promise<void>>();
+
+  /**
+   * Starts a request without making the caller wait: the page must answer in the same time
+   * whether or not the address has an account. Errors are logged; shutdown waits (`drain`).
+   */
+  requestInBackground(email: string, interactionUid: string | null, where: RequestContext): void {
+    const work = this.request(email, interactionUid, where)
+      .catch((error: unknown) => this.options.logger.error({ err: error }, 'could not send a password link'))
+      .finally(() => this.pending.delete(work));
+    this.pending.add(work);
+  }
+
+  /** Resolves once every request started in the background has finished. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
   /** Always resolves the same way, so the caller cannot learn whether the address has an account. */
   async request(email: string, interactionUid: string | null, where: RequestContext): Promise<void> {
     const requested = { event: 'password_reset.request', email, ...where };
-    if (!(await this.throttle.mayEmail(email, where.ip))) {
-      await this.audit.record({ ...requested, outcome: 'failure', reason: 'throttled' });
+    const account = await this.repositories.accounts.findByEmail(email);
+    if (!(await this.throttle.mayEmail(account, email, where.ip))) {
+      await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: 'throttled' });
       return;
     }
-    const account = await this.repositories.accounts.findByEmail(email);
-    if (!account || account.status !== 'active') {
+    if (!isUsable(account)) {
       await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: account ? 'locked' : 'unknown_address' });
       return;
     }
@@ -88,7 +107,7 @@ export class PasswordResetService {
     if (state.usedAt) return { valid: false, reason: USED };
     if (state.expiresAt.getTime() <= Date.now()) return { valid: false, reason: EXPIRED };
     const account = await this.repositories.accounts.findById(state.accountId);
-    if (!account || account.status !== 'active') return { valid: false, reason: UNKNOWN };
+    if (!isUsable(account)) return { valid: false, reason: UNKNOWN };
     return { valid: true, account, interactionUid: state.interactionUid };
   }
 

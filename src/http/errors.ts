@@ -7,9 +7,6 @@ import type { ViewRenderer } from './views.ts';
 const STATUS_BY_KIND: Record<DomainError['kind'], number> = {
   validation: 400,
   not_found: 404,
-  conflict: 409,
-  access_denied: 403,
-  locked: 423,
 };
 
 /**

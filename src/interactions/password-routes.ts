@@ -32,9 +32,7 @@ export function passwordRoutes(deps: PageDeps) {
     }
     // Answer first, then look up and mail: the response time must not tell whether the address
     // has an account, and a mail outage must not either.
-    services.passwordReset.request(form.email, where.uid, requestContext(ctx)).catch((error: unknown) => {
-      services.logger.error({ err: error }, 'could not send a password link');
-    });
+    services.passwordReset.requestInBackground(form.email, where.uid, requestContext(ctx));
     page(ctx, 'forgot-sent', { title: 'Check your email', ...where, email: form.email, lifetime: services.passwordReset.lifetimeMinutes });
   }
 

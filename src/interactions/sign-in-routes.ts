@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
-import { ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
+import { isUsable, ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
@@ -20,7 +20,7 @@ export function signInRoutes(deps: PageDeps) {
 
   const accountOf = async (details: InteractionDetails) => {
     const account = details.session?.accountId ? await services.accounts.findById(details.session.accountId) : null;
-    if (!account || account.status !== 'active') throw EXPIRED_SIGN_IN;
+    if (!isUsable(account)) throw EXPIRED_SIGN_IN;
     return account;
   };
 

@@ -1,4 +1,5 @@
 import type { FindAccount } from 'oidc-provider';
+import { isUsable } from '../domain/access.ts';
 import type { Services } from '../services.ts';
 
 type TokenLike = { amr?: string[]; grantId?: string; extra?: { amr?: string[] } } | undefined;
@@ -10,7 +11,7 @@ type TokenLike = { amr?: string[]; grantId?: string; extra?: { amr?: string[] } 
 export function createFindAccount(services: Services): FindAccount {
   return async (ctx, sub, token) => {
     const account = await services.accounts.findById(sub);
-    if (!account || account.status !== 'active') return undefined;
+    if (!isUsable(account)) return undefined;
     const amr = (token as TokenLike)?.amr ?? (token as TokenLike)?.extra?.amr ?? ctx.oidc.session?.amr;
     const clientId = ctx.oidc.client?.clientId;
     const grantId = (token as TokenLike)?.grantId ?? ctx.oidc.grant?.jti;

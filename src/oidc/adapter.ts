@@ -33,6 +33,8 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+      // Request parameters end up in the payload; PostgreSQL's jsonb cannot hold NUL.
+      if (JSON.stringify(payload).includes('\\u0000')) throw new errors.InvalidRequest('a parameter contains a NUL character');
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
       await payloads.upsert(
         this.model,

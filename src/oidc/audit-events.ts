@@ -43,6 +43,14 @@ export function auditProviderEvents(provider: Provider, services: Services): voi
     ),
   );
 
+  // Anything the provider answers with server_error is a defect: log its cause.
+  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => logger.error({ err: error }, 'provider server_error'));
+
+  const clientChange = (event: string) => (ctx: KoaContextWithOIDC, client: { clientId: string }) =>
+    safely(() => audit.record({ event, outcome: 'success', clientId: client.clientId, ip: ctx.ip }));
+  provider.on('registration_update.success', clientChange('client.updated'));
+  provider.on('registration_delete.success', clientChange('client.deleted'));
+
   provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) =>
     safely(() =>
       audit.record({ event: 'client.registered', outcome: 'success', clientId: client.clientId, ip: ctx.ip, detail: { name: client.clientName } }),

@@ -1,5 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import { ACR_BASIC, ACR_HIGHER, type AccessService } from '../domain/access.ts';
+import { ACR_BASIC, ACR_HIGHER, passedCode, type AccessService } from '../domain/access.ts';
 
 const { Prompt, Check, base } = interactionPolicy;
 
@@ -60,7 +60,7 @@ export function createInteractionPolicy(access: AccessService) {
     }),
     new Check('higher_requested', 'the client asked for higher access and this session has not passed a code', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
       const { accountId, amr } = sessionOf(ctx);
-      if (!accountId || (amr ?? []).includes('otp')) return Check.NO_NEED_TO_PROMPT;
+      if (!accountId || passedCode(amr)) return Check.NO_NEED_TO_PROMPT;
       return higherAccessRequested(ctx) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );

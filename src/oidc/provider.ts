@@ -126,7 +126,13 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       IdToken: 3600,
       RefreshToken: config.ttl.refreshTokenSeconds,
       Grant: config.ttl.refreshTokenSeconds,
-      Session: config.ttl.sessionSeconds,
+      // Absolute from sign-in: using a session does not extend it (the library would re-save it
+      // with the full lifetime on every request).
+      Session: (_ctx, session) => {
+        const loginTs = (session as { loginTs?: number }).loginTs;
+        if (!loginTs) return config.ttl.sessionSeconds;
+        return Math.max(1, loginTs + config.ttl.sessionSeconds - Math.floor(Date.now() / 1000));
+      },
       Interaction: config.ttl.interactionSeconds,
     },
     rotateRefreshToken: true,

@@ -19,7 +19,17 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       logger.warn({ err: error }, 'sweep failed; will retry');
     }
   };
-  const timer = setInterval(sweep, intervalSeconds * 1000);
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = sweep();
+  }, intervalSeconds * 1000);
   timer.unref();
-  return { sweep, stop: () => clearInterval(timer) };
+  return {
+    sweep,
+    /** Stops the schedule and waits for a sweep in progress. */
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -84,11 +84,4 @@ export class OidcPayloadsRepository {
     ];
     return result[1] ?? 0;
   }
-
-  async listClientIds(): Promise<string[]> {
-    const rows: Array<{ id: string }> = await this.db.query(
-      `SELECT id FROM oidc_payloads WHERE model = 'Client' ORDER BY id`,
-    );
-    return rows.map((row) => row.id);
-  }
 }

@@ -21,10 +21,6 @@ export class SchoolsRepository {
     return this.repo.find({ order: { name: 'ASC', id: 'ASC' } });
   }
 
-  findById(id: string): Promise<School | null> {
-    return this.repo.findOneBy({ id });
-  }
-
   findByIds(ids: string[]): Promise<School[]> {
     return ids.length === 0 ? Promise.resolve([]) : this.repo.findBy({ id: In(ids) });
   }
