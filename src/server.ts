@@ -43,7 +43,8 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));
   const pages = { provider, services, render, csrf };
-  for (const router of [signInRoutes(pages), passwordRoutes(pages), accountRoutes(pages)]) app.use(router.routes());
+  // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.
+  for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages)]) app.use(router.routes());
 
   // The provider is a koa application of its own; it answers every other path.
   const handleOidc = provider.callback();

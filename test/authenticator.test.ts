@@ -90,6 +90,7 @@ test('enrolment from Account settings: QR code interop, wrong code keeps the key
   const agent = new Agent(REDIRECT_URI);
   const keys = await openAccount(agent, 'head@hill.example');
   expect(keys.url).toBe(`${gatehouse.issuer}/account/security-keys`);
+  expect(visibleText(keys.html)).toContain('Account settings');
   expect(visibleText(keys.html)).toContain('You have no authenticator devices yet.');
 
   const enrolment = await openEnrolment(agent, `${gatehouse.issuer}/account/security-keys/new`);

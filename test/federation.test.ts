@@ -142,6 +142,18 @@ describe('logout', () => {
   });
 });
 
+test('“Log out of the school system only” keeps the Gatehouse session for the others', async () => {
+  const { rp, agent, authorization, next } = await signIn({ school: hill.id });
+  const tokens = await exchange(rp, next, authorization);
+  const endSession = client.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://localhost:65010/signed-out' });
+  const confirm = await agent.follow(await agent.get(endSession.toString()));
+  expect(visibleText(confirm.html)).toContain('Log out of Trust MIS only');
+  const action = /<form method="post" action="([^"]+)"/.exec(confirm.html)![1]!;
+  await agent.post(new URL(action, confirm.url).toString(), { xsrf: formField(confirm.html, 'xsrf'), logout: '' });
+  const again = await start(agent, await authorizationRequest(rp, { school: hill.id }));
+  expect(again.location).toMatch(/code=/);
+});
+
 describe('integrators', () => {
   test('dynamic registration needs an initial access token and a valid school-system client', async () => {
     const reg = `${gatehouse.issuer}/reg`;

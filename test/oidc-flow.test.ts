@@ -152,6 +152,15 @@ describe('refusals', () => {
       expect(visibleText(page.html)).toContain('The email address or password is not right.');
     }
     expect(visibleText(unknown.html)).not.toContain(PASSWORD);
+
+    const empty = await submitLogin(agent, login, '', '');
+    expect(empty.status).toBe(400);
+    expect(visibleText(empty.html)).toContain('Enter your email address and your password.');
+
+    // The address bar shows the form's action after a refusal; opening it leads back to the page.
+    const reopened = await agent.get(`${login.url}/login`);
+    expect(reopened.status).toBe(302);
+    expect(reopened.location).toBe(login.url);
   });
 
   test('an account with no membership at the client’s school gets a clear page, then access_denied', async () => {

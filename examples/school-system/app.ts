@@ -45,11 +45,13 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
     }));
 
   const sessionOf = (ctx: Context): Session => {
-    let id = ctx.cookies.get('example.sid', { signed: true });
+    // Cookies ignore the port: two example systems on localhost need their own cookie names.
+    const cookie = `example.sid-${new URL(base).port}`;
+    let id = ctx.cookies.get(cookie, { signed: true });
     if (!id || !sessions.has(id)) {
       id = crypto.randomUUID();
       sessions.set(id, {});
-      ctx.cookies.set('example.sid', id, { signed: true, httpOnly: true, sameSite: 'lax' });
+      ctx.cookies.set(cookie, id, { signed: true, httpOnly: true, sameSite: 'lax' });
     }
     return sessions.get(id)!;
   };
@@ -129,6 +131,10 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
     const session = sessionOf(ctx);
     const pending = session.pending;
     session.pending = undefined;
+    if (pending && ctx.query.error && session.claims) {
+      // A step-up that was declined: the person keeps the sign-in they had.
+      return ctx.redirect('/');
+    }
     if (!pending || ctx.query.error) {
       ctx.status = 400;
       return html(ctx, 'Not signed in', `<p id="error">Not signed in: ${escape(String(ctx.query.error_description ?? ctx.query.error ?? 'no sign-in in progress'))}</p><p><a href="/">Home</a></p>`);

@@ -10,6 +10,14 @@ import { accountSession, type SignedInAccount } from './session.ts';
 
 const KEYS = '/account/security-keys';
 
+/** OIDC third-party initiated login: the school system learns which issuer (and who) to use. */
+function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): string {
+  const url = new URL(loginUri);
+  url.searchParams.set('iss', issuer);
+  url.searchParams.set('login_hint', email);
+  return url.toString();
+}
+
 /** Account settings: the Security keys tab (devices: list, add by QR code, remove). */
 export function accountRoutes(deps: PageDeps) {
   const { provider, services, csrf } = deps;
@@ -50,7 +58,10 @@ export function accountRoutes(deps: PageDeps) {
   router.get('/account/schools', async (ctx) => {
     const current = await signedIn(ctx);
     if (!current) return;
-    const schools = await services.access.switchableSchools(current.account.id);
+    const schools = (await services.access.switchableSchools(current.account.id)).map((school) => ({
+      ...school,
+      link: school.login_uri ? thirdPartyLoginLink(school.login_uri, services.config.issuer, current.account.email) : null,
+    }));
     page(ctx, 'schools', { title: 'Your schools', account: current.account, schools, tab: 'schools' });
   });
 
@@ -87,6 +98,9 @@ export function accountRoutes(deps: PageDeps) {
     const device = await deviceOf(ctx, current);
     const form = parseForm(removeDeviceForm, ctx.request.body);
     if (!form) throw BAD_FORM;
+    if (!form.code.trim() && !form.password) {
+      return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', codeError: 'Enter a code from your authenticator app, or your password.' }, 400);
+    }
     const byCode = form.code.trim() !== '';
     const proof = byCode
       ? await services.authentication.checkCode(current.account, form.code, requestContext(ctx))

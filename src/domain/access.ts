@@ -66,10 +66,10 @@ export class AccessService {
     return (await this.membershipsForClient(accountId, clientId)).length > 0;
   }
 
-  /** How a client is named on hosted pages: its school, or its schools joined. */
+  /** The school a client is named after on hosted pages, when it serves exactly one. */
   async clientSchoolsName(clientId: string): Promise<string | null> {
     const schools = await this.repositories.clientSchools.schoolsOf(clientId);
-    return schools.length === 0 ? null : schools.map((school) => school.name).join(', ');
+    return schools.length === 1 ? schools[0]!.name : null;
   }
 
   /**

@@ -8,7 +8,7 @@ import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_
 import { approveConsent } from './consent.ts';
 import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
 import { refusalOf } from './refusals.ts';
-import { codeForm, loginForm, parseForm, schoolForm } from './schemas.ts';
+import { codeForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';
 
 const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
 
@@ -61,8 +61,13 @@ export function signInRoutes(deps: PageDeps) {
     const details = await interaction(ctx, 'login');
     const form = parseForm(loginForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    const check = form.email && form.password ? await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details)) : undefined;
-    if (!check?.ok) {
+    if (!form.email || !form.password) {
+      // Nothing to check, so nothing is counted: just ask for what is missing.
+      const schoolName = await schoolNameFor(details);
+      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: 'Enter your email address and your password.' }, 400);
+    }
+    const check = await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details));
+    if (!check.ok) {
       const refusal = refusalOf(check);
       const schoolName = await schoolNameFor(details);
       return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: refusal.message }, refusal.status);
@@ -76,6 +81,9 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     const form = parseForm(codeForm, ctx.request.body);
     if (!form) throw BAD_FORM;
+    if (!form.code.trim()) {
+      return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: 'Enter the 6-digit code your authenticator app shows now.' }, 400);
+    }
     const check = await services.authentication.checkCode(account, form.code, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check, WRONG_CODE);
@@ -140,6 +148,13 @@ export function signInRoutes(deps: PageDeps) {
       // Enrolling proved a current code from the new device: the session now has otp.
       return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
     }
+  });
+
+  // The address bar shows a form's action after a refused post; opening it goes back to the page.
+  router.get('/interaction/:uid/:step', (ctx) => {
+    const uid = uidParam.safeParse(ctx.params.uid);
+    if (!uid.success) throw EXPIRED_SIGN_IN;
+    ctx.redirect(`/interaction/${uid.data}`);
   });
 
   return router;

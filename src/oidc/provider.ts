@@ -79,7 +79,9 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = render('logged-out', { title: 'Logged out' });
+          // "Log out of <client> only" keeps the Gatehouse session: say so, and offer the way on.
+          const stillSignedIn = Boolean(ctx.oidc.session?.accountId);
+          ctx.body = render('logged-out', { title: 'Logged out', stillSignedIn, clientName: ctx.oidc.client?.clientName });
         },
       },
     },
