@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
-import { refusalOf } from '../interactions/refusals.ts';
+import { refusalOf, WRONG_CODE } from '../interactions/refusals.ts';
 import { deviceIdParam, parseForm, removeDeviceForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
 import { accountSession, type SignedInAccount } from './session.ts';
@@ -106,7 +106,7 @@ export function accountRoutes(deps: PageDeps) {
       ? await services.authentication.checkCode(current.account, form.code, requestContext(ctx))
       : await services.authentication.checkPasswordOf(current.account, form.password, requestContext(ctx));
     if (!proof.ok) {
-      const wrong = byCode ? 'That code is not right, or it has been used already.' : 'That password is not right.';
+      const wrong = byCode ? WRONG_CODE : 'That password is not right.';
       const error = { [byCode ? 'codeError' : 'passwordError']: refusalOf(proof, wrong).message };
       return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', ...error }, refusalOf(proof).status);
     }

@@ -50,6 +50,14 @@ export class AccessService {
     return (await this.repositories.authenticators.countForAccount(accountId)) > 0;
   }
 
+  /**
+   * A device can be added inside a sign-in only while the account has none: once it has one,
+   * the code is required first, so a password alone can never add a device.
+   */
+  async mayEnrolDuringSignIn(accountId: string): Promise<boolean> {
+    return (await this.repositories.authenticators.countForAccount(accountId)) === 0;
+  }
+
   /** Rule 4's nudge: a higher member at this client's school who has no device yet. */
   async shouldOfferEnrolment(accountId: string, clientId: string): Promise<boolean> {
     const memberships = await this.membershipsForClient(accountId, clientId);

@@ -1,5 +1,6 @@
 import type { CredentialCheck } from '../domain/authentication.ts';
 
+export const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
 export const WRONG_CREDENTIALS = 'The email address or password is not right. Check them and try again.';
 const LOCKED = 'This account is locked. Ask your school’s IT helpdesk to unlock it.';
 

@@ -7,10 +7,8 @@ import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
 import { approveConsent } from './consent.ts';
 import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
-import { refusalOf } from './refusals.ts';
+import { refusalOf, WRONG_CODE } from './refusals.ts';
 import { codeForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';
-
-const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
 export function signInRoutes(deps: PageDeps) {
@@ -38,7 +36,7 @@ export function signInRoutes(deps: PageDeps) {
         });
       case AUTHENTICATOR_PROMPT:
         // Higher access asked for, and no device yet: set one up now (rule 6).
-        if (!(await services.authenticators.hasDevices((await accountOf(details)).id))) {
+        if (await services.access.mayEnrolDuringSignIn((await accountOf(details)).id)) {
           return ctx.redirect(`/interaction/${details.uid}/enrol`);
         }
         return page(ctx, 'code', { ...base, title: 'Enter your code' });
@@ -130,7 +128,7 @@ export function signInRoutes(deps: PageDeps) {
   const firstEnrolment = async (ctx: Context) => {
     const details = await interaction(ctx, ENROL_OFFER_PROMPT, AUTHENTICATOR_PROMPT);
     const account = await accountOf(details);
-    if (await services.authenticators.hasDevices(account.id)) throw EXPIRED_SIGN_IN;
+    if (!(await services.access.mayEnrolDuringSignIn(account.id))) throw EXPIRED_SIGN_IN;
     const action = `/interaction/${details.uid}/enrol`;
     // Leaving the offer goes back to it; leaving a step-up tells the client higher access was not set up.
     const leave = details.prompt.name === ENROL_OFFER_PROMPT ? { cancelLink: `/interaction/${details.uid}` } : { declineAction: `/interaction/${details.uid}/decline` };
