@@ -3,7 +3,9 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account } from '../db/entities/index.ts';
 import { ACR_HIGHER, AMR_PASSWORD_AND_CODE, isUsable } from '../domain/access.ts';
+import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
+import { SESSION_COOKIE } from '../oidc/provider.ts';
 import type { Services } from '../services.ts';
 
 const STATE_COOKIE = 'gatehouse.account_signin';
@@ -15,7 +17,7 @@ export type SignedInAccount = { account: Account; amr: string[] };
  * the other way round). A session that has not passed the code an account needs does not count.
  */
 export function accountSession(provider: Provider, services: Services) {
-  const { issuer } = services.config;
+  const { issuer, ttl } = services.config;
 
   async function current(ctx: Context): Promise<SignedInAccount | null> {
     const session = await provider.Session.get(ctx as never);
@@ -24,7 +26,26 @@ export function accountSession(provider: Provider, services: Services) {
     if (!isUsable(account)) return null;
     const amr = (session.amr as string[] | undefined) ?? [];
     if (await services.access.needsCode(account.id, amr)) return null;
+    await keepAlive(ctx, session);
     return { account, amr };
+  }
+
+  /**
+   * Using /account is using the session: move its idle deadline as oidc-provider does on every
+   * authorization (same rule, so the absolute lifetime still holds), and a remembered cookie's
+   * Expires with it.
+   */
+  async function keepAlive(ctx: Context, session: InstanceType<Provider['Session']>) {
+    const seconds = sessionSecondsLeft(session.loginTs, Math.floor(Date.now() / 1000), {
+      idleSeconds: ttl.sessionIdleSeconds,
+      absoluteSeconds: ttl.sessionSeconds,
+    });
+    await session.save(seconds);
+    if (session.transient) return;
+    provider.createContext(ctx.req, ctx.res).cookies.set(provider.cookieName('session'), session.jti, {
+      ...SESSION_COOKIE,
+      expires: new Date(Date.now() + seconds * 1000),
+    });
   }
 
   /**

@@ -28,6 +28,7 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RESET_TOKEN_TTL_MINUTES: positiveInt(60),
   SESSION_TTL_HOURS: positiveInt(12),
+  SESSION_IDLE_MINUTES: positiveInt(30),
   INTERACTION_TTL_MINUTES: positiveInt(30),
   ACCESS_TOKEN_TTL_MINUTES: positiveInt(10),
   REFRESH_TOKEN_TTL_DAYS: positiveInt(14),
@@ -48,6 +49,7 @@ export type AppConfig = Readonly<{
   ttl: Readonly<{
     resetTokenSeconds: number;
     sessionSeconds: number;
+    sessionIdleSeconds: number;
     interactionSeconds: number;
     accessTokenSeconds: number;
     refreshTokenSeconds: number;
@@ -78,6 +80,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     ttl: {
       resetTokenSeconds: values.RESET_TOKEN_TTL_MINUTES * 60,
       sessionSeconds: values.SESSION_TTL_HOURS * 3600,
+      sessionIdleSeconds: values.SESSION_IDLE_MINUTES * 60,
       interactionSeconds: values.INTERACTION_TTL_MINUTES * 60,
       accessTokenSeconds: values.ACCESS_TOKEN_TTL_MINUTES * 60,
       refreshTokenSeconds: values.REFRESH_TOKEN_TTL_DAYS * 86400,

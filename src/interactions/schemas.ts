@@ -9,6 +9,10 @@ export const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const loginForm = z.object({
   email: email.default(''),
   password: text().pipe(z.string().max(1024)).default(''),
+  // "Keep me signed in on this device": a ticked box sends "yes"; anything else is no.
+  remember: text()
+    .optional()
+    .transform((value) => value === 'yes'),
 });
 
 export const forgotForm = z.object({ email: email.default('') });

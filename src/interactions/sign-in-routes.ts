@@ -62,16 +62,18 @@ export function signInRoutes(deps: PageDeps) {
     if (!form.email || !form.password) {
       // Nothing to check, so nothing is counted: just ask for what is missing.
       const schoolName = await schoolNameFor(details);
-      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: 'Enter your email address and your password.' }, 400);
+      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: 'Enter your email address and your password.' }, 400);
     }
     const check = await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check);
       const schoolName = await schoolNameFor(details);
-      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: refusal.message }, refusal.status);
+      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: refusal.message }, refusal.status);
     }
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
-    return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: true } });
+    // Unless the person asked to be remembered, the session cookie ends with the browser session
+    // (later steps pass remember: true, which oidc-provider reads as "leave it as it is").
+    return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: form.remember } });
   });
 
   router.post('/interaction/:uid/code', forms, csrf.verify, async (ctx) => {

@@ -1,6 +1,7 @@
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
+import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount } from './accounts.ts';
 import type { ProviderKeys } from './keys.ts';
@@ -9,6 +10,12 @@ import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
 
+/**
+ * The session cookie: no Max-Age, so a browser-session cookie. oidc-provider adds Expires only
+ * when the person ticked "Keep me signed in on this device" (login result `remember`).
+ */
+export const SESSION_COOKIE = { signed: true, httpOnly: true, sameSite: 'lax' } as const;
+
 export function createProvider(services: Services, keys: ProviderKeys, render: ViewRenderer): Provider {
   const { config } = services;
   const configuration: Configuration = {
@@ -16,7 +23,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     jwks: keys.jwks,
     cookies: {
       keys: keys.cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      long: SESSION_COOKIE,
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     findAccount: createFindAccount(services),
@@ -128,13 +135,13 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       IdToken: 3600,
       RefreshToken: config.ttl.refreshTokenSeconds,
       Grant: config.ttl.refreshTokenSeconds,
-      // Absolute from sign-in: using a session does not extend it (the library would re-save it
-      // with the full lifetime on every request).
-      Session: (_ctx, session) => {
-        const loginTs = (session as { loginTs?: number }).loginTs;
-        if (!loginTs) return config.ttl.sessionSeconds;
-        return Math.max(1, loginTs + config.ttl.sessionSeconds - Math.floor(Date.now() / 1000));
-      },
+      // oidc-provider re-saves the session on every authorization with this lifetime: the idle
+      // deadline moves with use, the absolute one (from sign-in) never does.
+      Session: (_ctx, session) =>
+        sessionSecondsLeft(session.loginTs, Math.floor(Date.now() / 1000), {
+          idleSeconds: config.ttl.sessionIdleSeconds,
+          absoluteSeconds: config.ttl.sessionSeconds,
+        }),
       Interaction: config.ttl.interactionSeconds,
     },
     rotateRefreshToken: true,

@@ -6,6 +6,8 @@ export type Page = { status: number; url: string; html: string; location: string
 
 export class Agent {
   readonly cookies = new Map<string, string>();
+  /** Every Set-Cookie header received, in order, as the server sent it. */
+  readonly setCookieHeaders: string[] = [];
   readonly stopAt: string;
 
   constructor(stopAt: string) {
@@ -41,7 +43,10 @@ export class Agent {
       redirect: 'manual',
       headers: { ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
     });
-    for (const header of response.headers.getSetCookie()) this.store(header);
+    for (const header of response.headers.getSetCookie()) {
+      this.setCookieHeaders.push(header);
+      this.store(header);
+    }
     const location = response.headers.get('location');
     return {
       status: response.status,
