@@ -11,6 +11,7 @@ import { AuthenticationService } from './domain/authentication.ts';
 import { AuthenticatorService } from './domain/authenticators.ts';
 import { AuditService } from './domain/audit.ts';
 import { ClientService } from './domain/clients.ts';
+import { FreshProofService } from './domain/fresh-proof.ts';
 import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
@@ -43,6 +44,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const throttle = new ThrottleService(repositories.throttle);
   const audit = new AuditService(repositories, logger);
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
+  const authentication = new AuthenticationService(repositories, throttle, authenticators, audit);
   const services = {
     config,
     logger,
@@ -62,7 +64,8 @@ export async function createServices(database: Database, config: AppConfig, logg
       activate: () => activateNextSigningKey(repositories.secrets, box),
       list: () => listSigningKeys(repositories.secrets, box),
     },
-    authentication: new AuthenticationService(repositories, throttle, authenticators, audit),
+    authentication,
+    freshProof: new FreshProofService(repositories, authentication),
     passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
       issuer: config.issuer,
       tokenTtlSeconds: config.ttl.resetTokenSeconds,

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Account } from '../db/entities/index.ts';
 import type { RequestContext } from '../domain/audit.ts';
+import type { Device } from '../domain/authenticators.ts';
 import { isDomainError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import { BAD_FORM } from '../interactions/pages.ts';
@@ -24,12 +25,11 @@ export async function submitEnrolment(
   account: Account,
   context: Record<string, unknown>,
   where: RequestContext,
-): Promise<boolean> {
+): Promise<Device | null> {
   const input = parseForm(enrolForm, ctx.request.body);
   if (!input) throw BAD_FORM;
   try {
-    await services.authenticators.completeEnrolment(account, input.enrolment, input.name, input.code, where);
-    return true;
+    return await services.authenticators.completeEnrolment(account, input.enrolment, input.name, input.code, where);
   } catch (error) {
     if (!isDomainError(error) || error.kind !== 'validation') throw error;
     const form =
@@ -41,6 +41,6 @@ export async function submitEnrolment(
       { title: 'Add new device', ...context, ...form, email: account.email, name: input.name, [`${error.field}Error`]: error.message },
       400,
     );
-    return false;
+    return null;
   }
 }

@@ -3,12 +3,13 @@ import type { Context } from 'koa';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
-import { refusalOf, WRONG_CODE } from '../interactions/refusals.ts';
-import { deviceIdParam, parseForm, removeDeviceForm } from '../interactions/schemas.ts';
+import { confirmationRefusal } from '../interactions/refusals.ts';
+import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
 import { accountSession, type SignedInAccount } from './session.ts';
 
 const KEYS = '/account/security-keys';
+const CONFIRM = '/account/confirm';
 
 /** OIDC third-party initiated login: the school system learns which issuer (and who) to use. */
 function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): string {
@@ -65,16 +66,61 @@ export function accountRoutes(deps: PageDeps) {
     page(ctx, 'schools', { title: 'Your schools', account: current.account, schools, tab: 'schools' });
   });
 
-  router.get(`${KEYS}/new`, async (ctx) => {
+  /**
+   * Fresh proof (password and code) for a credential change, or the "confirm it's you" page and
+   * back to `returnTo` afterwards. Every route that changes credentials goes through here.
+   */
+  async function freshProofOrConfirm(ctx: Context, current: SignedInAccount, returnTo: string) {
+    const proof = await services.freshProof.check(current.session);
+    if (proof.fresh) return proof;
+    ctx.status = 303;
+    ctx.redirect(`${CONFIRM}?${new URLSearchParams({ next: returnTo })}`);
+    return null;
+  }
+
+  const confirmPage = (ctx: Context, needsCode: boolean, next: string, errors: Record<string, string> = {}, status = 200) =>
+    page(ctx, 'confirm', { title: 'Confirm it’s you', tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, ...errors }, status);
+
+  const returnPathOf = (value: unknown) => {
+    const parsed = accountReturnPath.safeParse(value);
+    return parsed.success ? parsed.data : KEYS;
+  };
+
+  router.get(CONFIRM, async (ctx) => {
     const current = await signedIn(ctx);
     if (!current) return;
+    const { needsCode } = await services.freshProof.check(current.session);
+    confirmPage(ctx, needsCode, returnPathOf(ctx.query.next));
+  });
+
+  router.post(CONFIRM, forms, csrf.verify, async (ctx) => {
+    const current = (await signedIn(ctx))!;
+    const form = parseForm(confirmForm, ctx.request.body);
+    if (!form) throw BAD_FORM;
+    const next = returnPathOf(form.next);
+    const outcome = await services.freshProof.confirm(current.account, current.session, form.password, form.code, requestContext(ctx));
+    if (outcome.ok) {
+      ctx.status = 303;
+      return ctx.redirect(next);
+    }
+    const { needsCode } = await services.freshProof.check(current.session);
+    const refusal = confirmationRefusal(outcome);
+    confirmPage(ctx, needsCode, next, { [`${outcome.field}Error`]: refusal.message }, refusal.status);
+  });
+
+  router.get(`${KEYS}/new`, async (ctx) => {
+    const current = await signedIn(ctx);
+    if (!current || !(await freshProofOrConfirm(ctx, current, `${KEYS}/new`))) return;
     await showEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' });
   });
 
   router.post(`${KEYS}/new`, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
-    if (await submitEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' }, requestContext(ctx))) {
+    if (!(await freshProofOrConfirm(ctx, current, `${KEYS}/new`))) return;
+    const device = await submitEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' }, requestContext(ctx));
+    if (device) {
       await sessions.recordCodePassed(ctx);
+      await services.freshProof.recordCode(current.session, device.id);
       ctx.status = 303;
       ctx.redirect(`${KEYS}?done=added`);
     }
@@ -90,27 +136,17 @@ export function accountRoutes(deps: PageDeps) {
   router.get(`${KEYS}/:id/remove`, async (ctx) => {
     const current = await signedIn(ctx);
     if (!current) return;
-    page(ctx, 'remove-device', { title: 'Remove device', device: await deviceOf(ctx, current), tab: 'keys' });
+    const device = await deviceOf(ctx, current);
+    if (!(await freshProofOrConfirm(ctx, current, `${KEYS}/${device.id}/remove`))) return;
+    page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys' });
   });
 
   router.post(`${KEYS}/:id/remove`, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
     const device = await deviceOf(ctx, current);
-    const form = parseForm(removeDeviceForm, ctx.request.body);
-    if (!form) throw BAD_FORM;
-    if (!form.code.trim() && !form.password) {
-      return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', codeError: 'Enter a code from your authenticator app, or your password.' }, 400);
-    }
-    const byCode = form.code.trim() !== '';
-    const proof = byCode
-      ? await services.authentication.checkCode(current.account, form.code, requestContext(ctx))
-      : await services.authentication.checkPasswordOf(current.account, form.password, requestContext(ctx));
-    if (!proof.ok) {
-      const wrong = byCode ? WRONG_CODE : 'That password is not right.';
-      const error = { [byCode ? 'codeError' : 'passwordError']: refusalOf(proof, wrong).message };
-      return page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys', ...error }, refusalOf(proof).status);
-    }
-    await services.authenticators.remove(current.account, device.id, requestContext(ctx));
+    const proof = await freshProofOrConfirm(ctx, current, `${KEYS}/${device.id}/remove`);
+    if (!proof) return;
+    await services.authenticators.remove(current.account, device.id, requestContext(ctx), proof.codeDeviceId);
     ctx.status = 303;
     ctx.redirect(`${KEYS}?done=removed`);
   });

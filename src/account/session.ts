@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account } from '../db/entities/index.ts';
 import { ACR_HIGHER, AMR_PASSWORD_AND_CODE, isUsable } from '../domain/access.ts';
+import type { ProofSession } from '../domain/fresh-proof.ts';
 import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import { SESSION_COOKIE } from '../oidc/provider.ts';
@@ -10,7 +11,7 @@ import type { Services } from '../services.ts';
 
 const STATE_COOKIE = 'gatehouse.account_signin';
 
-export type SignedInAccount = { account: Account; amr: string[] };
+export type SignedInAccount = { account: Account; amr: string[]; session: ProofSession };
 
 /**
  * /account uses the provider's own session, so signing in there is signing in everywhere (and
@@ -27,7 +28,7 @@ export function accountSession(provider: Provider, services: Services) {
     const amr = (session.amr as string[] | undefined) ?? [];
     if (await services.access.needsCode(account.id, amr)) return null;
     await keepAlive(ctx, session);
-    return { account, amr };
+    return { account, amr, session: { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs } };
   }
 
   /**

@@ -7,7 +7,7 @@ import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
 
 export type CredentialCheck =
-  | { ok: true; account: Account }
+  | { ok: true; account: Account; deviceId?: string }
   | { ok: false; reason: 'invalid' | 'locked' }
   | { ok: false; reason: 'throttled'; lockedUntil: Date };
 
@@ -42,9 +42,13 @@ export class AuthenticationService {
     return this.guarded('reauth.password', passwordSubject(account, account.email), account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
   }
 
+  /** A right code's check says which device it came from. */
   async checkCode(account: Account, code: string, where: RequestContext): Promise<CredentialCheck> {
+    let deviceId: string | null = null;
+    const verify = async () => ((deviceId = await this.authenticators.verifyCode(account.id, code)) ? account : null);
     // Codes are counted per account, apart from passwords: a known password cannot reset them.
-    return this.guarded('sign_in.code', codeSubject(account.id), account.email, where, async () => ((await this.authenticators.verifyCode(account.id, code)) ? account : null), account);
+    const check = await this.guarded('sign_in.code', codeSubject(account.id), account.email, where, verify, account);
+    return check.ok && deviceId ? { ...check, deviceId } : check;
   }
 
   private async guarded(

@@ -87,23 +87,39 @@ export class AuthenticatorService {
     return { id, name: trimmed, createdAt: new Date(), lastUsedAt: new Date() };
   }
 
-  /** True when the code is current for one of the account's devices and was not used before. */
-  async verifyCode(accountId: string, code: string): Promise<boolean> {
+  /**
+   * The device whose current code this is, when the code was not used before on it; otherwise
+   * null. Which device matters: a device removed with a code from another one is named in the mail.
+   */
+  async verifyCode(accountId: string, code: string): Promise<string | null> {
     const trimmed = code.replace(/\s+/g, '');
     for (const device of await this.repositories.authenticators.listForAccount(accountId)) {
       const step = matchingStep(this.box.open(device.secretSealed, `totp:${device.id}`), trimmed);
-      if (step !== null) return this.repositories.authenticators.markStepUsed(device.id, step);
+      if (step !== null) return (await this.repositories.authenticators.markStepUsed(device.id, step)) ? device.id : null;
     }
-    return false;
+    return null;
   }
 
-  /** Removes a device; the caller has already had the person prove a code or the password. */
-  async remove(account: Account, deviceId: string, where: RequestContext): Promise<Device> {
-    const device = (await this.list(account.id)).find((candidate) => candidate.id === deviceId);
+  /**
+   * Removes a device; the caller has already checked fresh proof. `provenWith` is the device whose
+   * code gave that proof: when it is another device, the mail says so, because someone holding the
+   * password and that device could be removing the owner's own.
+   */
+  async remove(account: Account, deviceId: string, where: RequestContext, provenWith: string | null = null): Promise<Device> {
+    const devices = await this.list(account.id);
+    const device = devices.find((candidate) => candidate.id === deviceId);
     if (!device) throw notFound('That device is not on your account.');
+    const usedDevice = provenWith && provenWith !== deviceId ? devices.find((candidate) => candidate.id === provenWith) : undefined;
     await this.repositories.authenticators.delete(account.id, deviceId);
-    await this.audit.record({ event: 'authenticator.remove', outcome: 'success', accountId: account.id, email: account.email, ...where, detail: { deviceId, name: device.name } });
-    await this.notify(account, 'device-removed', device.name);
+    await this.audit.record({
+      event: 'authenticator.remove',
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      ...where,
+      detail: { deviceId, name: device.name, ...(usedDevice ? { provenWith: usedDevice.id, provenWithName: usedDevice.name } : {}) },
+    });
+    await this.notify(account, 'device-removed', device.name, usedDevice?.name);
     return device;
   }
 
@@ -133,12 +149,12 @@ export class AuthenticatorService {
     return { qrDataUrl, manualKey: groupedSecret(secret), enrolment };
   }
 
-  private async notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string) {
+  private async notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string, usedDeviceName?: string) {
     try {
       await this.mailer.send({
         to: account.email,
         template,
-        data: { name: account.name, email: account.email, deviceName, when: new Date().toUTCString() },
+        data: { name: account.name, email: account.email, deviceName, usedDeviceName, when: new Date().toUTCString() },
       });
     } catch (error) {
       this.logger.error({ err: error, template }, 'could not send the device notification');

@@ -1,4 +1,5 @@
 import type { CredentialCheck } from '../domain/authentication.ts';
+import type { Confirmation } from '../domain/fresh-proof.ts';
 
 export const WRONG_CODE = 'That code is not right, or it has been used already. Enter the 6-digit code your authenticator app shows now.';
 export const WRONG_CREDENTIALS = 'The email address or password is not right. Check them and try again.';
@@ -14,3 +15,12 @@ export function refusalOf(check: CredentialCheck | undefined, wrong = WRONG_CRED
   return { message: wrong, status: 401 };
 }
 
+
+const MISSING_ANSWER = { password: 'Enter your password.', code: 'Enter the 6-digit code your authenticator app shows now.' };
+const WRONG_ANSWER = { password: 'That password is not right.', code: WRONG_CODE };
+
+/** What a refused "confirm it's you" tells the person, next to the field that was wrong. */
+export function confirmationRefusal(outcome: Extract<Confirmation, { ok: false }>): { message: string; status: number } {
+  if (!outcome.check) return { message: MISSING_ANSWER[outcome.field], status: 400 };
+  return refusalOf(outcome.check, WRONG_ANSWER[outcome.field]);
+}

@@ -41,10 +41,15 @@ export const enrolForm = z.object({
   code: text().pipe(z.string().max(32)).default(''),
 });
 
-export const removeDeviceForm = z.object({
-  code: text().pipe(z.string().max(32)).default(''),
+/** "Confirm it's you": the password, a code when the account has a device, where to go back to. */
+export const confirmForm = z.object({
   password: text().pipe(z.string().max(1024)).default(''),
+  code: text().pipe(z.string().max(32)).default(''),
+  next: text().pipe(z.string().max(256)).default(''),
 });
+
+/** Where "confirm it's you" may send the browser back to: an /account page, nothing else. */
+export const accountReturnPath = z.string().max(256).regex(/^\/account\/[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/);
 
 export const deviceIdParam = z.uuid();
 

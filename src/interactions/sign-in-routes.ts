@@ -2,13 +2,15 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
 import { isUsable, ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
+import type { Account } from '../db/entities/index.ts';
+import type { ProofSession } from '../domain/fresh-proof.ts';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
 import { approveConsent } from './consent.ts';
 import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
-import { refusalOf, WRONG_CODE } from './refusals.ts';
-import { codeForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';
+import { confirmationRefusal, refusalOf, WRONG_CODE } from './refusals.ts';
+import { codeForm, confirmForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
 export function signInRoutes(deps: PageDeps) {
@@ -20,6 +22,18 @@ export function signInRoutes(deps: PageDeps) {
     const account = details.session?.accountId ? await services.accounts.findById(details.session.accountId) : null;
     if (!isUsable(account)) throw EXPIRED_SIGN_IN;
     return account;
+  };
+
+  /**
+   * The provider session this sign-in continues. Its loginTs is when the password was given: the
+   * code and enrolment steps pass it on unchanged, so auth_time, the absolute session lifetime and
+   * fresh proof never count a code alone as a new sign-in.
+   */
+  const sessionOf = async (details: InteractionDetails, account: Account): Promise<ProofSession & { loginTs: number }> => {
+    const uid = details.session?.uid;
+    const session = uid ? await provider.Session.findByUid(uid) : undefined;
+    if (!session?.loginTs || session.accountId !== account.id) throw EXPIRED_SIGN_IN;
+    return { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs };
   };
 
   router.get('/interaction/:uid', async (ctx) => {
@@ -84,12 +98,14 @@ export function signInRoutes(deps: PageDeps) {
     if (!form.code.trim()) {
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: 'Enter the 6-digit code your authenticator app shows now.' }, 400);
     }
+    const session = await sessionOf(details, account);
     const check = await services.authentication.checkCode(account, form.code, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check, WRONG_CODE);
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
     }
-    return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
+    await services.freshProof.recordCode(session, check.deviceId ?? null);
+    return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
   });
 
   router.post('/interaction/:uid/abort', forms, csrf.verify, async (ctx) => {
@@ -125,29 +141,53 @@ export function signInRoutes(deps: PageDeps) {
   /**
    * Enrolment inside a sign-in, for an account with no device yet (offered to higher members, or
    * needed for step-up). With a device, the code is required instead: a password alone must never
-   * be able to add a device.
+   * be able to add a device. Like every credential change it needs fresh proof: the password just
+   * given in this sign-in counts; an older session (step-up) is asked to confirm its password.
    */
   const firstEnrolment = async (ctx: Context) => {
     const details = await interaction(ctx, ENROL_OFFER_PROMPT, AUTHENTICATOR_PROMPT);
     const account = await accountOf(details);
     if (!(await services.access.mayEnrolDuringSignIn(account.id))) throw EXPIRED_SIGN_IN;
+    const session = await sessionOf(details, account);
     const action = `/interaction/${details.uid}/enrol`;
     // Leaving the offer goes back to it; leaving a step-up tells the client higher access was not set up.
     const leave = details.prompt.name === ENROL_OFFER_PROMPT ? { cancelLink: `/interaction/${details.uid}` } : { declineAction: `/interaction/${details.uid}/decline` };
-    return { account, where: requestContext(ctx, details), context: { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave } };
+    const context = { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave };
+    const fresh = (await services.freshProof.check(session)).fresh;
+    return { account, session, fresh, where: requestContext(ctx, details), context };
   };
 
+  const confirmPage = (ctx: Context, context: Record<string, unknown>, errors: Record<string, string> = {}, status = 200) =>
+    page(ctx, 'confirm', { title: 'Confirm it’s you', ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, ...errors }, status);
+
   router.get('/interaction/:uid/enrol', async (ctx) => {
-    const { account, context } = await firstEnrolment(ctx);
+    const { account, fresh, context } = await firstEnrolment(ctx);
+    if (!fresh) return confirmPage(ctx, context);
     await showEnrolment(services, page, ctx, account, context);
   });
 
   router.post('/interaction/:uid/enrol', forms, csrf.verify, async (ctx) => {
-    const { account, context, where } = await firstEnrolment(ctx);
-    if (await submitEnrolment(services, page, ctx, account, context, where)) {
+    const { account, session, fresh, context, where } = await firstEnrolment(ctx);
+    if (!fresh) return confirmPage(ctx, context);
+    const device = await submitEnrolment(services, page, ctx, account, context, where);
+    if (device) {
       // Enrolling proved a current code from the new device: the session now has otp.
-      return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
+      await services.freshProof.recordCode(session, device.id);
+      return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
     }
+  });
+
+  router.post('/interaction/:uid/confirm', forms, csrf.verify, async (ctx) => {
+    const { account, session, context, where } = await firstEnrolment(ctx);
+    const form = parseForm(confirmForm, ctx.request.body);
+    if (!form) throw BAD_FORM;
+    const outcome = await services.freshProof.confirm(account, session, form.password, form.code, where);
+    if (!outcome.ok) {
+      const refusal = confirmationRefusal(outcome);
+      return confirmPage(ctx, context, { [`${outcome.field}Error`]: refusal.message }, refusal.status);
+    }
+    ctx.status = 303;
+    ctx.redirect(String(context.action));
   });
 
   // The address bar shows a form's action after a refused post; opening it goes back to the page.

@@ -13,7 +13,9 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       const resetLinks = await repositories.resetTokens.deleteExpired(new Date(Date.now() - 86_400_000));
       const counters = await repositories.throttle.deleteStale(new Date(Date.now() - 86_400_000));
       const schoolChoices = await repositories.grantSchools.deleteOrphans();
-      const swept = { payloads, resetLinks, counters, schoolChoices };
+      // Fresh proof lasts minutes; an hour-old row can never count again.
+      const sessionProofs = await repositories.sessionProofs.deleteOlderThan(new Date(Date.now() - 3_600_000));
+      const swept = { payloads, resetLinks, counters, schoolChoices, sessionProofs };
       if (Object.values(swept).some((count) => count > 0)) logger.info(swept, 'swept expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'sweep failed; will retry');

@@ -9,6 +9,7 @@ import { MembershipsRepository } from './memberships.ts';
 import { ResetTokensRepository } from './reset-tokens.ts';
 import { SchoolsRepository } from './schools.ts';
 import { SecretsRepository } from './secrets.ts';
+import { SessionProofsRepository } from './session-proofs.ts';
 import { ThrottleRepository } from './throttle.ts';
 
 export type Repositories = ReturnType<typeof repositoriesFor>;
@@ -27,6 +28,7 @@ export function repositoriesFor(manager: EntityManager) {
     resetTokens: new ResetTokensRepository(manager),
     schools: new SchoolsRepository(manager),
     secrets: new SecretsRepository(manager),
+    sessionProofs: new SessionProofsRepository(manager),
     throttle: new ThrottleRepository(manager),
   };
 }

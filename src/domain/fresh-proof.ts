@@ -1,0 +1,77 @@
+import type { Account } from '../db/entities/index.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+import type { RequestContext } from './audit.ts';
+import type { AuthenticationService, CredentialCheck } from './authentication.ts';
+
+/** How recent proof must be to change credentials: a few minutes, in one place. */
+export const FRESH_PROOF_SECONDS = 5 * 60;
+
+/**
+ * The provider session a change is made from. `loginTs` is when the password was given at
+ * sign-in: the code and enrolment steps keep it, so it never stands for a code alone.
+ */
+export type ProofSession = { sessionUid: string; accountId: string; loginTs: number | undefined };
+
+export type FreshProof = {
+  fresh: boolean;
+  /** Whether proof needs a code as well as the password (the account has a device). */
+  needsCode: boolean;
+  /** The device whose code gave the latest proof, if any. */
+  codeDeviceId: string | null;
+};
+
+export type Confirmation =
+  | { ok: true }
+  | { ok: false; field: 'password' | 'code'; check: CredentialCheck | undefined };
+
+/**
+ * Fresh proof for credential changes (issue 9, item 2b). Adding an authenticator device, removing
+ * one, and creating backup material (backup codes, passkeys) each call `check` and refuse unless
+ * it says fresh: the password and, once the account has a device, a current code from one,
+ * both within FRESH_PROOF_SECONDS. Proof is bound to one provider session (by its uid) and
+ * stored in PostgreSQL; a new session starts without any.
+ */
+export class FreshProofService {
+  private readonly repositories: Repositories;
+  private readonly authentication: AuthenticationService;
+
+  constructor(repositories: Repositories, authentication: AuthenticationService) {
+    this.repositories = repositories;
+    this.authentication = authentication;
+  }
+
+  async check(session: ProofSession, now = Date.now()): Promise<FreshProof> {
+    const [devices, proofs] = await Promise.all([
+      this.repositories.authenticators.countForAccount(session.accountId),
+      this.repositories.sessionProofs.latest(session.sessionUid, session.accountId),
+    ]);
+    const since = now - FRESH_PROOF_SECONDS * 1000;
+    const passwordAt = Math.max((session.loginTs ?? 0) * 1000, proofs.passwordAt?.getTime() ?? 0);
+    const codeAt = proofs.codeAt?.getTime() ?? 0;
+    const needsCode = devices > 0;
+    return { fresh: passwordAt >= since && (!needsCode || codeAt >= since), needsCode, codeDeviceId: proofs.codeDeviceId };
+  }
+
+  /**
+   * The "confirm it's you" page: the password, then (with a device) a code. Each goes through the
+   * same throttled, audited checks as sign-in; nothing is recorded unless everything asked is right.
+   */
+  async confirm(account: Account, session: ProofSession, password: string, code: string, where: RequestContext): Promise<Confirmation> {
+    const needsCode = (await this.repositories.authenticators.countForAccount(account.id)) > 0;
+    if (!password) return { ok: false, field: 'password', check: undefined };
+    if (needsCode && !code.trim()) return { ok: false, field: 'code', check: undefined };
+    const passwordCheck = await this.authentication.checkPasswordOf(account, password, where);
+    if (!passwordCheck.ok) return { ok: false, field: 'password', check: passwordCheck };
+    const codeCheck = needsCode ? await this.authentication.checkCode(account, code, where) : undefined;
+    if (codeCheck && !codeCheck.ok) return { ok: false, field: 'code', check: codeCheck };
+    const at = new Date();
+    await this.repositories.sessionProofs.record(session.sessionUid, account.id, 'password', null, at);
+    if (codeCheck?.ok) await this.recordCode(session, codeCheck.deviceId ?? null, at);
+    return { ok: true };
+  }
+
+  /** A code passed at sign-in, or by saving a new device, is proof of the code for this session. */
+  async recordCode(session: ProofSession, deviceId: string | null, at = new Date()): Promise<void> {
+    await this.repositories.sessionProofs.record(session.sessionUid, session.accountId, 'code', deviceId, at);
+  }
+}
