@@ -273,3 +273,19 @@ describe('enrolment inside a sign-in (an account with no device)', () => {
     expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
   });
 });
+
+test('"confirm it\'s you" only ever sends the browser back to an Account settings page', async () => {
+  const email = 'newcomer@hill.example';
+  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'basic' }]);
+  const agent = new Agent(REDIRECT_URI);
+  const login = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
+  await agent.follow(await submitLogin(agent, login, email, PASSWORD));
+  const confirm = await agent.get(confirmUrl('//evil.example/account/x'));
+  expect(confirm.html).not.toContain('name="code"'); // no device yet: the password is all it takes
+  expect(formField(confirm.html, 'next')).toBe('/account/security-keys');
+  for (const next of ['https://evil.example/', '//evil.example/account/x', '/account/../password/forgot', '/accountx']) {
+    const answer = await agent.post(`${gatehouse.issuer}/account/confirm`, { _csrf: formField(confirm.html, '_csrf'), next, password: PASSWORD, code: '' });
+    expect(answer.status).toBe(303);
+    expect(answer.location).toBe(KEYS());
+  }
+});
