@@ -230,15 +230,18 @@ describe('refusals', () => {
 });
 
 describe('sessions and tokens end when they should', () => {
-  test('the single sign-on session lifetime counts from sign-in: using it does not extend it', async () => {
+  test('using the single sign-on session moves its idle deadline, never past the absolute lifetime from sign-in', async () => {
     const first = await signIn(hillClient, 'teacher@hill.example');
-    const expiry = async () =>
-      (await gatehouse.database.dataSource.query(`SELECT max(expires_at) AS at FROM oidc_payloads WHERE model = 'Session'`))[0].at.getTime();
-    const before = await expiry();
+    const session = async () =>
+      (await gatehouse.database.dataSource.query(`SELECT expires_at AS at, payload FROM oidc_payloads WHERE model = 'Session' ORDER BY expires_at DESC LIMIT 1`))[0];
+    const before = await session();
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const again = await start(first.agent, await authorizationRequest(first.rp));
     expect(again.location).toMatch(/code=/);
-    expect(await expiry()).toBeLessThanOrEqual(before + 1_000);
+    const after = await session();
+    expect(after.at.getTime()).toBeGreaterThan(before.at.getTime() + 1_000);
+    expect(after.at.getTime() - Date.now()).toBeLessThanOrEqual(30 * 60_000); // the idle timeout, not 12 h
+    expect(after.at.getTime()).toBeLessThanOrEqual((after.payload.loginTs + 12 * 3600) * 1000 + 1_000);
   });
 
   test('a NUL character in any parameter is an invalid_request, not a server error', async () => {
