@@ -3,6 +3,7 @@ import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount } from './accounts.ts';
+import { answersInJson, clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
 import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
@@ -112,6 +113,10 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       return source ? { acr: source.acr, amr: source.amr } : undefined;
     },
     renderError: async (ctx: KoaContextWithOIDC, out) => {
+      if (answersInJson(ctx)) {
+        ctx.body = out;
+        return;
+      }
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
       ctx.body = render('error', {
@@ -142,5 +147,6 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = 1;
+  provider.use(clientAuthenticationErrors(config.issuer));
   return provider;
 }
