@@ -28,6 +28,7 @@ const ENDPOINTS = {
   token: { path: '/token', params: { grant_type: 'authorization_code', code: 'x', redirect_uri: 'http://localhost:65010/callback' } },
   introspection: { path: '/token/introspection', params: { token: 'x' } },
   revocation: { path: '/token/revocation', params: { token: 'x' } },
+  'pushed authorization request': { path: '/request', params: { response_type: 'code', scope: 'openid', redirect_uri: 'http://localhost:65010/callback' } },
 } as const;
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;

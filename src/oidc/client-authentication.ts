@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /** The endpoints where a client authenticates itself (client_secret_basic for Gatehouse's clients). */
-const CLIENT_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['token', 'introspection', 'revocation']);
+const CLIENT_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request']);
 
 /** What oidc-provider 9 says when a request carries no client authentication at all. */
 const NO_CLIENT_AUTHENTICATION = 'no client authentication mechanism provided';
@@ -36,7 +36,10 @@ export function clientAuthenticationErrors(issuer: string) {
       ctx.body = { error, error_description: 'client authentication failed' };
     }
     if (ctx.status === 401 && error === 'invalid_client' && !ctx.response.get('WWW-Authenticate')) {
-      ctx.set('WWW-Authenticate', `Basic realm="${issuer}", error="invalid_client"`);
+      ctx.set('WWW-Authenticate', `Basic realm="${quoted(issuer)}", error="invalid_client"`);
     }
   };
 }
+
+/** RFC 7230 quoted-string: an issuer URL may hold `"` or `\\`, which must not end the parameter. */
+const quoted = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
