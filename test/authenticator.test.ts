@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as client from 'openid-client';
@@ -142,6 +143,23 @@ test('enrolment from Account settings: QR code interop, wrong code keeps the key
   // prompt=none on a session that passed only the password answers login_required.
   const silent = await start(other.agent, await authorizationRequest(rp, { prompt: 'none' }));
   expect(new URL(silent.location!).searchParams.get('error')).toBe('login_required');
+});
+
+test('a device whose secret speakeasy made (before secrets came from crypto.randomBytes) still signs in', async () => {
+  const oldSecret = 'PE2XQOK6OZIFISKUKUQTAUBVIZIWGJCT'; // speakeasy.generateSecret({ length: 20 }).base32
+  const account = await addStaff(gatehouse.services, 'veteran@hill.example', [{ schoolId, accessLevel: 'higher' }]);
+  const deviceId = crypto.randomUUID();
+  await gatehouse.services.repositories.authenticators.insert({
+    id: deviceId,
+    accountId: account.id,
+    name: 'Old phone',
+    secretSealed: gatehouse.services.box.seal(oldSecret, `totp:${deviceId}`),
+    step: 0,
+  });
+  const { rp, agent, authorization, afterPassword } = await signInAtClient('veteran@hill.example');
+  expect(visibleText(afterPassword.html)).toContain('Enter your code');
+  const callback = await agent.follow(await submitCode(agent, afterPassword, codeFor(oldSecret)));
+  expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ access_level: 'higher', acr: 'urn:gatehouse:acr:higher' });
 });
 
 test('a higher member without a device is offered enrolment inside the sign-in and leaves with higher access', async () => {
