@@ -299,6 +299,30 @@ describe('step-up (rule 6)', () => {
     expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher' });
   });
 
+  test('an essential acr claim naming higher, for an account without a device, goes through enrolment', async () => {
+    await addStaff(gatehouse.services, 'essential-new@hill.example', [{ schoolId, accessLevel: 'higher' }]);
+    const { rp, agent, afterPassword } = await signInAtClient('essential-new@hill.example');
+    await continueWithBasic(agent, afterPassword);
+    const essential = (acr: Record<string, unknown>) => JSON.stringify({ id_token: { acr } });
+
+    // Asked for in passing (not essential), or with basic allowed, higher is not required.
+    for (const acr of [{ value: 'urn:gatehouse:acr:higher' }, { essential: true, values: ['urn:gatehouse:acr:higher', 'urn:gatehouse:acr:basic'] }]) {
+      const silent = await start(agent, await authorizationRequest(rp, { claims: essential(acr), prompt: 'none' }));
+      expect(new URL(silent.location!).searchParams.get('code')).toEqual(expect.any(String));
+    }
+    for (const acr of [{ essential: true, value: 'urn:gatehouse:acr:higher' }, { essential: true, values: ['urn:gatehouse:acr:higher'] }]) {
+      const silent = await start(agent, await authorizationRequest(rp, { claims: essential(acr), prompt: 'none' }));
+      expect(new URL(silent.location!).searchParams.get('error')).toBe('interaction_required');
+    }
+
+    const authorization = await authorizationRequest(rp, { claims: essential({ essential: true, value: 'urn:gatehouse:acr:higher' }) });
+    const enrolPage = await start(agent, authorization);
+    expect(enrolPage.url).toMatch(/\/interaction\/[^/]+\/enrol$/);
+    const enrolment = { page: enrolPage, secret: parseOtpauth(decodeQrDataUrl(qrImage(enrolPage.html))).secret };
+    const callback = await agent.follow(await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret)));
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
+  });
+
   test('a password alone cannot add a device to an account that has one', async () => {
     await enrolledStaff('thief-target@hill.example', 'higher');
     const { agent, afterPassword } = await signInAtClient('thief-target@hill.example');

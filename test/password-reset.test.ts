@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { verifyPassword } from '../src/auth/passwords.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField, visibleText } from './support/agent.ts';
@@ -205,6 +206,52 @@ test('a locked account gets no reset mail', async () => {
   expect(visibleText(page.html)).toContain('we have sent it a link');
   await everyRequestedMailHandled();
   expect(smtp.inbox.filter((m) => m.to.includes('locked@hill.example'))).toEqual([]);
+});
+
+test('a link outstanding when the account is locked sets nothing, shown or posted', async () => {
+  const account = await addStaff(gatehouse.services, 'locked-later@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  await requestLink(agent, 'locked-later@hill.example');
+  const link = linkIn(await smtp.waitFor('locked-later@hill.example', /Set your Gatehouse password/));
+  const form = await agent.get(link); // shown while the account could still use it
+  await gatehouse.services.accounts.setStatus('locked-later@hill.example', 'locked');
+
+  const shown = await agent.get(link);
+  expect(shown.status).toBe(400);
+  expect(visibleText(shown.html)).toContain('This link is not valid.');
+  const posted = await agent.post(`${gatehouse.issuer}/password/reset`, {
+    _csrf: formField(form.html, '_csrf'),
+    token: new URL(link).searchParams.get('token')!,
+    password: NEW_PASSWORD,
+    confirm: NEW_PASSWORD,
+  });
+  expect(posted.status).toBe(400);
+  expect(visibleText(posted.html)).toContain('This link is not valid.');
+  const [row] = await gatehouse.database.dataSource.query(`SELECT password_hash FROM accounts WHERE id = $1`, [account.id]);
+  expect(row.password_hash).toBeNull();
+  await everyRequestedMailHandled();
+  expect(smtp.inbox.filter((m) => m.to.includes('locked-later@hill.example') && /password was changed/.test(m.subject))).toEqual([]);
+});
+
+test('of two simultaneous uses of one link exactly one sets the password; the other is told it was used', async () => {
+  const account = await addStaff(gatehouse.services, 'twice@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  await requestLink(agent, 'twice@hill.example');
+  const link = linkIn(await smtp.waitFor('twice@hill.example', /Set your Gatehouse password/));
+  const form = await agent.get(link);
+  const post = (password: string) =>
+    agent.post(`${gatehouse.issuer}/password/reset`, { _csrf: formField(form.html, '_csrf'), token: formField(form.html, 'token'), password, confirm: password });
+  const passwords = [`${NEW_PASSWORD} one`, `${NEW_PASSWORD} two`];
+  const pages = await Promise.all(passwords.map(post));
+
+  const won = pages.findIndex((page) => visibleText(page.html).includes('Your password has been set'));
+  expect(won).toBeGreaterThanOrEqual(0);
+  const lost = pages[1 - won]!;
+  expect(lost.status).toBe(400);
+  expect(visibleText(lost.html)).toContain('This link has already been used.');
+  const [row] = await gatehouse.database.dataSource.query(`SELECT password_hash FROM accounts WHERE id = $1`, [account.id]);
+  expect(await verifyPassword(row.password_hash, passwords[won]!)).toBe(true);
+  expect(await verifyPassword(row.password_hash, passwords[1 - won]!)).toBe(false);
 });
 
 test('a malformed email address is refused in words next to the field', async () => {
