@@ -15,8 +15,13 @@ export type RunningGatehouse = {
 };
 
 /** Opens storage, applies migrations, loads keys and serves HTTP until close(). */
-export async function startGatehouse(config: AppConfig, logger: Logger): Promise<RunningGatehouse> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+export async function startGatehouse(
+  config: AppConfig,
+  logger: Logger,
+  /** Something this process cannot recover from (the embedded database's owner file lost): stop. */
+  onFatal?: (message: string) => void,
+): Promise<RunningGatehouse> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onEmbeddedLockLost: onFatal });
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);

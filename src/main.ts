@@ -1,4 +1,4 @@
-import { startGatehouse } from './app.ts';
+import { startGatehouse, type RunningGatehouse } from './app.ts';
 import { ConfigError } from './config/config-error.ts';
 import { loadConfig } from './config/index.ts';
 import { MasterKeyMismatchError } from './auth/master-key.ts';
@@ -16,23 +16,27 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  let running;
+  let running: RunningGatehouse | undefined;
   try {
-    running = await startGatehouse(config, logger);
+    running = await startGatehouse(config, logger, (message) => {
+      logger.fatal(message);
+      if (running) void stop('fatal', 1);
+      else process.exit(1); // still starting: nothing to drain yet
+    });
   } catch (error) {
     const known = error instanceof MasterKeyMismatchError;
     process.stderr.write(`${known ? (error as Error).message : `Gatehouse could not start: ${(error as Error).message}`}\n`);
     process.exit(1);
   }
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await running.close();
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -63,7 +63,7 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     await tokens.revokeByGrantId('g2');
     expect(await tokens.find('t1')).toBeUndefined();
     expect(await refresh.find('r1')).toBeUndefined();
-    expect(await tokens.find('t2')).toBeDefined();
+    expect(await tokens.find('t2')).toMatchObject({ jti: 't2', grantId: 'g3' });
   });
 
   test('client secrets are encrypted at rest and read back intact', async () => {
@@ -85,7 +85,7 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     await sweeper.sweep();
     await sweeper.stop();
     expect(await sessions.find('old')).toBeUndefined();
-    expect(await sessions.find('new')).toBeDefined();
+    expect(await sessions.find('new')).toMatchObject({ jti: 'new' });
   });
 });
 

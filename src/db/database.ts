@@ -12,7 +12,14 @@ export type Database = {
   close(): Promise<void>;
 };
 
-export type DatabaseOptions = { databaseUrl: string | undefined; dataDir: string; poolSize?: number; role?: EmbeddedRole };
+export type DatabaseOptions = {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  poolSize?: number;
+  role?: EmbeddedRole;
+  /** Embedded only: the owner file stopped naming this process; the caller must stop. */
+  onEmbeddedLockLost?: (message: string) => void;
+};
 
 /** Any constant works: it only has to be the same in every Gatehouse process. */
 const MIGRATION_LOCK_KEY = 4_711_2026;
@@ -20,7 +27,7 @@ const MIGRATION_LOCK_KEY = 4_711_2026;
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const embedded: EmbeddedDatabase | undefined = options.databaseUrl
     ? undefined
-    : await openEmbeddedDatabase(options.dataDir, options.role);
+    : await openEmbeddedDatabase(options.dataDir, options.role, { onLockLost: options.onEmbeddedLockLost });
   const dataSource = new DataSource({
     type: 'postgres',
     url: options.databaseUrl ?? embedded!.url,

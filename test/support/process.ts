@@ -32,6 +32,7 @@ export async function spawnGatehouse(storage: TestStorage, port: number, extraEn
   }
   return {
     url,
+    pid: child.pid!,
     output: () => output,
     stop: () =>
       new Promise<number | null>((resolve) => {
