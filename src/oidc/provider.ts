@@ -7,6 +7,7 @@ import { createFindAccount } from './accounts.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
 import { cachePublicMetadata } from './public-metadata.ts';
+import { answerUnavailableWith503 } from './unavailable.ts';
 import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
@@ -146,5 +147,6 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   provider.maxIpsCount = 1;
   pinOriginToIssuer(provider, config.issuer);
   cachePublicMetadata(provider);
+  answerUnavailableWith503(provider, render);
   return provider;
 }
