@@ -46,6 +46,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
         const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop()]);
         if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
         await services.passwordReset.drain();
+        await services.audit.drain();
         services.mailer.close();
         await database.close();
         logger.info('stopped');

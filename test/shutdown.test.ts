@@ -3,7 +3,8 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { createTestStorage, type TestStorage } from './support/database.ts';
-import { freePort } from './support/gatehouse.ts';
+import { freePort, startTestGatehouse } from './support/gatehouse.ts';
+import { REDIRECT_URI } from './support/scenario.ts';
 import { spawnGatehouse } from './support/process.ts';
 
 /**
@@ -135,4 +136,34 @@ test('a request that never finishes is cut at SHUTDOWN_TIMEOUT_SECONDS, and shut
   expect(elapsed).toBeGreaterThanOrEqual(1_900);
   expect(elapsed).toBeLessThan(6_000);
   if (!storage.databaseUrl) expect(fs.existsSync(path.join(storage.dataDir, 'pgdata.lock'))).toBe(false);
+}, 60_000);
+
+test('audit events raised just before shutdown are written before the database closes', async () => {
+  const gatehouse = await startTestGatehouse(storage);
+  const { provider } = await gatehouse.services.oidc();
+  const iat = await new provider.InitialAccessToken({ expiresIn: 600, policies: ['school-system'] }).save();
+  // The provider audits a registration after answering it. Slow that audit work down (the real
+  // query, 300 ms later), so that it is still running when shutdown starts.
+  const clientSchools = gatehouse.services.repositories.clientSchools;
+  const schoolsOf = clientSchools.schoolsOf.bind(clientSchools);
+  clientSchools.schoolsOf = async (clientId) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return schoolsOf(clientId);
+  };
+  const registered = await fetch(`${gatehouse.url}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${iat}` },
+    body: JSON.stringify({ client_name: 'Late Library', redirect_uris: [REDIRECT_URI] }),
+  });
+  expect(registered.status).toBe(201);
+  const clientId = ((await registered.json()) as { client_id: string }).client_id;
+  await gatehouse.close();
+
+  const after = await startTestGatehouse(storage);
+  try {
+    const events = await after.database.dataSource.query(`SELECT event, outcome FROM audit_events WHERE client_id = $1`, [clientId]);
+    expect(events).toEqual([{ event: 'client.registered', outcome: 'success' }]);
+  } finally {
+    await after.close();
+  }
 }, 60_000);
