@@ -83,6 +83,23 @@ async function requestInFlight(port: number) {
   };
 }
 
+/** Resolves once the server has stopped accepting (a new connection is refused): draining has begun. */
+async function refusesConnections(port: number) {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(port, 'localhost');
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(false);
+      });
+      probe.once('error', () => resolve(true));
+    });
+    if (refused) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the server kept accepting connections after SIGTERM');
+}
+
 test('SIGTERM under keep-alive load drains, closes the database and exits 0 within a few seconds', async () => {
   const port = await freePort();
   const server = await spawnGatehouse(storage, port);
@@ -94,7 +111,7 @@ test('SIGTERM under keep-alive load drains, closes the database and exits 0 with
   const started = Date.now();
   load.signalled();
   const exited = server.stop();
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await refusesConnections(port);
   const lastAnswer = await inFlight.finish();
   const exitCode = await exited;
   const elapsed = Date.now() - started;
