@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { drainable } from './http/drain.ts';
 import { startSweeper } from './oidc/sweeper.ts';
 import { createServer } from './server.ts';
 import { createServices, type Services } from './services.ts';
@@ -30,6 +31,7 @@ export async function startGatehouse(
     const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 5_000;
+    const drain = drainable(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, resolve);
@@ -44,13 +46,15 @@ export async function startGatehouse(
       services,
       database,
       async close() {
-        // Finish in-flight requests (and the mail they started), then drop idle connections.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await Promise.all([closed, sweeper.stop()]);
+        // Finish requests in flight (bounded), then the mail and audit events they started, and
+        // only then close the pool and the embedded database they write through.
+        const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop()]);
+        if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
         await services.passwordReset.drain();
+        await services.audit.drain();
         services.mailer.close();
         await database.close();
+        logger.info('stopped');
       },
     };
   } catch (error) {

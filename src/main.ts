@@ -4,6 +4,9 @@ import { loadConfig } from './config/index.ts';
 import { MasterKeyMismatchError } from './auth/master-key.ts';
 import { createLogger } from './logger.ts';
 
+/** Time after the drain deadline for the mail, audit, pool and embedded database to close. */
+const FORCE_EXIT_GRACE_SECONDS = 10;
+
 async function main() {
   let config;
   try {
@@ -33,9 +36,18 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 20_000);
+    // close() cuts requests at the deadline; this only catches a close that itself hangs.
+    const force = setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting without closing the database cleanly');
+      process.exit(1);
+    }, (config.shutdownTimeoutSeconds + FORCE_EXIT_GRACE_SECONDS) * 1000);
     force.unref();
-    await running.close();
+    try {
+      await running?.close();
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
     process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -5,6 +5,7 @@ import { assetRoutes } from './http/assets.ts';
 import { createCsrf } from './http/csrf.ts';
 import { errorPages } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
+import { pinOriginToIssuer } from './http/issuer-origin.ts';
 import { requestLog } from './http/request-log.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { ViewRenderer } from './http/views.ts';
@@ -29,6 +30,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   // X-Forwarded-For entry): the leftmost ones are whatever the client wrote.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.keys = [csrfKey.toString('base64url')];
+  pinOriginToIssuer(app, config.issuer);
   app.silent = true;
   const secure = config.issuer.startsWith('https:');
   const csrf = createCsrf(csrfKey);

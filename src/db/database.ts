@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations/index.ts';
 import { openEmbeddedDatabase, type EmbeddedDatabase, type EmbeddedRole } from './embedded.ts';
 import { entities } from './entities/index.ts';
+import { probeWritable } from './write-probe.ts';
 
 export type Database = {
   dataSource: DataSource;
@@ -56,6 +57,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     migrate: () => runMigrationsExclusively(dataSource),
     async ping(timeoutMs = 2_000) {
       await withTimeout(dataSource.query('SELECT 1'), timeoutMs, 'database did not answer');
+      // Embedded: the database's disk is ours to watch, and a full one still answers SELECT 1.
+      if (!options.databaseUrl) await withTimeout(probeWritable(options.dataDir), timeoutMs, 'the embedded database disk did not answer');
     },
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();

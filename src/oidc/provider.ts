@@ -1,4 +1,5 @@
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { pinOriginToIssuer } from '../http/issuer-origin.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import type { Services } from '../services.ts';
@@ -6,6 +7,8 @@ import { createFindAccount } from './accounts.ts';
 import { answersInJson, clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
+import { cachePublicMetadata } from './public-metadata.ts';
+import { answerUnavailableWith503 } from './unavailable.ts';
 import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
@@ -147,6 +150,9 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = 1;
+  pinOriginToIssuer(provider, config.issuer);
+  cachePublicMetadata(provider);
+  answerUnavailableWith503(provider, render);
   provider.use(clientAuthenticationErrors(config.issuer));
   return provider;
 }

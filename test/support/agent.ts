@@ -51,7 +51,7 @@ export class Agent {
     };
   }
 
-  private store(header: string) {
+  protected store(header: string) {
     const [pair, ...attributes] = header.split(';');
     const index = pair!.indexOf('=');
     const name = pair!.slice(0, index).trim();
