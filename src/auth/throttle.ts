@@ -1,4 +1,5 @@
 import type { ThrottleRepository } from '../db/repositories/throttle.ts';
+import { normaliseEmail } from './email-address.ts';
 
 /**
  * The numbers (documented in README.md). Counted in PostgreSQL, shared by every process.
@@ -28,11 +29,11 @@ export type Gate = { allowed: true; delayMs: number } | { allowed: false; locked
 
 /**
  * Who is being guessed at. An existing account is counted by its id, so no spelling of its address
- * (case, Unicode look-alikes PostgreSQL folds differently) buys more guesses; an address with no
- * account is counted by the address as typed, so it locks the same way and a lock reveals nothing.
+ * buys more guesses; an address with no account by its normalised form (the same function that
+ * finds accounts), so it locks exactly the same way and a lock reveals nothing.
  */
 export const passwordSubject = (account: { id: string } | null, typed: string) =>
-  account ? `account:${account.id}` : `login:${typed.trim().toLowerCase()}`;
+  account ? `account:${account.id}` : `login:${normaliseEmail(typed)}`;
 export const codeSubject = (accountId: string) => `code:${accountId}`;
 const ipKey = (ip: string) => `ip:${ip}`;
 
