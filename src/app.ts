@@ -43,7 +43,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await Promise.all([closed, sweeper.stop()]);
-        await services.passwordReset.drain();
+        await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);
         services.mailer.close();
         await database.close();
       },
