@@ -104,6 +104,19 @@ describe('consecutive failures per account and factor', () => {
     expect(await throttle.attempt('password', ALICE, untrusted('192.0.2.99'))).toMatchObject({ allowed: true });
   });
 
+  test('the helpdesk release lifts both factors and every device of that account, and nothing else', async () => {
+    const alice = { id: ALICE.slice('account:'.length) };
+    await failTimes(THROTTLE.blockAfter, 'password', ALICE, spread);
+    await failTimes(THROTTLE.blockAfter, 'code', ALICE, spread);
+    await failTimes(THROTTLE.lockAfter, 'code', ALICE, () => device('laptop'));
+    await failTimes(THROTTLE.blockAfter, 'password', BOB, spread);
+    await throttle.release(alice);
+    expect(await throttle.attempt('password', ALICE, untrusted('192.0.2.9'))).toEqual({ allowed: true, delayMs: 0 });
+    expect(await throttle.attempt('code', ALICE, untrusted('192.0.2.9'))).toEqual({ allowed: true, delayMs: 0 });
+    expect(await throttle.attempt('code', ALICE, device('laptop'))).toEqual({ allowed: true, delayMs: 0 });
+    expect(await throttle.attempt('password', BOB, untrusted('192.0.2.9'))).toEqual({ allowed: false, kind: 'blocked' });
+  });
+
   test('only a success of that factor clears the count', async () => {
     await failTimes(THROTTLE.blockAfter - 1, 'code', ALICE, spread);
     await throttle.succeeded('password', ALICE, untrusted());
@@ -134,6 +147,16 @@ describe('consecutive failures per account and factor', () => {
       warnings.push((await throttle.failed('password', ALICE, spread(i))).warn);
     }
     expect(warnings.filter(Boolean)).toHaveLength(2);
+  });
+
+  test('failures from a trusted device count towards the warning too', async () => {
+    await failTimes(THROTTLE.warnAfter + 1 - THROTTLE.lockAfter, 'code', ALICE, spread);
+    const fromDevice = [];
+    for (let i = 0; i < THROTTLE.lockAfter; i += 1) {
+      await throttle.attempt('code', ALICE, device('laptop'));
+      fromDevice.push((await throttle.failed('code', ALICE, device('laptop'))).warn);
+    }
+    expect(fromDevice).toEqual([...Array(THROTTLE.lockAfter - 1).fill(false), true]);
   });
 });
 

@@ -163,6 +163,10 @@ test('a browser with a device cookie signs in while its account is locked for ev
   // The person's own browser, on the school IP, still signs in (on either process).
   expect((await signIn(second, own, email, PASSWORD)).status).toBe(303);
   expect((await signIn(first, own, email, PASSWORD)).status).toBe(303);
+  // A device cookie counts only for the account that signed in with it.
+  const colleagues = browser('192.0.2.202');
+  expect((await signIn(first, colleagues, 'colleague@hill.example', PASSWORD)).status).toBe(303);
+  expect((await signIn(first, colleagues, email, PASSWORD)).status).toBe(423);
 
   const warning = await smtp.waitFor(email, /Someone is trying to sign in/);
   expect(warning.text).toContain(`more than ${THROTTLE.warnAfter} times in a row`);
