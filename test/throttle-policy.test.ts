@@ -193,7 +193,9 @@ describe('the keys of the counters', () => {
   test('password, code and reset counters are kept apart, by account id', () => {
     const alice = { id: '7c1f0e2a-0000-4000-8000-000000000001' };
     expect(passwordSubject(alice, 'Whatever@Typed.example')).toBe(`account:${alice.id}`);
-    expect(passwordSubject(null, ' Ｇhost@Hill.example ')).toBe('login:ghost@hill.example');
+    expect(passwordSubject(null, ' Ｇhost@Hill.example ')).toBe(passwordSubject(null, 'ghost@hill.example'));
+    expect(passwordSubject(null, 'ghost@hill.example')).toMatch(/^login:[A-Za-z0-9_-]{43}$/);
+    expect(passwordSubject(null, 'ghost@hill.example')).not.toBe(passwordSubject(null, 'ghosts@hill.example'));
     const password = attemptKeys('password', ALICE, untrusted());
     const code = attemptKeys('code', ALICE, untrusted());
     const reset = resetEmailKeys(ALICE);

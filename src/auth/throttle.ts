@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { StreakState, ThrottleStore, WindowState } from '../db/repositories/throttle.ts';
 import { normaliseEmail } from './email-address.ts';
 
@@ -40,10 +41,12 @@ export type Gate = { allowed: true; delayMs: number } | Refusal;
 /**
  * Who is being guessed at. An existing account is counted by its id, so no spelling of its address
  * buys more guesses; an address with no account by its normalised form (the same function that
- * finds accounts), so it locks exactly the same way and a lock reveals nothing.
+ * finds accounts), so it locks exactly the same way and a lock reveals nothing. That form is
+ * hashed: keys stay short whatever NFKC makes of an address (one character can become 18), and
+ * the table need not hold the addresses people mistyped.
  */
 export const passwordSubject = (account: { id: string } | null, typed: string) =>
-  account ? accountSubject(account.id) : `login:${normaliseEmail(typed)}`;
+  account ? accountSubject(account.id) : `login:${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
 export const accountSubject = (accountId: string) => `account:${accountId}`;
 
 /**
