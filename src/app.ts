@@ -50,7 +50,7 @@ export async function startGatehouse(
         // only then close the pool and the embedded database they write through.
         const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop()]);
         if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
-        await services.passwordReset.drain();
+        await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);
         await services.audit.drain();
         services.mailer.close();
         await database.close();

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { assetRoutes } from './http/assets.ts';
 import { createCsrf } from './http/csrf.ts';
+import { createDeviceCookies } from './http/device-cookie.ts';
 import { errorPages } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
 import { pinOriginToIssuer } from './http/issuer-origin.ts';
@@ -44,7 +45,9 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
 
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));
-  const pages = { provider, services, render, csrf };
+  const devices = createDeviceCookies(csrfKey);
+  app.use(devices.middleware);
+  const pages = { provider, services, render, csrf, devices };
   // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.
   for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages)]) app.use(router.routes());
 

@@ -64,7 +64,7 @@ export async function createServices(database: Database, config: AppConfig, logg
       activate: () => activateNextSigningKey(repositories.secrets, box),
       list: () => listSigningKeys(repositories.secrets, box),
     },
-    authentication: new AuthenticationService(repositories, throttle, authenticators, audit),
+    authentication: new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger),
     passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
       issuer: config.issuer,
       tokenTtlSeconds: config.ttl.resetTokenSeconds,

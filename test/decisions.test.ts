@@ -17,6 +17,7 @@ const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
 const account = (overrides: Partial<Account> = {}): Account => ({
   id: 'acc-1',
   email: 'staff@hill.example',
+  emailNormalised: 'staff@hill.example',
   name: 'Staff',
   passwordHash: null,
   status: 'active',

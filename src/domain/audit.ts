@@ -2,8 +2,11 @@ import type { Logger } from 'pino';
 import type { AuditEvent, StoredAuditEvent } from '../db/repositories/audit.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 
-/** Where a request came from, carried into the audit trail. */
-export type RequestContext = { ip: string; clientId?: string | undefined };
+/**
+ * Where a request came from, carried into the audit trail; `devices` are the browser's verified
+ * device cookies (accounts it fully signed in to before), which the throttle trusts.
+ */
+export type RequestContext = { ip: string; clientId?: string | undefined; devices?: ReadonlyArray<{ id: string; accountId: string }> | undefined };
 
 /**
  * The audit trail. Recording never fails the action it describes: an event that cannot be

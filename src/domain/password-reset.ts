@@ -95,7 +95,7 @@ export class PasswordResetService {
   async request(email: string, interactionUid: string | null, where: RequestContext): Promise<void> {
     const requested = { event: 'password_reset.request', email, ...where };
     const account = await this.repositories.accounts.findByEmail(email);
-    if (!(await this.throttle.mayEmail(account, email, where.ip))) {
+    if (!(await this.throttle.mayEmail(account, email))) {
       await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: 'throttled' });
       return;
     }

@@ -12,7 +12,7 @@ import { codeForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
 export function signInRoutes(deps: PageDeps) {
-  const { provider, services, csrf } = deps;
+  const { provider, services, csrf, devices } = deps;
   const { page, interaction, schoolNameFor, finish } = pageHelpers(deps);
   const router = new Router();
 
@@ -71,6 +71,7 @@ export function signInRoutes(deps: PageDeps) {
       return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, error: refusal.message }, refusal.status);
     }
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
+    if (check.trustBrowser) devices.trust(ctx, check.account.id);
     return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: true } });
   });
 
@@ -87,6 +88,7 @@ export function signInRoutes(deps: PageDeps) {
       const refusal = refusalOf(check, WRONG_CODE);
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
     }
+    if (check.trustBrowser) devices.trust(ctx, account.id);
     return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true } });
   });
 

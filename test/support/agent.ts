@@ -7,6 +7,10 @@ export type Page = { status: number; url: string; html: string; location: string
 export class Agent {
   readonly cookies = new Map<string, string>();
   readonly stopAt: string;
+  /** Sent with every request, e.g. `x-forwarded-for` to stand for a client IP behind TRUST_PROXY. */
+  readonly headers: Record<string, string> = {};
+  /** Every Set-Cookie header received, to check a cookie's attributes. */
+  readonly setCookies: string[] = [];
 
   constructor(stopAt: string) {
     this.stopAt = stopAt;
@@ -39,9 +43,12 @@ export class Agent {
     const response = await fetch(url, {
       ...init,
       redirect: 'manual',
-      headers: { ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
+      headers: { ...this.headers, ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
     });
-    for (const header of response.headers.getSetCookie()) this.store(header);
+    for (const header of response.headers.getSetCookie()) {
+      this.setCookies.push(header);
+      this.store(header);
+    }
     const location = response.headers.get('location');
     return {
       status: response.status,
