@@ -55,13 +55,15 @@ test('a hosted form with a compressed body (malformed or not): 415 with words, a
     expect(text).toContain('We could not read that request');
     expect(text).toContain('uncompressed');
   }
-  // The provider's own endpoints refuse them as OAuth errors.
+  // The provider's own endpoints refuse them as OAuth errors (here: no client authentication
+  // could be read from the body, so RFC 6749 §5.2's 401 invalid_client).
   const token = await fetch(`${gatehouse.issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' },
     body: Buffer.from('not gzip'),
   });
-  expect(token.status).toBe(400);
+  expect(token.status).toBe(401);
+  expect(await token.json()).toMatchObject({ error: 'invalid_client' });
 });
 
 test('POST /reg (and updates) with lone surrogates in any string: 400 invalid_client_metadata, nothing stored', async () => {
