@@ -4,7 +4,10 @@ import { OidcPayloadsAccountIndex1764200000000 } from './1764200000000-oidc-payl
 import { AuthThrottle1764300000000 } from './1764300000000-auth-throttle.ts';
 import { GrantSchools1764400000000 } from './1764400000000-grant-schools.ts';
 import { AuditEvents1764500000000 } from './1764500000000-audit-events.ts';
+import { EmailNormalised1764600000000 } from './1764600000000-email-normalised.ts';
+import { AuthFailureStreaks1764610000000 } from './1764610000000-auth-failure-streaks.ts';
 import { SessionProofs1764700000000 } from './1764700000000-session-proofs.ts';
+import { HashBearerIds1764800000000 } from './1764800000000-hash-bearer-ids.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -14,5 +17,8 @@ export const migrations = [
   AuthThrottle1764300000000,
   GrantSchools1764400000000,
   AuditEvents1764500000000,
+  EmailNormalised1764600000000,
+  AuthFailureStreaks1764610000000,
   SessionProofs1764700000000,
+  HashBearerIds1764800000000,
 ];

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { drainable } from './http/drain.ts';
 import { startSweeper } from './oidc/sweeper.ts';
 import { createServer } from './server.ts';
 import { createServices, type Services } from './services.ts';
@@ -15,8 +16,13 @@ export type RunningGatehouse = {
 };
 
 /** Opens storage, applies migrations, loads keys and serves HTTP until close(). */
-export async function startGatehouse(config: AppConfig, logger: Logger): Promise<RunningGatehouse> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+export async function startGatehouse(
+  config: AppConfig,
+  logger: Logger,
+  /** Something this process cannot recover from (the embedded database's owner file lost): stop. */
+  onFatal?: (message: string) => void,
+): Promise<RunningGatehouse> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onEmbeddedLockLost: onFatal });
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);
@@ -25,6 +31,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
     const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 5_000;
+    const drain = drainable(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, resolve);
@@ -39,13 +46,15 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
       services,
       database,
       async close() {
-        // Finish in-flight requests (and the mail they started), then drop idle connections.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await Promise.all([closed, sweeper.stop()]);
-        await services.passwordReset.drain();
+        // Finish requests in flight (bounded), then the mail and audit events they started, and
+        // only then close the pool and the embedded database they write through.
+        const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop()]);
+        if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
+        await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);
+        await services.audit.drain();
         services.mailer.close();
         await database.close();
+        logger.info('stopped');
       },
     };
   } catch (error) {

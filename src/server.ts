@@ -3,8 +3,10 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { assetRoutes } from './http/assets.ts';
 import { createCsrf } from './http/csrf.ts';
+import { createDeviceCookies } from './http/device-cookie.ts';
 import { errorPages } from './http/errors.ts';
 import { healthRoutes } from './http/health.ts';
+import { pinOriginToIssuer } from './http/issuer-origin.ts';
 import { requestLog } from './http/request-log.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { ViewRenderer } from './http/views.ts';
@@ -29,6 +31,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   // X-Forwarded-For entry): the leftmost ones are whatever the client wrote.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.keys = [csrfKey.toString('base64url')];
+  pinOriginToIssuer(app, config.issuer);
   app.silent = true;
   const secure = config.issuer.startsWith('https:');
   const csrf = createCsrf(csrfKey);
@@ -42,7 +45,9 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
 
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));
-  const pages = { provider, services, render, csrf };
+  const devices = createDeviceCookies(csrfKey);
+  app.use(devices.middleware);
+  const pages = { provider, services, render, csrf, devices };
   // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.
   for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages)]) app.use(router.routes());
 

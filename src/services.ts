@@ -16,6 +16,7 @@ import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
+import { rehashStoredIds } from './oidc/bearer-storage.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
@@ -34,6 +35,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const transaction: UnitOfWork = (work) =>
     database.dataSource.transaction((manager) => work(repositoriesFor(manager)));
   const box: SecretBox = await loadSecretBox(repositories.secrets, config);
+  await rehashStoredIds(repositories.oidcPayloads, box);
   const mailer: Mailer = await createMailer({
     smtpUrl: config.smtpUrl,
     from: config.mailFrom,
@@ -44,7 +46,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const throttle = new ThrottleService(repositories.throttle);
   const audit = new AuditService(repositories, logger);
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
-  const authentication = new AuthenticationService(repositories, throttle, authenticators, audit);
+  const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger);
   const services = {
     config,
     logger,

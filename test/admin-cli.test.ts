@@ -55,7 +55,7 @@ test('school, client and user commands print exactly one JSON object each', asyn
   expect(again.id).toBe(user.id);
   expect(await adminJson('user', 'mfa-reset', '--email', 'head@brook.example')).toEqual({ id: user.id, removed: 0 });
   expect(await adminJson('user', 'lock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'locked' });
-  expect(await adminJson('user', 'unlock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'active' });
+  expect(await adminJson('user', 'unlock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'active', released: 0 });
 }, 120_000);
 
 test('bad input fails with words on stderr, a non-zero exit and nothing written', async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as client from 'openid-client';
@@ -144,6 +145,23 @@ test('enrolment from Account settings: QR code interop, wrong code keeps the key
   expect(new URL(silent.location!).searchParams.get('error')).toBe('login_required');
 });
 
+test('a device whose secret speakeasy made (before secrets came from crypto.randomBytes) still signs in', async () => {
+  const oldSecret = 'PE2XQOK6OZIFISKUKUQTAUBVIZIWGJCT'; // speakeasy.generateSecret({ length: 20 }).base32
+  const account = await addStaff(gatehouse.services, 'veteran@hill.example', [{ schoolId, accessLevel: 'higher' }]);
+  const deviceId = crypto.randomUUID();
+  await gatehouse.services.repositories.authenticators.insert({
+    id: deviceId,
+    accountId: account.id,
+    name: 'Old phone',
+    secretSealed: gatehouse.services.box.seal(oldSecret, `totp:${deviceId}`),
+    step: 0,
+  });
+  const { rp, agent, authorization, afterPassword } = await signInAtClient('veteran@hill.example');
+  expect(visibleText(afterPassword.html)).toContain('Enter your code');
+  const callback = await agent.follow(await submitCode(agent, afterPassword, codeFor(oldSecret)));
+  expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ access_level: 'higher', acr: 'urn:gatehouse:acr:higher' });
+});
+
 test('a higher member without a device is offered enrolment inside the sign-in and leaves with higher access', async () => {
   await addStaff(gatehouse.services, 'deputy@hill.example', [{ schoolId, accessLevel: 'higher' }]);
   const { rp, agent, authorization, afterPassword } = await signInAtClient('deputy@hill.example');
@@ -278,6 +296,30 @@ describe('step-up (rule 6)', () => {
     expect(visibleText(codePage.html)).toContain('Enter your code');
     const callback = await agent.follow(await submitCode(agent, codePage, codeFor(secret, 1)));
     expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher' });
+  });
+
+  test('an essential acr claim naming higher, for an account without a device, goes through enrolment', async () => {
+    await addStaff(gatehouse.services, 'essential-new@hill.example', [{ schoolId, accessLevel: 'higher' }]);
+    const { rp, agent, afterPassword } = await signInAtClient('essential-new@hill.example');
+    await continueWithBasic(agent, afterPassword);
+    const essential = (acr: Record<string, unknown>) => JSON.stringify({ id_token: { acr } });
+
+    // Asked for in passing (not essential), or with basic allowed, higher is not required.
+    for (const acr of [{ value: 'urn:gatehouse:acr:higher' }, { essential: true, values: ['urn:gatehouse:acr:higher', 'urn:gatehouse:acr:basic'] }]) {
+      const silent = await start(agent, await authorizationRequest(rp, { claims: essential(acr), prompt: 'none' }));
+      expect(new URL(silent.location!).searchParams.get('code')).toEqual(expect.any(String));
+    }
+    for (const acr of [{ essential: true, value: 'urn:gatehouse:acr:higher' }, { essential: true, values: ['urn:gatehouse:acr:higher'] }]) {
+      const silent = await start(agent, await authorizationRequest(rp, { claims: essential(acr), prompt: 'none' }));
+      expect(new URL(silent.location!).searchParams.get('error')).toBe('interaction_required');
+    }
+
+    const authorization = await authorizationRequest(rp, { claims: essential({ essential: true, value: 'urn:gatehouse:acr:higher' }) });
+    const enrolPage = await start(agent, authorization);
+    expect(enrolPage.url).toMatch(/\/interaction\/[^/]+\/enrol$/);
+    const enrolment = { page: enrolPage, secret: parseOtpauth(decodeQrDataUrl(qrImage(enrolPage.html))).secret };
+    const callback = await agent.follow(await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret)));
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
   });
 
   test('a password alone cannot add a device to an account that has one', async () => {

@@ -276,4 +276,22 @@ describe('sessions and tokens end when they should', () => {
     expect(visibleText(interactive.html)).toContain('Log in');
     await expect(client.refreshTokenGrant(first.rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
+
+  test('a session that outlived its account\'s lock is not honoured (account_unavailable)', async () => {
+    // A session written while the lock was being applied survives the lock's revocation: the
+    // prompt policy, not the revocation, is what stops it.
+    const account = await addStaff(gatehouse.services, 'racing@hill.example', [{ schoolId: hill.id, accessLevel: 'basic' }]);
+    const first = await signIn(hillClient, 'racing@hill.example');
+    await gatehouse.services.repositories.accounts.setStatus(account.id, 'locked');
+
+    const silent = await start(first.agent, await authorizationRequest(first.rp, { prompt: 'none' }));
+    expect(new URL(silent.location!).searchParams.get('error')).toBe('login_required');
+    const interactive = await start(first.agent, await authorizationRequest(first.rp));
+    expect(interactive.status).toBe(200);
+    expect(visibleText(interactive.html)).toContain('Log in');
+
+    await gatehouse.services.repositories.accounts.setStatus(account.id, 'active');
+    const again = await start(first.agent, await authorizationRequest(first.rp, { prompt: 'none' }));
+    expect(new URL(again.location!).searchParams.get('code')).toEqual(expect.any(String));
+  });
 });

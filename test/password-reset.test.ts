@@ -1,3 +1,5 @@
+import http from 'node:http';
+import { verifyPassword } from '../src/auth/passwords.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField, visibleText } from './support/agent.ts';
@@ -41,6 +43,12 @@ async function requestLink(agent: Agent, email: string) {
   return agent.post(`${gatehouse.issuer}/password/forgot`, { _csrf: formField(form.html, '_csrf'), email });
 }
 
+/** The error said next to a field (field-error partial), or null when there is none. */
+function fieldError(html: string, field: string): string | null {
+  const match = new RegExp(`<p class="field-error" id="${field}-error" role="alert">([^<]*)</p>`).exec(html);
+  return match ? visibleText(match[1]!) : null;
+}
+
 async function setPassword(agent: Agent, link: string, password: string, confirm = password) {
   const form = await agent.get(link);
   expect(form.status).toBe(200);
@@ -64,21 +72,55 @@ test('the answer is the same whether or not the account exists, and only a real 
   const mail = await smtp.waitFor('known@hill.example', /Set your Gatehouse password/);
   expect(linkIn(mail).startsWith(`${gatehouse.issuer}/password/reset?token=`)).toBe(true);
   expect(mail.html).toContain('Set your password');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(smtp.inbox.some((m) => m.to.includes('unknown@hill.example'))).toBe(false);
+  await everyRequestedMailHandled();
+  expect(smtp.inbox.filter((m) => m.to.includes('unknown@hill.example'))).toEqual([]);
 });
+
+/**
+ * Resolves once every reset request started in the background has sent its mail or decided not
+ * to: "no mail" is then a fact, not the absence of one within a sleep.
+ */
+const everyRequestedMailHandled = () => gatehouse.services.passwordReset.drain();
+
+/** A POST with the Host header we choose: fetch (undici) always sends the URL's own host. */
+function postWithHost(url: string, host: string, cookies: Map<string, string>, form: Record<string, string>) {
+  const body = new URLSearchParams(form).toString();
+  return new Promise<{ status: number; html: string }>((resolve, reject) => {
+    const request = http.request(url, {
+      method: 'POST',
+      headers: {
+        host,
+        'x-forwarded-host': host,
+        'x-forwarded-proto': 'https',
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': Buffer.byteLength(body),
+        cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+      },
+    });
+    request.on('response', (response) => {
+      let html = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (html += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, html }));
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
 
 test('the link is built from ISSUER, never from the Host header', async () => {
   await addStaff(gatehouse.services, 'host@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
   const agent = new Agent(REDIRECT_URI);
   const form = await agent.get(`${gatehouse.issuer}/password/forgot`);
-  await agent.send(`${gatehouse.issuer}/password/forgot`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'evil.example', 'x-forwarded-host': 'evil.example' },
-    body: new URLSearchParams({ _csrf: formField(form.html, '_csrf'), email: 'host@hill.example' }).toString(),
+  const sent = await postWithHost(`${gatehouse.issuer}/password/forgot`, 'evil.example', agent.cookies, {
+    _csrf: formField(form.html, '_csrf'),
+    email: 'host@hill.example',
   });
+  expect(sent.status).toBe(200);
+  expect(visibleText(sent.html)).toContain('we have sent it a link');
   const mail = await smtp.waitFor('host@hill.example', /Set your Gatehouse password/);
-  expect(linkIn(mail)).toMatch(new RegExp(`^${gatehouse.issuer}/`));
+  expect(linkIn(mail).startsWith(`${gatehouse.issuer}/password/reset?token=`)).toBe(true);
+  expect(`${mail.text}${mail.html}`).not.toContain('evil.example');
 });
 
 test('a weak or mismatched password is refused in words, and the link still works after', async () => {
@@ -86,11 +128,17 @@ test('a weak or mismatched password is refused in words, and the link still work
   const agent = new Agent(REDIRECT_URI);
   await requestLink(agent, 'weak@hill.example');
   const link = linkIn(await smtp.waitFor('weak@hill.example', /Set your Gatehouse password/));
+  // The page always shows the hint "Use at least 15 characters": read the error next to the field.
   const tooShort = await setPassword(agent, link, 'short');
   expect(tooShort.status).toBe(400);
-  expect(visibleText(tooShort.html)).toContain('at least 15 characters');
+  expect(fieldError(tooShort.html, 'password')).toBe('Your password must be at least 15 characters long. A few ordinary words together make a good one.');
+  expect(fieldError(tooShort.html, 'confirm')).toBeNull();
+  const common = await setPassword(agent, link, 'password1234567890');
+  expect(fieldError(common.html, 'password')).toContain('on a list of common or breached passwords');
   const mismatch = await setPassword(agent, link, NEW_PASSWORD, `${NEW_PASSWORD}!`);
-  expect(visibleText(mismatch.html)).toContain('The two passwords are not the same.');
+  expect(mismatch.status).toBe(400);
+  expect(fieldError(mismatch.html, 'confirm')).toBe('The two passwords are not the same.');
+  expect(fieldError(mismatch.html, 'password')).toBeNull();
   const done = await setPassword(agent, link, NEW_PASSWORD);
   expect(visibleText(done.html)).toContain('Your password has been set');
 });
@@ -115,8 +163,11 @@ test('a used, expired or tampered link gets a page that says so and offers a new
   expect(garbage.html).not.toContain('<script>');
 
   await requestLink(agent, 'reuse@hill.example');
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const second = smtp.inbox.filter((m) => m.to.includes('reuse@hill.example') && /Set your/.test(m.subject)).at(-1)!;
+  await everyRequestedMailHandled();
+  const links = smtp.inbox.filter((m) => m.to.includes('reuse@hill.example') && /Set your/.test(m.subject));
+  expect(links).toHaveLength(2);
+  const second = links[1]!;
+  expect(linkIn(second)).not.toBe(link);
   await gatehouse.database.dataSource.query(
     `UPDATE password_reset_tokens SET expires_at = now() - interval '1 minute' WHERE used_at IS NULL`,
   );
@@ -153,8 +204,54 @@ test('a locked account gets no reset mail', async () => {
   await gatehouse.services.accounts.setStatus('locked@hill.example', 'locked');
   const page = await requestLink(new Agent(REDIRECT_URI), 'locked@hill.example');
   expect(visibleText(page.html)).toContain('we have sent it a link');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(smtp.inbox.some((m) => m.to.includes('locked@hill.example'))).toBe(false);
+  await everyRequestedMailHandled();
+  expect(smtp.inbox.filter((m) => m.to.includes('locked@hill.example'))).toEqual([]);
+});
+
+test('a link outstanding when the account is locked sets nothing, shown or posted', async () => {
+  const account = await addStaff(gatehouse.services, 'locked-later@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  await requestLink(agent, 'locked-later@hill.example');
+  const link = linkIn(await smtp.waitFor('locked-later@hill.example', /Set your Gatehouse password/));
+  const form = await agent.get(link); // shown while the account could still use it
+  await gatehouse.services.accounts.setStatus('locked-later@hill.example', 'locked');
+
+  const shown = await agent.get(link);
+  expect(shown.status).toBe(400);
+  expect(visibleText(shown.html)).toContain('This link is not valid.');
+  const posted = await agent.post(`${gatehouse.issuer}/password/reset`, {
+    _csrf: formField(form.html, '_csrf'),
+    token: new URL(link).searchParams.get('token')!,
+    password: NEW_PASSWORD,
+    confirm: NEW_PASSWORD,
+  });
+  expect(posted.status).toBe(400);
+  expect(visibleText(posted.html)).toContain('This link is not valid.');
+  const [row] = await gatehouse.database.dataSource.query(`SELECT password_hash FROM accounts WHERE id = $1`, [account.id]);
+  expect(row.password_hash).toBeNull();
+  await everyRequestedMailHandled();
+  expect(smtp.inbox.filter((m) => m.to.includes('locked-later@hill.example') && /password was changed/.test(m.subject))).toEqual([]);
+});
+
+test('of two simultaneous uses of one link exactly one sets the password; the other is told it was used', async () => {
+  const account = await addStaff(gatehouse.services, 'twice@hill.example', [{ schoolId, accessLevel: 'basic' }], null);
+  const agent = new Agent(REDIRECT_URI);
+  await requestLink(agent, 'twice@hill.example');
+  const link = linkIn(await smtp.waitFor('twice@hill.example', /Set your Gatehouse password/));
+  const form = await agent.get(link);
+  const post = (password: string) =>
+    agent.post(`${gatehouse.issuer}/password/reset`, { _csrf: formField(form.html, '_csrf'), token: formField(form.html, 'token'), password, confirm: password });
+  const passwords = [`${NEW_PASSWORD} one`, `${NEW_PASSWORD} two`];
+  const pages = await Promise.all(passwords.map(post));
+
+  const won = pages.findIndex((page) => visibleText(page.html).includes('Your password has been set'));
+  expect(won).toBeGreaterThanOrEqual(0);
+  const lost = pages[1 - won]!;
+  expect(lost.status).toBe(400);
+  expect(visibleText(lost.html)).toContain('This link has already been used.');
+  const [row] = await gatehouse.database.dataSource.query(`SELECT password_hash FROM accounts WHERE id = $1`, [account.id]);
+  expect(await verifyPassword(row.password_hash, passwords[won]!)).toBe(true);
+  expect(await verifyPassword(row.password_hash, passwords[1 - won]!)).toBe(false);
 });
 
 test('a malformed email address is refused in words next to the field', async () => {

@@ -87,7 +87,7 @@ async function ssoAgain(rp: Awaited<ReturnType<typeof relyingParty>>, agent: Age
   return start(agent, await authorizationRequest(rp));
 }
 
-const sessionCookies = (agent: Agent) => agent.setCookieHeaders.filter((header) => /^_session=/.test(header));
+const sessionCookies = (agent: Agent) => agent.setCookies.filter((header) => /^_session=/.test(header));
 
 describe('the rule', () => {
   const limits = { idleSeconds: IDLE_SECONDS, absoluteSeconds: ABSOLUTE_SECONDS };
@@ -184,7 +184,7 @@ describe('the session cookie', () => {
     expect(expiresOf(first) - now()).toBeGreaterThan(IDLE_SECONDS - 30);
 
     await editSession('own-laptop@hill.example', { exp: now() + 60 });
-    agent.setCookieHeaders.length = 0;
+    agent.setCookies.length = 0;
     await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
     const afterAccount = sessionCookies(agent).filter((header) => !header.includes('1970'));
     expect(afterAccount.length).toBeGreaterThan(0);

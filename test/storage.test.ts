@@ -4,6 +4,8 @@ import { SecretBox } from '../src/auth/secret-box.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { repositoriesFor, type Repositories } from '../src/db/repositories/index.ts';
 import { createAdapterClass } from '../src/oidc/adapter.ts';
+import { BearerStorage, rehashStoredIds } from '../src/oidc/bearer-storage.ts';
+import { HashBearerIds1764800000000 } from '../migrations/1764800000000-hash-bearer-ids.ts';
 import { startSweeper } from '../src/oidc/sweeper.ts';
 import pino from 'pino';
 import { createTestStorage, type TestStorage } from './support/database.ts';
@@ -33,10 +35,14 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     const sessions = new (Adapter())('Session');
     await sessions.upsert('s1', { jti: 's1', uid: 'uid-1', accountId: 'a' } as never, 60);
     expect(await sessions.find('s1')).toMatchObject({ accountId: 'a' });
-    expect(await sessions.findByUid('uid-1')).toMatchObject({ jti: 's1' });
+    expect(await sessions.find('s1')).toMatchObject({ jti: 's1' });
+    // Only a hash of the session id is stored: a lookup by uid cannot give it back.
+    expect(await sessions.findByUid('uid-1')).toEqual(expect.objectContaining({ accountId: 'a', uid: 'uid-1' }));
+    expect(await sessions.findByUid('uid-1')).not.toHaveProperty('jti');
     const codes = new (Adapter())('DeviceCode');
     await codes.upsert('d1', { jti: 'd1', userCode: 'ABCD-EFGH' } as never, 60);
-    expect(await codes.findByUserCode('ABCD-EFGH')).toMatchObject({ jti: 'd1' });
+    expect(await codes.findByUserCode('ABCD-EFGH')).toMatchObject({ userCode: 'ABCD-EFGH' });
+    expect(await codes.findByUserCode('ABCD-EFGX')).toBeUndefined();
     await codes.consume('d1');
     expect((await codes.find('d1'))?.consumed).toEqual(expect.any(Number));
   });
@@ -57,7 +63,7 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     await tokens.revokeByGrantId('g2');
     expect(await tokens.find('t1')).toBeUndefined();
     expect(await refresh.find('r1')).toBeUndefined();
-    expect(await tokens.find('t2')).toBeDefined();
+    expect(await tokens.find('t2')).toMatchObject({ jti: 't2', grantId: 'g3' });
   });
 
   test('client secrets are encrypted at rest and read back intact', async () => {
@@ -72,12 +78,67 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     const sessions = new (Adapter())('Session');
     await sessions.upsert('old', { jti: 'old' } as never, 1);
     await sessions.upsert('new', { jti: 'new' } as never, 3600);
-    await database.dataSource.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 hour' WHERE id = 'old'`);
+    await database.dataSource.query(`UPDATE oidc_payloads SET expires_at = now() - interval '1 hour' WHERE id = $1`, [
+      new BearerStorage(box).id('Session', 'old'),
+    ]);
     const sweeper = startSweeper(repositories, 3600, pino({ level: 'silent' }));
     await sweeper.sweep();
     await sweeper.stop();
     expect(await sessions.find('old')).toBeUndefined();
-    expect(await sessions.find('new')).toBeDefined();
+    expect(await sessions.find('new')).toMatchObject({ jti: 'new' });
+  });
+});
+
+describe('rows written before bearer ids were hashed', () => {
+  const Adapter = () => createAdapterClass(repositories.oidcPayloads, box);
+  const insertLegacy = (model: string, id: string, payload: object, refs: { grantId?: string; uid?: string } = {}) =>
+    database.dataSource.query(
+      `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, expires_at) VALUES ($1, $2, $3, $4, $5, now() + interval '1 hour')`,
+      [model, id, JSON.stringify(payload), refs.grantId ?? null, refs.uid ?? null],
+    );
+  const rowsText = async () =>
+    ((await database.dataSource.query(`SELECT t::text AS row FROM oidc_payloads t`)) as Array<{ row: string }>).map((r) => r.row).join('\n');
+
+  test('are set aside by the migration and re-keyed at start: they keep working, and no value stays in clear', async () => {
+    await database.dataSource.query(`DELETE FROM oidc_payloads`); // the migration meets only rows written before it
+    // As the adapter wrote them before: the value as the id and as `jti`, and copies in an interaction.
+    await insertLegacy('RefreshToken', 'legacy-refresh-token-value', { jti: 'legacy-refresh-token-value', grantId: 'legacy-grant', kind: 'RefreshToken' }, { grantId: 'legacy-grant' });
+    await insertLegacy('Session', 'legacy-session-cookie-value', { jti: 'legacy-session-cookie-value', uid: 'legacy-uid', accountId: 'a' }, { uid: 'legacy-uid' });
+    await insertLegacy('Interaction', 'legacy-interaction-id', {
+      jti: 'legacy-interaction-id',
+      returnTo: 'http://localhost/auth/legacy-interaction-id',
+      parJti: 'legacy-pushed-request-id',
+      session: { uid: 'legacy-uid', cookie: 'legacy-session-cookie-value', accountId: 'a' },
+    });
+    await insertLegacy('Grant', 'legacy-grant', { jti: 'legacy-grant', accountId: 'a' });
+
+    const runner = database.dataSource.createQueryRunner();
+    try {
+      await new HashBearerIds1764800000000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect(await new (Adapter())('RefreshToken').find('legacy-refresh-token-value')).toBeUndefined(); // set aside until re-keyed
+    expect(await rehashStoredIds(repositories.oidcPayloads, box)).toBe(3);
+    expect(await rehashStoredIds(repositories.oidcPayloads, box)).toBe(0);
+
+    const stored = await rowsText();
+    for (const value of ['legacy-refresh-token-value', 'legacy-session-cookie-value', 'legacy-interaction-id', 'legacy-pushed-request-id']) {
+      expect({ value, stored: stored.includes(value) }).toEqual({ value, stored: false });
+    }
+    expect(await new (Adapter())('RefreshToken').find('legacy-refresh-token-value')).toMatchObject({ jti: 'legacy-refresh-token-value', grantId: 'legacy-grant' });
+    expect(await new (Adapter())('Session').find('legacy-session-cookie-value')).toMatchObject({ uid: 'legacy-uid', accountId: 'a' });
+    expect(await new (Adapter())('Session').findByUid('legacy-uid')).toMatchObject({ accountId: 'a' });
+    expect(await new (Adapter())('Interaction').find('legacy-interaction-id')).toMatchObject({
+      jti: 'legacy-interaction-id',
+      returnTo: 'http://localhost/auth/legacy-interaction-id',
+      parJti: 'legacy-pushed-request-id',
+      session: { uid: 'legacy-uid', accountId: 'a' },
+    });
+    // A grant id is no credential: it stays as it was, and revoking by it still reaches the token.
+    expect(await new (Adapter())('Grant').find('legacy-grant')).toMatchObject({ accountId: 'a' });
+    await new (Adapter())('RefreshToken').revokeByGrantId('legacy-grant');
+    expect(await new (Adapter())('RefreshToken').find('legacy-refresh-token-value')).toBeUndefined();
   });
 });
 

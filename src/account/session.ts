@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { sameSecret } from '../auth/constant-time.ts';
 import type { Account } from '../db/entities/index.ts';
 import { ACR_HIGHER, AMR_PASSWORD_AND_CODE, isUsable } from '../domain/access.ts';
 import type { ProofSession } from '../domain/fresh-proof.ts';
@@ -82,8 +83,7 @@ export function accountSession(provider: Provider, services: Services) {
     ctx.cookies.set(STATE_COOKIE, null, { path: '/account' });
     const [state, returnTo] = stored.split('|');
     const received = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-    if (!state || !returnTo || received.length !== state.length) return null;
-    if (!crypto.timingSafeEqual(Buffer.from(received), Buffer.from(state))) return null;
+    if (!state || !returnTo || !sameSecret(received, state)) return null;
     return returnTo.startsWith('/account') ? returnTo : '/account';
   }
 

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
 import { loadConfig } from '../config/index.ts';
 import { openDatabase } from '../db/database.ts';
+import { EmbeddedDatabaseBusyError } from '../db/embedded.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { createLogger } from '../logger.ts';
 import { createServices } from '../services.ts';
@@ -82,7 +83,13 @@ async function main(argv: string[]) {
     throw error;
   }
   const logger = createLogger('warn');
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, role: 'command' });
+  let database;
+  try {
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, role: 'command' });
+  } catch (error) {
+    // E.g. the embedded database's server is paused: say so in one sentence, change nothing.
+    fail(error instanceof EmbeddedDatabaseBusyError ? error.message : `The command could not open the database: ${(error as Error).message}`, wantsJson);
+  }
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);

@@ -150,6 +150,7 @@ export const commands: Record<string, (services: Services, options: Options) => 
 
   async 'user unlock'(services, options) {
     const account = await services.accounts.setStatus(parse(email, required(options, 'email'), 'email'), 'active');
-    return { json: { id: account.id, status: account.status }, text: `Unlocked ${account.email}.` };
+    // `released`: how many counters of wrong attempts (and the locks they caused) were lifted.
+    return { json: { id: account.id, status: account.status, released: account.released }, text: `Unlocked ${account.email}.` };
   },
 };

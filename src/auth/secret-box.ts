@@ -22,6 +22,14 @@ export class SecretBox {
     return [VERSION, nonce.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
   }
 
+  /**
+   * A key of its own for one purpose (HKDF-SHA256 over the master key): the master key itself
+   * never leaves this class, and keys for different purposes are independent.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(crypto.hkdfSync('sha256', this.#key, Buffer.alloc(0), `gatehouse:${purpose}`, 32));
+  }
+
   open(sealed: string, associatedData: string): string {
     const [version, nonce, body, tag] = sealed.split('.');
     if (version !== VERSION || !nonce || !body || !tag) throw new Error('Unrecognised encrypted value.');

@@ -1,17 +1,21 @@
-import type { ThrottleRepository } from '../db/repositories/throttle.ts';
+import crypto from 'node:crypto';
+import type { StreakState, ThrottleStore, WindowState } from '../db/repositories/throttle.ts';
+import { normaliseEmail } from './email-address.ts';
 
 /**
- * The numbers (documented in README.md). Counted in PostgreSQL, shared by every process.
- * - Per subject, with two subjects kept apart: the login name (the email as typed, whether or
- *   not an account has it, so a lock tells nothing about existence) for passwords, and the
- *   account for authenticator codes (only a right code clears it, so a known password cannot
- *   reset the count of guessed codes). From the 4th failure in 15 minutes each attempt waits
- *   1, 2, 4 … up to 8 seconds; the 10th failure locks that subject for 15 minutes.
- * - Per client IP: 50 failures in 15 minutes lock that IP out of sign-in for 15 minutes.
- * - Password emails: 3 per address and 20 per IP in 15 minutes; beyond that none is sent
- *   (the page says the same thing).
- * Every attempt is counted before it is checked, so attempts sent in parallel cannot all slip
- * in under the limit. NIST SP 800-63B allows at most 100 consecutive failures; this stays far below.
+ * The numbers (documented in README.md, "Guessing and lockout"). Counted in PostgreSQL, shared by
+ * every process, each attempt counted before it is checked.
+ * - Short term, per (client IP, account) for browsers the account has not signed in from, and per
+ *   trusted device for those it has (OWASP's device cookies): from the 4th failure in 15 minutes
+ *   each attempt waits 1, 2, 4 … up to 8 seconds; the 10th locks that pair (or that device) for
+ *   15 minutes. Nothing is counted per IP alone: staff of a school share one public IP, and one
+ *   pupil's guesses must not refuse anyone whose own account is not being guessed at.
+ * - Long term, per account and factor (password, authenticator code): consecutive failures that
+ *   only a success of that factor clears. Past 20 the person is mailed once; the 50th locks the
+ *   factor for browsers without a device cookie until the helpdesk's `user unlock` (NIST SP
+ *   800-63B §5.2.2 allows at most 100). A trusted device has a streak of its own with the same
+ *   limit, so it is never refused because of failures from elsewhere, and is bounded too.
+ * - Password emails, per address: 3 in 15 minutes and 10 in 24 hours; beyond that none is sent.
  */
 export const THROTTLE = {
   windowSeconds: 15 * 60,
@@ -19,77 +23,148 @@ export const THROTTLE = {
   maxDelayMs: 8_000,
   lockAfter: 10,
   lockSeconds: 15 * 60,
-  ipLockAfter: 50,
+  warnAfter: 20,
+  blockAfter: 50,
   resetEmailsPerAddress: 3,
-  resetEmailsPerIp: 20,
+  resetEmailsPerAddressPerDay: 10,
+  dayWindowSeconds: 24 * 3600,
 } as const;
 
-export type Gate = { allowed: true; delayMs: number } | { allowed: false; lockedUntil: Date };
+export type Factor = 'password' | 'code';
+
+/** Where an attempt comes from: a client IP, and the device id if this browser is trusted for the account. */
+export type Source = { ip: string; device?: string | undefined };
+
+export type Refusal = { allowed: false; kind: 'paused'; until: Date } | { allowed: false; kind: 'blocked' };
+export type Gate = { allowed: true; delayMs: number } | Refusal;
 
 /**
  * Who is being guessed at. An existing account is counted by its id, so no spelling of its address
- * (case, Unicode look-alikes PostgreSQL folds differently) buys more guesses; an address with no
- * account is counted by the address as typed, so it locks the same way and a lock reveals nothing.
+ * buys more guesses; an address with no account by its normalised form (the same function that
+ * finds accounts), so it locks exactly the same way and a lock reveals nothing. That form is
+ * hashed: keys stay short whatever NFKC makes of an address (one character can become 18), and
+ * the table need not hold the addresses people mistyped.
  */
 export const passwordSubject = (account: { id: string } | null, typed: string) =>
-  account ? `account:${account.id}` : `login:${typed.trim().toLowerCase()}`;
-export const codeSubject = (accountId: string) => `code:${accountId}`;
-const ipKey = (ip: string) => `ip:${ip}`;
+  account ? accountSubject(account.id) : `login:${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
+export const accountSubject = (accountId: string) => `account:${accountId}`;
+
+/**
+ * The counters one attempt touches. `window` holds the short-term count (per IP and subject, or
+ * per trusted device); `streaks` are the consecutive counts it adds to; `guard` is the streak
+ * whose lock refuses it: the subject's for an untrusted browser, the device's own for a trusted one.
+ */
+export function attemptKeys(factor: Factor, subject: string, source: Source) {
+  const streak = `${factor}:${subject}`;
+  if (source.device) {
+    const own = `${streak}:device:${source.device}`;
+    return { window: own, streaks: [streak, own], guard: own, streak };
+  }
+  return { window: `${streak}:ip:${source.ip}`, streaks: [streak], guard: streak, streak };
+}
+
+/** The password-email counters of one address (or account): a 15-minute and a 24-hour window. */
+export const resetEmailKeys = (subject: string) => ({ short: `reset:${subject}:15m`, daily: `reset:${subject}:day` });
+
+/** Every counter the helpdesk's unlock lifts for an account: both factors, every device. */
+export const releaseKeys = (accountId: string) => [`password:${accountSubject(accountId)}`, `code:${accountSubject(accountId)}`];
+
+/** 0 for the first `delayAfter` failures, then 1 s doubling up to the cap. */
+export function delayAfterFailures(failuresBefore: number): number {
+  if (failuresBefore < THROTTLE.delayAfter) return 0;
+  return Math.min(1000 * 2 ** (failuresBefore - THROTTLE.delayAfter), THROTTLE.maxDelayMs);
+}
+
+/** A lock already in place: a locked streak holds until released, a short lock until its time. */
+export function standingRefusal(window: WindowState | undefined, guard: StreakState | undefined, now: Date): Refusal | null {
+  if (guard?.lockedAt) return { allowed: false, kind: 'blocked' };
+  if (window?.lockedUntil && window.lockedUntil.getTime() > now.getTime()) return { allowed: false, kind: 'paused', until: window.lockedUntil };
+  return null;
+}
+
+/** After counting this attempt: refused when it is past a limit (attempts sent in parallel). */
+export function refusalAfterCounting(window: WindowState, guard: StreakState, now: Date): Refusal | null {
+  if (guard.count > THROTTLE.blockAfter) return { allowed: false, kind: 'blocked' };
+  if (window.count > THROTTLE.lockAfter) {
+    return { allowed: false, kind: 'paused', until: window.lockedUntil ?? new Date(now.getTime() + THROTTLE.lockSeconds * 1000) };
+  }
+  return null;
+}
+
+/** The Nth email in a window is sent while N is within the cap; the one after is not. */
+export const emailAllowed = (short: WindowState, daily: WindowState) =>
+  short.count <= THROTTLE.resetEmailsPerAddress && daily.count <= THROTTLE.resetEmailsPerAddressPerDay;
+
+export type Failure = { refusal: Refusal | null; warn: boolean };
 
 export class ThrottleService {
-  private readonly repository: ThrottleRepository;
+  private readonly store: ThrottleStore;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => Date;
 
-  constructor(repository: ThrottleRepository, sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))) {
-    this.repository = repository;
+  constructor(
+    store: ThrottleStore,
+    sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    now = () => new Date(),
+  ) {
+    this.store = store;
     this.sleep = sleep;
+    this.now = now;
   }
 
   /**
-   * Before checking a credential: counts the attempt as a failure up front (success takes it
-   * back), refuses while locked — even if the credential would be right — and otherwise slows.
+   * Before checking a credential: refuses while locked — even if the credential would be right —
+   * then counts the attempt as a failure up front (success takes it back) and slows it.
    */
-  async attempt(subject: string, ip: string): Promise<Gate> {
-    const existing = activeLock([...(await this.repository.read([subject, ipKey(ip)])).values()].map((s) => s.lockedUntil));
-    if (existing) return { allowed: false, lockedUntil: existing };
-    const counted = await this.repository.increment(subject, THROTTLE.windowSeconds, THROTTLE.lockAfter, THROTTLE.lockSeconds);
-    const address = await this.repository.increment(ipKey(ip), THROTTLE.windowSeconds, THROTTLE.ipLockAfter, THROTTLE.lockSeconds);
-    if (counted.count > THROTTLE.lockAfter || address.count > THROTTLE.ipLockAfter) {
-      return { allowed: false, lockedUntil: activeLock([counted.lockedUntil, address.lockedUntil]) ?? new Date(Date.now() + THROTTLE.lockSeconds * 1000) };
-    }
-    const failuresBefore = counted.count - 1;
-    const delayMs = failuresBefore < THROTTLE.delayAfter ? 0 : Math.min(1000 * 2 ** (failuresBefore - THROTTLE.delayAfter), THROTTLE.maxDelayMs);
+  async attempt(factor: Factor, subject: string, source: Source): Promise<Gate> {
+    const keys = attemptKeys(factor, subject, source);
+    const standing = await this.standing(keys);
+    if (standing) return standing;
+    const window = await this.store.countWindow(keys.window, THROTTLE.windowSeconds, THROTTLE.lockAfter, THROTTLE.lockSeconds);
+    const counted = new Map<string, StreakState>();
+    for (const key of keys.streaks) counted.set(key, await this.store.countStreak(key));
+    const refusal = refusalAfterCounting(window, counted.get(keys.guard)!, this.now());
+    if (refusal) return refusal;
+    const delayMs = delayAfterFailures(window.count - 1);
     if (delayMs > 0) await this.sleep(delayMs);
     return { allowed: true, delayMs };
   }
 
-  /** After a wrong credential (already counted): the lock it caused, if any. */
-  async lockOf(subject: string, ip: string): Promise<Date | null> {
-    return activeLock([...(await this.repository.read([subject, ipKey(ip)])).values()].map((s) => s.lockedUntil));
+  /**
+   * After a wrong credential (already counted): the lock it caused, if any, and whether the
+   * person should now be told that someone is guessing (true once per streak, past `warnAfter`).
+   */
+  async failed(factor: Factor, subject: string, source: Source): Promise<Failure> {
+    const keys = attemptKeys(factor, subject, source);
+    // Locked on a failure, not when counted: the attempt that reaches the limit may still succeed.
+    await this.store.lockStreaks(keys.streaks, THROTTLE.blockAfter);
+    const refusal = await this.standing(keys);
+    const warn = await this.store.claimWarning(keys.streak, THROTTLE.warnAfter);
+    return { refusal, warn };
   }
 
-  /** After a right credential: the subject starts again, and the attempt no longer counts against the IP. */
-  async succeeded(subject: string, ip: string): Promise<void> {
-    await this.repository.clear(subject);
-    await this.repository.decrement(ipKey(ip));
+  /** After a right credential: its window and streaks start again (a locked streak stays locked). */
+  async succeeded(factor: Factor, subject: string, source: Source): Promise<void> {
+    const keys = attemptKeys(factor, subject, source);
+    await this.store.clearWindow(keys.window);
+    for (const key of keys.streaks) await this.store.resetStreak(key);
   }
 
-  /** The helpdesk's `user unlock` lifts locks caused by failed passwords and codes. */
-  async release(account: { id: string }): Promise<void> {
-    await this.repository.clear(passwordSubject(account, ''));
-    await this.repository.clear(codeSubject(account.id));
+  /** The helpdesk's `user unlock`: lifts every lock and count of both factors, on every device. */
+  async release(account: { id: string }): Promise<number> {
+    return this.store.release(releaseKeys(account.id));
   }
 
-  /** Whether another password email may be sent now (counting this one), per mailbox and per IP. */
-  async mayEmail(account: { id: string } | null, typed: string, ip: string): Promise<boolean> {
-    const perAddress = await this.repository.increment(`reset:${passwordSubject(account, typed)}`, THROTTLE.windowSeconds, null, 0);
-    const perIp = await this.repository.increment(`reset-ip:${ip}`, THROTTLE.windowSeconds, null, 0);
-    return perAddress.count <= THROTTLE.resetEmailsPerAddress && perIp.count <= THROTTLE.resetEmailsPerIp;
+  /** Whether another password email may be sent to this address now (counting this one). */
+  async mayEmail(account: { id: string } | null, typed: string): Promise<boolean> {
+    const keys = resetEmailKeys(passwordSubject(account, typed));
+    const short = await this.store.countWindow(keys.short, THROTTLE.windowSeconds, null, 0);
+    const daily = await this.store.countWindow(keys.daily, THROTTLE.dayWindowSeconds, null, 0);
+    return emailAllowed(short, daily);
   }
-}
 
-function activeLock(locks: Array<Date | null>): Date | null {
-  const now = Date.now();
-  const active = locks.filter((lock): lock is Date => lock !== null && lock.getTime() > now);
-  return active.length > 0 ? new Date(Math.max(...active.map((lock) => lock.getTime()))) : null;
+  private async standing(keys: ReturnType<typeof attemptKeys>): Promise<Refusal | null> {
+    const [windows, streaks] = await Promise.all([this.store.readWindows([keys.window]), this.store.readStreaks([keys.guard])]);
+    return standingRefusal(windows.get(keys.window), streaks.get(keys.guard), this.now());
+  }
 }

@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+// The only import of speakeasy: it does the RFC 6238 arithmetic and the otpauth URI, and could be
+// swapped here alone. Secrets are NOT made by it (see newTotpSecret).
 import speakeasy from 'speakeasy';
 
 /** RFC 6238 as every authenticator app implements it: SHA1, 6 digits, 30-second steps. */
@@ -7,8 +9,34 @@ const DIGITS = 6;
 /** One step either side: tolerates 30 s of clock drift on the phone. */
 const DRIFT_STEPS = 1;
 
+/** RFC 4226 §4 asks for at least 128 bits of key and recommends 160: HMAC-SHA1's own size. */
+export const SECRET_BYTES = 20;
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/**
+ * 160 uniformly random bits, base32-encoded. (speakeasy's generateSecret draws characters from a
+ * biased alphabet and base32-encodes those, ~127 bits; its secrets still verify, below.)
+ */
 export function newTotpSecret(): string {
-  return speakeasy.generateSecret({ length: 20 }).base32;
+  return base32Encode(crypto.randomBytes(SECRET_BYTES));
+}
+
+/** RFC 4648 §6 base32, upper case, without `=` padding (as otpauth URIs carry it). */
+export function base32Encode(bytes: Uint8Array): string {
+  let output = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      output += BASE32_ALPHABET[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) output += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
+  return output;
 }
 
 export function otpauthUri(secret: string, accountEmail: string): string {
@@ -28,7 +56,11 @@ export function groupedSecret(secret: string): string {
   return secret.replace(/(.{4})/g, '$1 ').trim();
 }
 
-export const isCodeShaped = (code: string) => /^\d{6}$/.test(code);
+/**
+ * Exactly six ASCII digits, nothing before or after: anything else is refused before it is
+ * compared (timingSafeEqual throws on a length mismatch, e.g. for non-ASCII digits).
+ */
+export const isCodeShaped = (code: string) => /^[0-9]{6}$/.test(code);
 
 /**
  * The time step a code belongs to, within the drift window, or null. Every candidate is

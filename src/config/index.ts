@@ -26,6 +26,7 @@ const environmentSchema = z.object({
   ),
   TRUST_PROXY: z.enum(['true', 'false', '1', '0', '']).default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_SECONDS: positiveInt(10),
   RESET_TOKEN_TTL_MINUTES: positiveInt(60),
   SESSION_TTL_HOURS: positiveInt(12),
   SESSION_IDLE_MINUTES: positiveInt(30),
@@ -46,6 +47,8 @@ export type AppConfig = Readonly<{
   secretsKey: Buffer | undefined;
   trustProxy: boolean;
   logLevel: string;
+  /** How long SIGTERM waits for requests in flight before cutting them. */
+  shutdownTimeoutSeconds: number;
   ttl: Readonly<{
     resetTokenSeconds: number;
     sessionSeconds: number;
@@ -77,6 +80,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     secretsKey: values.SECRETS_KEY ? Buffer.from(values.SECRETS_KEY, 'base64') : undefined,
     trustProxy: values.TRUST_PROXY === 'true' || values.TRUST_PROXY === '1',
     logLevel: values.LOG_LEVEL,
+    shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT_SECONDS,
     ttl: {
       resetTokenSeconds: values.RESET_TOKEN_TTL_MINUTES * 60,
       sessionSeconds: values.SESSION_TTL_HOURS * 3600,

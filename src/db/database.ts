@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations/index.ts';
 import { openEmbeddedDatabase, type EmbeddedDatabase, type EmbeddedRole } from './embedded.ts';
 import { entities } from './entities/index.ts';
+import { probeWritable } from './write-probe.ts';
 
 export type Database = {
   dataSource: DataSource;
@@ -12,7 +13,14 @@ export type Database = {
   close(): Promise<void>;
 };
 
-export type DatabaseOptions = { databaseUrl: string | undefined; dataDir: string; poolSize?: number; role?: EmbeddedRole };
+export type DatabaseOptions = {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  poolSize?: number;
+  role?: EmbeddedRole;
+  /** Embedded only: the owner file stopped naming this process; the caller must stop. */
+  onEmbeddedLockLost?: (message: string) => void;
+};
 
 /** Any constant works: it only has to be the same in every Gatehouse process. */
 const MIGRATION_LOCK_KEY = 4_711_2026;
@@ -20,7 +28,7 @@ const MIGRATION_LOCK_KEY = 4_711_2026;
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const embedded: EmbeddedDatabase | undefined = options.databaseUrl
     ? undefined
-    : await openEmbeddedDatabase(options.dataDir, options.role);
+    : await openEmbeddedDatabase(options.dataDir, options.role, { onLockLost: options.onEmbeddedLockLost });
   const dataSource = new DataSource({
     type: 'postgres',
     url: options.databaseUrl ?? embedded!.url,
@@ -49,6 +57,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     migrate: () => runMigrationsExclusively(dataSource),
     async ping(timeoutMs = 2_000) {
       await withTimeout(dataSource.query('SELECT 1'), timeoutMs, 'database did not answer');
+      // Embedded: the database's disk is ours to watch, and a full one still answers SELECT 1.
+      if (!options.databaseUrl) await withTimeout(probeWritable(options.dataDir), timeoutMs, 'the embedded database disk did not answer');
     },
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();

@@ -3,16 +3,18 @@ import net from 'node:net';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import lockfile from 'proper-lockfile';
+import pg from 'pg';
+import { attemptLock, type EmbeddedRole, type OwnerLock, type OwnerRecord } from './embedded-lock.ts';
 
 /**
- * PGlite is single-process: the process holding the lock on DATA_DIR/pgdata owns the database
- * and serves it on a Unix socket; others connect through that socket with the ordinary `pg`
- * driver. Who owns it is written next to the socket: a running server is joined at once, while
- * a short-lived owner (an admin command) is waited for, so the long-lived server ends up owning
- * the database instead of depending on a command that is about to exit.
+ * PGlite is single-process: the process holding DATA_DIR/pgdata.owner owns the database and
+ * serves it on a Unix socket; others connect through that socket with the ordinary `pg` driver.
+ * The owner file says who owns it and in which role: a running server is joined (and waited for
+ * while it does not answer, e.g. paused), while a short-lived owner (an admin command) is waited
+ * for, so the long-lived server ends up owning the database. An owner is replaced only when its
+ * process no longer exists (embedded-lock.ts), never because it has been quiet for a while.
  */
-export type EmbeddedRole = 'server' | 'command';
+export type { EmbeddedRole } from './embedded-lock.ts';
 export type EmbeddedDatabase = {
   /** Connection string for `pg` pointing at the socket directory. */
   url: string;
@@ -21,10 +23,29 @@ export type EmbeddedDatabase = {
   close(): Promise<void>;
 };
 
+export type EmbeddedOptions = {
+  /** How long to wait for another owner to finish or answer (default: a minute). */
+  waitMs?: number;
+  /**
+   * Called once if the owner file stops naming this process (removed or replaced by hand):
+   * another process may be opening the data, so the caller must stop. Never throws.
+   */
+  onLockLost?: (message: string) => void;
+};
+
 const SOCKET_PORT = 5432;
 const MAX_CONNECTIONS = 16;
+const WAIT_MS = 60_000;
+const WATCH_INTERVAL_MS = 2_000;
 
-export async function openEmbeddedDatabase(dataDir: string, role: EmbeddedRole = 'server'): Promise<EmbeddedDatabase> {
+/** Another process holds the embedded database and did not finish or answer in time. */
+export class EmbeddedDatabaseBusyError extends Error {}
+
+export async function openEmbeddedDatabase(
+  dataDir: string,
+  role: EmbeddedRole = 'server',
+  options: EmbeddedOptions = {},
+): Promise<EmbeddedDatabase> {
   const pgdata = path.join(dataDir, 'pgdata');
   const socketDir = path.join(dataDir, 'run');
   const socketPath = path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`);
@@ -32,55 +53,94 @@ export async function openEmbeddedDatabase(dataDir: string, role: EmbeddedRole =
   await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });
   const url = `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}&port=${SOCKET_PORT}`;
 
-  const ownerFile = path.join(socketDir, 'owner');
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    const release = await tryLock(pgdata);
-    if (release) {
-      await fs.writeFile(ownerFile, role);
-      return serve(pgdata, socketPath, url, release);
+  const deadline = Date.now() + (options.waitMs ?? WAIT_MS);
+  let owner: OwnerRecord | undefined;
+  for (;;) {
+    const attempt = await attemptLock(path.join(dataDir, 'pgdata.owner'), role);
+    if ('lock' in attempt) return serve(pgdata, socketPath, url, attempt.lock, options.onLockLost);
+    if ('owner' in attempt) {
+      owner = attempt.owner;
+      if (owner.role === 'server' && (await socketAnswers(socketPath))) {
+        if (await serverAnswers(url, deadline - Date.now())) return { url, owner: false, close: async () => {} };
+      }
     }
-    const ownerRole = await fs.readFile(ownerFile, 'utf8').catch(() => '');
-    if (ownerRole === 'server' && (await socketAnswers(socketPath))) return { url, owner: false, close: async () => {} };
+    if (Date.now() >= deadline) throw new EmbeddedDatabaseBusyError(busySentence(dataDir, owner, options.waitMs ?? WAIT_MS));
     // The owner is a command about to finish, or a server still starting: wait for it.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (!('retry' in attempt)) await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`The embedded database in ${dataDir} stayed locked by another process for a minute.`);
+}
+
+function busySentence(dataDir: string, owner: OwnerRecord | undefined, waitMs: number): string {
+  const who = owner
+    ? `${owner.role === 'server' ? 'a Gatehouse server' : 'an admin command'} (process ${owner.pid} on ${owner.host})`
+    : 'another process';
+  return `The embedded database in ${dataDir} is held by ${who}, which has not finished or answered for ${Math.round(waitMs / 1000)} s; nothing was changed. Try again once it answers, or stop it.`;
 }
 
 async function serve(
   pgdata: string,
   socketPath: string,
   url: string,
-  release: () => Promise<void>,
+  lock: OwnerLock,
+  onLockLost: ((message: string) => void) | undefined,
 ): Promise<EmbeddedDatabase> {
   try {
     await fs.rm(socketPath, { force: true });
     const db = await PGlite.create({ dataDir: pgdata });
     const server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: MAX_CONNECTIONS });
     await server.start();
+    const watch = watchLock(lock, onLockLost);
     return {
       url,
       owner: true,
       async close() {
+        clearInterval(watch);
         await server.stop();
         await db.close();
         await fs.rm(socketPath, { force: true });
-        await fs.rm(path.join(path.dirname(socketPath), 'owner'), { force: true });
-        await release();
+        await lock.release();
       },
     };
   } catch (error) {
-    await release();
+    await lock.release();
     throw error;
   }
 }
 
-async function tryLock(directory: string): Promise<(() => Promise<void>) | undefined> {
+/** Checks now and then that the owner file still names this process; reports a loss once. */
+function watchLock(lock: OwnerLock, onLockLost: ((message: string) => void) | undefined): NodeJS.Timeout {
+  let reported = false;
+  const timer = setInterval(() => {
+    void lock.stillOurs().then((ours) => {
+      if (ours || reported) return;
+      reported = true;
+      clearInterval(timer);
+      try {
+        onLockLost?.(`The embedded database owner file ${lock.path} no longer names this process (removed or replaced by hand?); stopping so that two processes never write one database.`);
+      } catch {
+        // A report must never crash the process it reports on.
+      }
+    });
+  }, WATCH_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * Whether the server behind the socket answers a query within `waitMs`. A paused server's socket
+ * still accepts connections (the kernel queues them), so only an answer proves it is running.
+ */
+async function serverAnswers(url: string, waitMs: number): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: Math.max(waitMs, 1), query_timeout: Math.max(waitMs, 1) });
+  client.on('error', () => {});
   try {
-    return await lockfile.lock(directory, { stale: 10_000, update: 2_000, realpath: false });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
-    throw error;
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

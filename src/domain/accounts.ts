@@ -38,15 +38,20 @@ export class AccountService {
     });
   }
 
-  /** Unlocking also lifts a lock from failed attempts. Locking also ends the account's sessions and revokes its tokens, in one transaction. */
-  setStatus(email: string, status: Account['status']): Promise<Account> {
+  /**
+   * Unlocking also lifts every lock from failed attempts (short ones and those only the helpdesk
+   * can lift, on every device); `released` says how many counters went. Locking also ends the
+   * account's sessions and revokes its tokens, in one transaction.
+   */
+  setStatus(email: string, status: Account['status']): Promise<Account & { released: number }> {
     return this.transaction(async (repositories) => {
       const account = await repositories.accounts.findByEmail(email);
       if (!account) throw notFound(`No account has the email address ${email}.`);
       await repositories.accounts.setStatus(account.id, status);
+      let released = 0;
       if (status === 'locked') await repositories.oidcPayloads.revokeAccount(account.id);
-      else await new ThrottleService(repositories.throttle).release(account);
-      return { ...account, status };
+      else released = await new ThrottleService(repositories.throttle).release(account);
+      return { ...account, status, released };
     });
   }
 }

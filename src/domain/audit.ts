@@ -2,8 +2,11 @@ import type { Logger } from 'pino';
 import type { AuditEvent, StoredAuditEvent } from '../db/repositories/audit.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 
-/** Where a request came from, carried into the audit trail. */
-export type RequestContext = { ip: string; clientId?: string | undefined };
+/**
+ * Where a request came from, carried into the audit trail; `devices` are the browser's verified
+ * device cookies (accounts it fully signed in to before), which the throttle trusts.
+ */
+export type RequestContext = { ip: string; clientId?: string | undefined; devices?: ReadonlyArray<{ id: string; accountId: string }> | undefined };
 
 /**
  * The audit trail. Recording never fails the action it describes: an event that cannot be
@@ -12,6 +15,7 @@ export type RequestContext = { ip: string; clientId?: string | undefined };
 export class AuditService {
   private readonly repositories: Repositories;
   private readonly logger: Logger;
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(repositories: Repositories, logger: Logger) {
     this.repositories = repositories;
@@ -24,6 +28,22 @@ export class AuditService {
     } catch (error) {
       this.logger.error({ err: error, event: event.event }, 'could not write an audit event');
     }
+  }
+
+  /**
+   * Audit work nobody waits for (the provider's events fire after or beside the response): it
+   * runs in the background, failures are logged, and shutdown waits for it (`drain`).
+   */
+  inBackground(work: () => Promise<void>): void {
+    const running: Promise<void> = work()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'could not audit an event'))
+      .finally(() => this.pending.delete(running));
+    this.pending.add(running);
+  }
+
+  /** Resolves once every background audit event has been written (or has failed and been logged). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   /** A client that serves one school tells which school an event was about. */

@@ -1,45 +1,66 @@
+import type { Logger } from 'pino';
 import { verifyPassword } from '../auth/passwords.ts';
-import { codeSubject, passwordSubject, type ThrottleService } from '../auth/throttle.ts';
+import { accountSubject, passwordSubject, THROTTLE, type Factor, type Source, type ThrottleService } from '../auth/throttle.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import type { Mailer } from '../mail/mailer.ts';
 import { isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
 
+/**
+ * `trustBrowser`: the sign-in is complete with this check (a right code, or a right password for
+ * an account with no device), so the browser may now get a device cookie for the account.
+ * `blocked`: too many consecutive failures; only the helpdesk can lift it.
+ */
 export type CredentialCheck =
-  | { ok: true; account: Account; deviceId?: string }
-  | { ok: false; reason: 'invalid' | 'locked' }
+  | { ok: true; account: Account; trustBrowser: boolean; deviceId?: string }
+  | { ok: false; reason: 'invalid' | 'locked' | 'blocked' }
   | { ok: false; reason: 'throttled'; lockedUntil: Date };
+
+type Guarded = { event: string; factor: Factor; subject: string; loginName: string; known?: Account | undefined };
 
 /**
  * Every check of a credential goes through here, so every one is counted and slowed the same
- * way (per login name and per IP, across processes) and a lock holds even for the right answer.
+ * way (per account and IP or trusted device, across processes) and a lock holds even for the
+ * right answer.
  */
 export class AuthenticationService {
   private readonly repositories: Repositories;
   private readonly throttle: ThrottleService;
   private readonly authenticators: AuthenticatorService;
   private readonly audit: AuditService;
+  private readonly mailer: Mailer;
+  private readonly logger: Logger;
+  private readonly pending = new Set<Promise<void>>();
 
-  constructor(repositories: Repositories, throttle: ThrottleService, authenticators: AuthenticatorService, audit: AuditService) {
+  constructor(repositories: Repositories, throttle: ThrottleService, authenticators: AuthenticatorService, audit: AuditService, mailer: Mailer, logger: Logger) {
     this.repositories = repositories;
     this.throttle = throttle;
     this.authenticators = authenticators;
     this.audit = audit;
+    this.mailer = mailer;
+    this.logger = logger;
   }
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
   async checkPassword(email: string, password: string, where: RequestContext): Promise<CredentialCheck> {
     const account = await this.repositories.accounts.findByEmail(email);
-    return this.guarded('sign_in.password', passwordSubject(account, email), email, where, async () => {
+    const guarded = { event: 'sign_in.password', factor: 'password' as const, subject: passwordSubject(account, email), loginName: email, known: account ?? undefined };
+    const result = await this.guarded(guarded, where, async () => {
       const matches = await verifyPassword(account?.passwordHash ?? null, password);
       return account && matches ? account : null;
     });
+    // A password completes the sign-in only for an account with no device (else a code follows).
+    if (result.ok && (await this.authenticators.hasDevices(result.account.id))) return { ...result, trustBrowser: false };
+    return result;
   }
 
   /** Re-confirming the password of a signed-in person (e.g. to remove a device). */
   async checkPasswordOf(account: Account, password: string, where: RequestContext): Promise<CredentialCheck> {
-    return this.guarded('reauth.password', passwordSubject(account, account.email), account.email, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null), account);
+    const guarded = { event: 'reauth.password', factor: 'password' as const, subject: accountSubject(account.id), loginName: account.email, known: account };
+    const result = await this.guarded(guarded, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null));
+    return result.ok ? { ...result, trustBrowser: false } : result;
   }
 
   /** A right code's check says which device it came from. */
@@ -47,42 +68,67 @@ export class AuthenticationService {
     let deviceId: string | null = null;
     const verify = async () => ((deviceId = await this.authenticators.verifyCode(account.id, code)) ? account : null);
     // Codes are counted per account, apart from passwords: a known password cannot reset them.
-    const check = await this.guarded('sign_in.code', codeSubject(account.id), account.email, where, verify, account);
+    const guarded = { event: 'sign_in.code', factor: 'code' as const, subject: accountSubject(account.id), loginName: account.email, known: account };
+    const check = await this.guarded(guarded, where, verify);
     return check.ok && deviceId ? { ...check, deviceId } : check;
   }
 
-  private async guarded(
-    event: string,
-    subject: string,
-    loginName: string,
-    where: RequestContext,
-    verify: () => Promise<Account | null>,
-    known?: Account,
-  ): Promise<CredentialCheck> {
-    const result = await this.check(subject, where.ip, verify);
-    const account = result.ok ? result.account : known;
+  /** Resolves once every warning mail started in the background has been handed over (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  private async guarded(what: Guarded, where: RequestContext, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
+    // A device cookie counts only for the account it was issued to.
+    const device = what.known ? where.devices?.find((trusted) => trusted.accountId === what.known!.id)?.id : undefined;
+    const source: Source = { ip: where.ip, device };
+    const result = await this.check(what, source, verify);
+    const account = result.ok ? result.account : what.known;
     await this.audit.record({
-      event,
+      event: what.event,
       outcome: result.ok ? 'success' : 'failure',
       reason: result.ok ? undefined : result.reason,
       accountId: account?.id,
-      email: loginName,
+      email: what.loginName,
       clientId: where.clientId,
       ip: where.ip,
+      detail: device ? { trustedDevice: true } : undefined,
     });
     return result;
   }
 
-  private async check(subject: string, ip: string, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
-    const gate = await this.throttle.attempt(subject, ip);
-    if (!gate.allowed) return { ok: false, reason: 'throttled', lockedUntil: gate.lockedUntil };
+  private async check(what: Guarded, source: Source, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
+    const gate = await this.throttle.attempt(what.factor, what.subject, source);
+    if (!gate.allowed) return gate.kind === 'blocked' ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'throttled', lockedUntil: gate.until };
     const account = await verify();
     if (!account) {
-      const lockedUntil = await this.throttle.lockOf(subject, ip);
-      return lockedUntil ? { ok: false, reason: 'throttled', lockedUntil } : { ok: false, reason: 'invalid' };
+      const failure = await this.throttle.failed(what.factor, what.subject, source);
+      if (failure.warn && what.known) this.warnInBackground(what.known, what.factor);
+      if (!failure.refusal) return { ok: false, reason: 'invalid' };
+      return failure.refusal.kind === 'blocked' ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'throttled', lockedUntil: failure.refusal.until };
     }
-    await this.throttle.succeeded(subject, ip);
+    await this.throttle.succeeded(what.factor, what.subject, source);
     if (!isUsable(account)) return { ok: false, reason: 'locked' };
-    return { ok: true, account };
+    return { ok: true, account, trustBrowser: true };
+  }
+
+  /**
+   * Tells the person, once per run of failures, that someone is guessing. Not awaited: the
+   * answer must take as long for an account as for an address nobody has.
+   */
+  private warnInBackground(account: Account, factor: Factor): void {
+    const work = this.warn(account, factor)
+      .catch((error: unknown) => this.logger.error({ err: error }, 'could not send the guessing warning'))
+      .finally(() => this.pending.delete(work));
+    this.pending.add(work);
+  }
+
+  private async warn(account: Account, factor: Factor): Promise<void> {
+    await this.mailer.send({
+      to: account.email,
+      template: 'guessing-warning',
+      data: { name: account.name, email: account.email, code: factor === 'code', failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter },
+    });
+    await this.audit.record({ event: 'guessing.warning_sent', outcome: 'success', accountId: account.id, email: account.email, detail: { factor } });
   }
 }

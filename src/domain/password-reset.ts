@@ -5,6 +5,7 @@ import { hashPassword } from '../auth/passwords.ts';
 import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../auth/reset-tokens.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import type { ResetTokenState } from '../db/repositories/reset-tokens.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
 import { isUsable } from './access.ts';
@@ -19,9 +20,29 @@ export type ResetOutcome =
   | { done: false; field: 'password' | 'confirm'; message: string }
   | { done: false; field: 'token'; message: string };
 
-const USED = 'This link has already been used. Each link works once.';
-const EXPIRED = 'This link has expired.';
-const UNKNOWN = 'This link is not valid. It may have been copied incompletely.';
+export const USED = 'This link has already been used. Each link works once.';
+export const EXPIRED = 'This link has expired.';
+export const UNKNOWN = 'This link is not valid. It may have been copied incompletely.';
+
+/**
+ * Why a reset link cannot be used now, or null when it can: one rule for showing the form and
+ * for setting the password. A locked account's links do nothing (they say no more than an
+ * unknown link would).
+ */
+export function resetLinkProblem(link: ResetTokenState | null, account: Account | null, now: number): string | null {
+  if (!link) return UNKNOWN;
+  if (link.usedAt) return USED;
+  if (link.expiresAt.getTime() <= now) return EXPIRED;
+  return accountProblem(account, link.accountId);
+}
+
+/** The account of a link must still be able to sign in: a locked account's links do nothing. */
+export function accountProblem(account: Account | null, linkAccountId: string): string | null {
+  return isUsable(account) && account.id === linkAccountId ? null : UNKNOWN;
+}
+
+/** Thrown inside the transaction to undo it: the link turned out unusable (locked meanwhile). */
+class LinkRefused extends Error {}
 
 /** First-time access and forgotten passwords are one flow (rule 3). */
 export class PasswordResetService {
@@ -74,7 +95,7 @@ export class PasswordResetService {
   async request(email: string, interactionUid: string | null, where: RequestContext): Promise<void> {
     const requested = { event: 'password_reset.request', email, ...where };
     const account = await this.repositories.accounts.findByEmail(email);
-    if (!(await this.throttle.mayEmail(account, email, where.ip))) {
+    if (!(await this.throttle.mayEmail(account, email))) {
       await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: 'throttled' });
       return;
     }
@@ -103,12 +124,10 @@ export class PasswordResetService {
   async inspect(token: string): Promise<ResetLinkState> {
     if (!RESET_TOKEN_PATTERN.test(token)) return { valid: false, reason: UNKNOWN };
     const state = await this.repositories.resetTokens.findByHash(hashResetToken(token));
-    if (!state) return { valid: false, reason: UNKNOWN };
-    if (state.usedAt) return { valid: false, reason: USED };
-    if (state.expiresAt.getTime() <= Date.now()) return { valid: false, reason: EXPIRED };
-    const account = await this.repositories.accounts.findById(state.accountId);
-    if (!isUsable(account)) return { valid: false, reason: UNKNOWN };
-    return { valid: true, account, interactionUid: state.interactionUid };
+    const account = state ? await this.repositories.accounts.findById(state.accountId) : null;
+    const problem = resetLinkProblem(state, account, Date.now());
+    if (problem !== null) return { valid: false, reason: problem };
+    return { valid: true, account: account!, interactionUid: state!.interactionUid };
   }
 
   /**
@@ -125,15 +144,27 @@ export class PasswordResetService {
     if (problem) return { done: false, field: 'password', message: problem };
     if (password !== confirm) return { done: false, field: 'confirm', message: 'The two passwords are not the same.' };
     const passwordHash = await hashPassword(password);
-    const spent = await this.transaction(async (repositories) => {
-      const claimed = await repositories.resetTokens.spend(hashResetToken(token));
-      if (!claimed) return null;
-      await repositories.accounts.setPasswordHash(claimed.accountId, passwordHash);
-      await repositories.resetTokens.spendAllFor(claimed.accountId);
-      // Whoever knew the old password loses every session and refresh token with it.
-      await repositories.oidcPayloads.revokeAccount(claimed.accountId);
-      return claimed;
-    });
+    let spent;
+    try {
+      spent = await this.transaction(async (repositories) => {
+        // Of two concurrent uses of one link, only one claims it (a conditional UPDATE).
+        const claimed = await repositories.resetTokens.spend(hashResetToken(token));
+        if (!claimed) return null;
+        // The account may have been locked since the form was shown: decide again, now.
+        const account = await repositories.accounts.findById(claimed.accountId);
+        const problem = accountProblem(account, claimed.accountId);
+        if (problem) throw new LinkRefused(problem);
+        await repositories.accounts.setPasswordHash(claimed.accountId, passwordHash);
+        await repositories.resetTokens.spendAllFor(claimed.accountId);
+        // Whoever knew the old password loses every session and refresh token with it.
+        await repositories.oidcPayloads.revokeAccount(claimed.accountId);
+        return claimed;
+      });
+    } catch (error) {
+      if (!(error instanceof LinkRefused)) throw error;
+      await this.audit.record({ event: 'password_reset.complete', outcome: 'failure', reason: error.message, ...where });
+      return { done: false, field: 'token', message: error.message };
+    }
     if (!spent) return { done: false, field: 'token', message: USED };
     await this.audit.record({ event: 'password_reset.complete', outcome: 'success', accountId: state.account.id, email: state.account.email, ...where });
     await this.sendChangedNotice(state.account);

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { isDomainError, type DomainError } from '../domain/errors.ts';
 import { PageError } from './page-error.ts';
 import type { ViewRenderer } from './views.ts';
@@ -23,16 +24,25 @@ export function errorPages(render: ViewRenderer, logger: Logger) {
       ctx.status = status;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
+      if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = render('error', { title: heading, heading, message: detail });
     }
   };
 }
+
+/** The database is down or full: nothing the person did wrong, and it should pass. */
+export const UNAVAILABLE = {
+  status: 503,
+  heading: 'Gatehouse is unavailable for a moment',
+  detail: 'Sign-in cannot be completed just now. Please try again in a minute.',
+};
 
 function describe(error: unknown): { status: number; heading: string; detail: string } {
   if (error instanceof PageError) return error;
   if (isDomainError(error)) {
     return { status: STATUS_BY_KIND[error.kind], heading: 'Something is not right', detail: error.message };
   }
+  if (isDatabaseUnavailable(error)) return UNAVAILABLE;
   const status = (error as { status?: number; expose?: boolean }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // koa and its body parser throw 4xx errors for malformed or oversized requests.

@@ -1,6 +1,10 @@
 import Router from '@koa/router';
+import { DiskNotWritableError } from '../db/write-probe.ts';
 
-/** /healthz: the process answers. /readyz: the database answers too (503 until it does). */
+/**
+ * /healthz: the process answers. /readyz: the database answers too and, when embedded, its disk
+ * takes a write (503 until both do).
+ */
 export function healthRoutes(ping: () => Promise<void>) {
   const router = new Router();
   router.get('/healthz', (ctx) => {
@@ -12,9 +16,9 @@ export function healthRoutes(ping: () => Promise<void>) {
     try {
       await ping();
       ctx.body = { status: 'ok', database: 'ok' };
-    } catch {
+    } catch (error) {
       ctx.status = 503;
-      ctx.body = { status: 'unavailable', database: 'unreachable' };
+      ctx.body = { status: 'unavailable', database: error instanceof DiskNotWritableError ? 'not_writable' : 'unreachable' };
     }
   });
   return router;

@@ -1,21 +1,23 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Csrf } from '../http/csrf.ts';
+import { trustedDevicesOf, type DeviceCookies } from '../http/device-cookie.ts';
 import { PageError } from '../http/page-error.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import type { RequestContext } from '../domain/audit.ts';
 import type { Services } from '../services.ts';
 import { uidParam } from './schemas.ts';
 
-export type PageDeps = { provider: Provider; services: Services; render: ViewRenderer; csrf: Csrf };
+export type PageDeps = { provider: Provider; services: Services; render: ViewRenderer; csrf: Csrf; devices: DeviceCookies };
 
 export const EXPIRED_SIGN_IN = new PageError(400, 'This sign-in has expired', 'Go back to your school system and start signing in again.');
 export const BAD_FORM = new PageError(400, 'We could not read that form', 'Go back, reload the page and try again.');
 
-/** Where a request came from, for throttling and the audit trail. */
+/** Where a request came from (and the accounts this browser is trusted for), for throttling and the audit trail. */
 export const requestContext = (ctx: Context, details?: InteractionDetails): RequestContext => ({
   ip: ctx.ip,
   clientId: details ? String(details.params.client_id) : undefined,
+  devices: trustedDevicesOf(ctx),
 });
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;

@@ -14,7 +14,7 @@ import { codeForm, confirmForm, loginForm, parseForm, schoolForm, uidParam } fro
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
 export function signInRoutes(deps: PageDeps) {
-  const { provider, services, csrf } = deps;
+  const { provider, services, csrf, devices } = deps;
   const { page, interaction, schoolNameFor, finish } = pageHelpers(deps);
   const router = new Router();
 
@@ -87,6 +87,7 @@ export function signInRoutes(deps: PageDeps) {
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
     // Unless the person asked to be remembered, the session cookie ends with the browser session
     // (later steps pass remember: true, which oidc-provider reads as "leave it as it is").
+    if (check.trustBrowser) devices.trust(ctx, check.account.id);
     return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: form.remember } });
   });
 
@@ -105,6 +106,7 @@ export function signInRoutes(deps: PageDeps) {
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
     }
     await services.freshProof.recordCode(session, check.deviceId ?? null);
+    if (check.trustBrowser) devices.trust(ctx, account.id);
     return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
   });
 

@@ -6,7 +6,7 @@ import Handlebars from 'handlebars';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 
-export type MailTemplate = 'password-reset' | 'password-changed' | 'device-added' | 'device-removed';
+export type MailTemplate = 'password-reset' | 'password-changed' | 'device-added' | 'device-removed' | 'guessing-warning';
 
 export type MailMessage = { to: string; template: MailTemplate; data: Record<string, unknown> };
 
@@ -20,6 +20,7 @@ const SUBJECTS: Record<MailTemplate, string> = {
   'password-changed': 'Your Gatehouse password was changed',
   'device-added': 'An authenticator was added to your Gatehouse account',
   'device-removed': 'An authenticator was removed from your Gatehouse account',
+  'guessing-warning': 'Someone is trying to sign in to your Gatehouse account',
 };
 
 const TEMPLATE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'templates');

@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { isLoopbackHttp } from '../domain/clients.ts';
 import type { OidcPayloadsRepository, StoredPayload } from '../db/repositories/oidc-payloads.ts';
+import { BearerStorage } from './bearer-storage.ts';
 
 /**
  * OIDC requires an https initiate_login_uri and oidc-provider enforces it. A development client
@@ -22,9 +23,11 @@ const SEALED_SECRET = 'client_secret_sealed';
 
 /**
  * oidc-provider's adapter contract over PostgreSQL: one class per model name, all sharing the
- * oidc_payloads table, so any number of provider processes see the same state.
+ * oidc_payloads table, so any number of provider processes see the same state. Bearer values
+ * (tokens, codes, session and interaction ids) are stored and looked up as keyed hashes.
  */
 export function createAdapterClass(payloads: OidcPayloadsRepository, box: SecretBox) {
+  const bearers = new BearerStorage(box);
   return class PostgresAdapter implements Adapter {
     private readonly model: string;
 
@@ -36,50 +39,58 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
       // Request parameters end up in the payload; PostgreSQL's jsonb cannot hold NUL.
       if (JSON.stringify(payload).includes('\\u0000')) throw new errors.InvalidRequest('a parameter contains a NUL character');
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      const stored = bearers.toStored(this.model, id, this.seal(id, payload as StoredPayload));
       await payloads.upsert(
         this.model,
-        id,
-        this.seal(id, payload as StoredPayload),
-        { grantId: payload.grantId, userCode: payload.userCode, uid: payload.uid },
+        stored.id,
+        stored.payload,
+        { grantId: payload.grantId, userCode: stored.userCode, uid: payload.uid },
         expiresAt,
       );
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (!storable(id)) return undefined;
-      return this.toPayload(id, await payloads.find(this.model, id));
+      const row = await payloads.find(this.model, bearers.id(this.model, id));
+      return row ? this.toPayload(id, { ...row, payload: bearers.fromStored(this.model, id, row.payload) }) : undefined;
     }
 
+    /**
+     * Only a Session has a uid, and it is not a credential. The payload comes back without the
+     * session's id (only its hash is stored): the library uses this lookup to check that a session
+     * still exists and whose it is, never to write it back or set its cookie.
+     */
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       if (!storable(uid)) return undefined;
       const row = await payloads.findBy(this.model, 'uid', uid);
-      return row ? this.toPayload(String(row.payload.jti ?? ''), row) : undefined;
+      return row ? this.toPayload(null, row) : undefined;
     }
 
+    /** The device flow (off here) looks a device code up by the code a person types. */
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       if (!storable(userCode)) return undefined;
-      const row = await payloads.findBy(this.model, 'user_code', userCode);
-      return row ? this.toPayload(String(row.payload.jti ?? ''), row) : undefined;
+      const row = await payloads.findBy(this.model, 'user_code', bearers.userCode(userCode));
+      return row ? this.toPayload(null, { ...row, payload: { ...row.payload, userCode } }) : undefined;
     }
 
     async consume(id: string): Promise<void> {
-      if (!(await payloads.consume(this.model, id))) {
+      if (!(await payloads.consume(this.model, bearers.id(this.model, id)))) {
         // Lost the race to a concurrent exchange: answer as the library does for a reused code.
         throw new errors.InvalidGrant(`${this.model} already consumed`);
       }
     }
 
     async destroy(id: string): Promise<void> {
-      await payloads.destroy(this.model, id);
+      await payloads.destroy(this.model, bearers.id(this.model, id));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       await payloads.revokeByGrantId(grantId);
     }
 
-    private toPayload(id: string, row: { payload: StoredPayload; consumed_at: Date | null } | undefined) {
-      if (!row) return undefined;
-      const payload = hideLoopbackLoginUri(this.model, this.unseal(id, row.payload)) as AdapterPayload;
+    /** `id` is the client id for a Client (its secret is sealed to it); null for a lookup by uid or user code. */
+    private toPayload(id: string | null, row: { payload: StoredPayload; consumed_at: Date | null }) {
+      const payload = hideLoopbackLoginUri(this.model, id === null ? row.payload : this.unseal(id, row.payload)) as AdapterPayload;
       return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
     }
 

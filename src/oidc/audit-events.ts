@@ -8,9 +8,8 @@ import type { Services } from '../services.ts';
  */
 export function auditProviderEvents(provider: Provider, services: Services): void {
   const { audit, access, logger } = services;
-  const safely = (work: () => Promise<void>) => {
-    work().catch((error: unknown) => logger.error({ err: error }, 'could not audit a provider event'));
-  };
+  // Not awaited by the provider, so tracked: shutdown writes them before closing the database.
+  const safely = (work: () => Promise<void>) => audit.inBackground(work);
 
   provider.on('authorization.success', (ctx: KoaContextWithOIDC) =>
     safely(async () => {

@@ -16,16 +16,32 @@ const sessionOf = (ctx: KoaContextWithOIDC) => ({
   clientId: ctx.oidc.client?.clientId,
 });
 
+type AcrClaim = { essential?: boolean; value?: unknown; values?: unknown };
+/** What an authorization request says about acr: its `acr_values` and its `claims` parameter. */
+export type AcrRequest = { acrValues: unknown; claims: { id_token?: { acr?: AcrClaim } } | undefined };
+
+const acrRequestOf = (ctx: KoaContextWithOIDC): AcrRequest => ({
+  acrValues: ctx.oidc.params?.acr_values,
+  claims: ctx.oidc.claims as AcrRequest['claims'],
+});
+
 /**
  * Rule 6: a client asks for higher access with acr_values (higher, not basic alongside) or an
- * essential acr claim naming higher.
+ * essential acr claim naming higher (`value`, or `values` without basic). A voluntary acr claim
+ * asks for nothing.
  */
-export function higherAccessRequested(ctx: KoaContextWithOIDC): boolean {
-  const acrValues = String(ctx.oidc.params?.acr_values ?? '').split(' ');
-  if (acrValues.includes(ACR_HIGHER) && !acrValues.includes(ACR_BASIC)) return true;
-  const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: unknown; values?: unknown } } } | undefined)?.id_token?.acr;
+export function higherAccessRequested({ acrValues, claims }: AcrRequest): boolean {
+  const values = String(acrValues ?? '').split(' ');
+  if (values.includes(ACR_HIGHER) && !values.includes(ACR_BASIC)) return true;
+  const claim = claims?.id_token?.acr;
   if (!claim?.essential) return false;
   return claim.value === ACR_HIGHER || (Array.isArray(claim.values) && claim.values.includes(ACR_HIGHER) && !claim.values.includes(ACR_BASIC));
+}
+
+/** A session whose account was locked (or deleted) since is no session: it must sign in again. */
+export async function accountUnavailable(accountId: string | undefined, access: Pick<AccessService, 'canUseAccount'>): Promise<boolean> {
+  if (!accountId) return false;
+  return !(await access.canUseAccount(accountId));
 }
 
 /**
@@ -43,11 +59,9 @@ export function createInteractionPolicy(access: AccessService) {
   login.checks.remove('essential_acrs');
   // A session whose account was locked (or deleted) since is no session: sign in again.
   login.checks.add(
-    new Check('account_unavailable', 'the account of this session can no longer sign in', 'login_required', async (ctx: KoaContextWithOIDC) => {
-      const { accountId } = sessionOf(ctx);
-      if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      return (await access.canUseAccount(accountId)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
-    }),
+    new Check('account_unavailable', 'the account of this session can no longer sign in', 'login_required', async (ctx: KoaContextWithOIDC) =>
+      (await accountUnavailable(sessionOf(ctx).accountId, access)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
     1,
   );
 
@@ -61,7 +75,7 @@ export function createInteractionPolicy(access: AccessService) {
     new Check('higher_requested', 'the client asked for higher access and this session has not passed a code', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
       const { accountId, amr } = sessionOf(ctx);
       if (!accountId || passedCode(amr)) return Check.NO_NEED_TO_PROMPT;
-      return higherAccessRequested(ctx) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      return higherAccessRequested(acrRequestOf(ctx)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
 

@@ -1,11 +1,15 @@
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { pinOriginToIssuer } from '../http/issuer-origin.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount } from './accounts.ts';
+import { answersInJson, clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
+import { cachePublicMetadata } from './public-metadata.ts';
+import { answerUnavailableWith503 } from './unavailable.ts';
 import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
@@ -119,6 +123,10 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       return source ? { acr: source.acr, amr: source.amr } : undefined;
     },
     renderError: async (ctx: KoaContextWithOIDC, out) => {
+      if (answersInJson(ctx)) {
+        ctx.body = out;
+        return;
+      }
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
       ctx.body = render('error', {
@@ -149,5 +157,9 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = 1;
+  pinOriginToIssuer(provider, config.issuer);
+  cachePublicMetadata(provider);
+  answerUnavailableWith503(provider, render);
+  provider.use(clientAuthenticationErrors(config.issuer));
   return provider;
 }

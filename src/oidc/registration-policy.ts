@@ -14,6 +14,8 @@ const ALLOWED_AUTH_METHODS = new Set(['client_secret_basic', 'client_secret_post
  * only the flows Gatehouse supports for school systems.
  */
 export async function schoolSystemPolicy(_ctx: unknown, properties: Record<string, unknown>): Promise<void> {
+  const illFormed = illFormedField(properties);
+  if (illFormed) throw new errors.InvalidClientMetadata(`${illFormed} is not valid Unicode text`);
   const uris = [
     ...asList(properties.redirect_uris),
     ...asList(properties.post_logout_redirect_uris),
@@ -37,6 +39,22 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
   for (const type of asList(properties.response_types ?? ['code'])) {
     if (!ALLOWED_RESPONSES.has(type)) throw new errors.InvalidClientMetadata(`response type ${type} is not supported`);
   }
+}
+
+/**
+ * The first field holding a string with a lone surrogate ("\ud800" in JSON): PostgreSQL cannot
+ * store one, so it would fail at the database as a 500 instead of here as a 400.
+ */
+function illFormedField(value: unknown, field = ''): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : field || 'a value';
+  if (Array.isArray(value)) return value.map((item) => illFormedField(item, field)).find(Boolean);
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = !key.isWellFormed() ? 'a field name' : illFormedField(item, field || key);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function asList(value: unknown): string[] {

@@ -6,9 +6,11 @@ export type Page = { status: number; url: string; html: string; location: string
 
 export class Agent {
   readonly cookies = new Map<string, string>();
-  /** Every Set-Cookie header received, in order, as the server sent it. */
-  readonly setCookieHeaders: string[] = [];
   readonly stopAt: string;
+  /** Sent with every request, e.g. `x-forwarded-for` to stand for a client IP behind TRUST_PROXY. */
+  readonly headers: Record<string, string> = {};
+  /** Every Set-Cookie header received, to check a cookie's attributes. */
+  readonly setCookies: string[] = [];
 
   constructor(stopAt: string) {
     this.stopAt = stopAt;
@@ -41,10 +43,10 @@ export class Agent {
     const response = await fetch(url, {
       ...init,
       redirect: 'manual',
-      headers: { ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
+      headers: { ...this.headers, ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
     });
     for (const header of response.headers.getSetCookie()) {
-      this.setCookieHeaders.push(header);
+      this.setCookies.push(header);
       this.store(header);
     }
     const location = response.headers.get('location');
@@ -56,7 +58,7 @@ export class Agent {
     };
   }
 
-  private store(header: string) {
+  protected store(header: string) {
     const [pair, ...attributes] = header.split(';');
     const index = pair!.indexOf('=');
     const name = pair!.slice(0, index).trim();

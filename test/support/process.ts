@@ -5,8 +5,16 @@ import type { TestStorage } from './database.ts';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const NODE = path.join(ROOT, 'node_modules/.bin/node');
 
-/** Gatehouse as its own OS process (`node src/main.ts`), as an operator runs it. */
-export async function spawnGatehouse(storage: TestStorage, port: number, extraEnv: Record<string, string> = {}) {
+/**
+ * Gatehouse as its own OS process (`node src/main.ts`), as an operator runs it; `launcher` is a
+ * command to run it under (e.g. `unshare … sh -c '…; exec "$@"' sh`).
+ */
+export async function spawnGatehouse(
+  storage: Pick<TestStorage, 'databaseUrl' | 'dataDir'>,
+  port: number,
+  extraEnv: Record<string, string> = {},
+  launcher: string[] = [],
+) {
   const env = {
     ...process.env,
     PORT: String(port),
@@ -15,7 +23,8 @@ export async function spawnGatehouse(storage: TestStorage, port: number, extraEn
     LOG_LEVEL: 'warn',
     ...extraEnv,
   };
-  const child = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = [...launcher, NODE, 'src/main.ts'];
+  const child = spawn(command!, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -32,6 +41,8 @@ export async function spawnGatehouse(storage: TestStorage, port: number, extraEn
   }
   return {
     url,
+    pid: child.pid!,
+    running: () => child.exitCode === null && child.signalCode === null,
     output: () => output,
     stop: () =>
       new Promise<number | null>((resolve) => {

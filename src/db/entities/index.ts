@@ -8,6 +8,8 @@ export type School = { id: string; name: string; postcode: string; createdAt: Da
 export type Account = {
   id: string;
   email: string;
+  /** `normaliseEmail(email)`: the value every lookup compares (see src/auth/email-address.ts). */
+  emailNormalised: string;
   name: string | null;
   passwordHash: string | null;
   status: AccountStatus;
@@ -35,6 +37,7 @@ export const AccountEntity = new EntitySchema<Account>({
   columns: {
     id: { type: 'uuid', primary: true },
     email: { type: 'text' },
+    emailNormalised: { type: 'text', name: 'email_normalised' },
     name: { type: 'text', nullable: true },
     passwordHash: { type: 'text', name: 'password_hash', nullable: true },
     status: { type: 'text' },

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { normaliseEmail } from '../../auth/email-address.ts';
 import { AccountEntity, type Account, type AccountStatus } from '../entities/index.ts';
 
 export class AccountsRepository {
@@ -16,16 +17,13 @@ export class AccountsRepository {
     return this.repo.findOneBy({ id });
   }
 
-  /** Email addresses are unique regardless of case (a unique index on lower(email)). */
+  /** Addresses are unique once normalised (a unique index on email_normalised); never by PostgreSQL's lower(). */
   findByEmail(email: string): Promise<Account | null> {
-    return this.repo
-      .createQueryBuilder('account')
-      .where('lower(account.email) = lower(:email)', { email })
-      .getOne();
+    return this.repo.findOneBy({ emailNormalised: normaliseEmail(email) });
   }
 
   async insert(account: Pick<Account, 'id' | 'email' | 'name'>): Promise<Account> {
-    return this.repo.save(this.repo.create({ ...account, status: 'active', passwordHash: null }));
+    return this.repo.save(this.repo.create({ ...account, emailNormalised: normaliseEmail(account.email), status: 'active', passwordHash: null }));
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {

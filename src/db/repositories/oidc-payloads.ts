@@ -4,6 +4,10 @@ export type StoredPayload = Record<string, unknown>;
 
 type Row = { payload: StoredPayload; consumed_at: Date | null };
 
+export type UnhashedRow = { model: string; id: string; payload: StoredPayload };
+
+const UNHASHED = 'unhashed:';
+
 /** The storage of oidc-provider's models (sessions, interactions, codes, tokens, grants, clients). */
 export class OidcPayloadsRepository {
   private readonly db: EntityManager;
@@ -75,6 +79,23 @@ export class OidcPayloadsRepository {
       [accountId],
     )) as [unknown[], number];
     return affected;
+  }
+
+  /** Rows written before bearer ids were hashed, set aside by a migration under `unhashed:<model>`. */
+  async listUnhashed(limit: number): Promise<UnhashedRow[]> {
+    const rows: Array<{ model: string; id: string; payload: StoredPayload }> = await this.db.query(
+      `SELECT model, id, payload FROM oidc_payloads WHERE model LIKE 'unhashed:%' LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({ model: row.model.slice(UNHASHED.length), id: row.id, payload: row.payload }));
+  }
+
+  /** Puts one set-aside row back under its stored form; a process that lost the race changes nothing. */
+  async replaceUnhashed(row: UnhashedRow, stored: { id: string; payload: StoredPayload; userCode: string | undefined }): Promise<void> {
+    await this.db.query(
+      `UPDATE oidc_payloads SET model = $3, id = $4, payload = $5, user_code = $6 WHERE model = $1 AND id = $2`,
+      [UNHASHED + row.model, row.id, row.model, stored.id, JSON.stringify(stored.payload), stored.userCode ?? null],
+    );
   }
 
   async deleteExpired(before: Date): Promise<number> {

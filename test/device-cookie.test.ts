@@ -1,0 +1,55 @@
+import Koa from 'koa';
+import request from 'supertest';
+import { createDeviceCookies, trustedDevicesOf } from '../src/http/device-cookie.ts';
+
+/** The device cookie on its own: what it sets, and which cookies it believes. */
+const ALICE = '7c1f0e2a-0000-4000-8000-000000000001';
+const BOB = '7c1f0e2a-0000-4000-8000-000000000002';
+let now = Date.parse('2026-01-05T09:00:00Z');
+
+function app(key = Buffer.alloc(32, 7)) {
+  const devices = createDeviceCookies(key, () => now);
+  const koa = new Koa();
+  koa.use(devices.middleware);
+  koa.use(async (ctx) => {
+    if (ctx.path.startsWith('/trust/')) devices.trust(ctx, ctx.path.slice('/trust/'.length));
+    ctx.body = trustedDevicesOf(ctx);
+  });
+  return koa.callback();
+}
+
+const cookieOf = (response: request.Response) => {
+  const header = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith('gatehouse.device='));
+  if (!header) throw new Error('no device cookie set');
+  return { header, pair: header.split(';')[0]! };
+};
+
+test('issued HttpOnly and SameSite=Strict, long-lived, and believed on the next request', async () => {
+  const { header, pair } = cookieOf(await request(app()).get(`/trust/${ALICE}`));
+  expect(header).toMatch(/; httponly/i);
+  expect(header).toMatch(/; samesite=strict/i);
+  expect(header).toMatch(/; path=\//i);
+  expect(header).toMatch(/; expires=/i); // persistent: it outlives the browser session
+  const seen = await request(app()).get('/').set('cookie', pair);
+  expect(seen.body).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), accountId: ALICE }]);
+});
+
+test('a second account joins the cookie; signing in again keeps the device id', async () => {
+  const first = cookieOf(await request(app()).get(`/trust/${ALICE}`)).pair;
+  const both = cookieOf(await request(app()).get(`/trust/${BOB}`).set('cookie', first)).pair;
+  const again = cookieOf(await request(app()).get(`/trust/${ALICE}`).set('cookie', both)).pair;
+  const before = (await request(app()).get('/').set('cookie', both)).body as Array<{ id: string; accountId: string }>;
+  const after = (await request(app()).get('/').set('cookie', again)).body as Array<{ id: string; accountId: string }>;
+  expect(before.map((d) => d.accountId)).toEqual([ALICE, BOB]);
+  expect(after.find((d) => d.accountId === ALICE)!.id).toBe(before.find((d) => d.accountId === ALICE)!.id);
+});
+
+test('a changed, foreign or expired cookie is not believed', async () => {
+  const pair = cookieOf(await request(app()).get(`/trust/${ALICE}`)).pair;
+  const forged = pair.replace(ALICE, BOB);
+  expect((await request(app()).get('/').set('cookie', forged)).body).toEqual([]);
+  expect((await request(app(Buffer.alloc(32, 8))).get('/').set('cookie', pair)).body).toEqual([]);
+  expect((await request(app()).get('/').set('cookie', 'gatehouse.device=garbage~more.garbage')).body).toEqual([]);
+  now += 180 * 24 * 3600 * 1000;
+  expect((await request(app()).get('/').set('cookie', pair)).body).toEqual([]);
+});
