@@ -4,6 +4,7 @@ import { OidcPayloadsAccountIndex1764200000000 } from './1764200000000-oidc-payl
 import { AuthThrottle1764300000000 } from './1764300000000-auth-throttle.ts';
 import { GrantSchools1764400000000 } from './1764400000000-grant-schools.ts';
 import { AuditEvents1764500000000 } from './1764500000000-audit-events.ts';
+import { OutboundDeliveries1764900000000 } from './1764900000000-outbound-deliveries.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   AuthThrottle1764300000000,
   GrantSchools1764400000000,
   AuditEvents1764500000000,
+  OutboundDeliveries1764900000000,
 ];

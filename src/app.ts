@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { startOutboundWorker } from './oidc/outbound-worker.ts';
 import { startSweeper } from './oidc/sweeper.ts';
 import { createServer } from './server.ts';
 import { createServices, type Services } from './services.ts';
@@ -23,6 +24,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
     const { provider, keys, render } = await services.oidc();
     const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping: () => database.ping(), logger });
     const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
+    const outboundWorker = startOutboundWorker(services.outbound, logger);
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
@@ -42,7 +44,7 @@ export async function startGatehouse(config: AppConfig, logger: Logger): Promise
         // Finish in-flight requests (and the mail they started), then drop idle connections.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await Promise.all([closed, sweeper.stop()]);
+        await Promise.all([closed, sweeper.stop(), outboundWorker.stop()]);
         await services.passwordReset.drain();
         services.mailer.close();
         await database.close();

@@ -13,7 +13,8 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       const resetLinks = await repositories.resetTokens.deleteExpired(new Date(Date.now() - 86_400_000));
       const counters = await repositories.throttle.deleteStale(new Date(Date.now() - 86_400_000));
       const schoolChoices = await repositories.grantSchools.deleteOrphans();
-      const swept = { payloads, resetLinks, counters, schoolChoices };
+      const deliveries = await repositories.outboundDeliveries.deleteFinished(new Date(Date.now() - 7 * 86_400_000));
+      const swept = { payloads, resetLinks, counters, schoolChoices, deliveries };
       if (Object.values(swept).some((count) => count > 0)) logger.info(swept, 'swept expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'sweep failed; will retry');
