@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import pino from 'pino';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { loadConfig } from '../src/config/index.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { createServices, type Services } from '../src/services.ts';
@@ -182,27 +182,75 @@ describe('with a loopback ISSUER (development)', () => {
   }, 60_000);
 });
 
-test('with a public ISSUER a loopback school system is refused and audited, and OUTBOUND_ALLOW lets the queued token through', async () => {
-  const receiver = await startLogoutReceiver();
-  const port = await freePort();
-  const issuer = `http://gatehouse.test:${port}`;
-  const base = `http://localhost:${port}`;
-  try {
-    const credentials = await schoolSystem(receiver.uri);
-    const strict = await spawnGatehouse(storage, port, { ISSUER: issuer, OUTBOUND_RETRY_BASE_SECONDS: '1' });
-    try {
-      const { agent } = await signIn(base, issuer, credentials);
-      await logOut(agent, base);
-      const events = await eventually(() => auditEvents(credentials.clientId), (rows) => rows.filter((row) => row.event === 'backchannel_logout.failed').length >= 2);
-      const failure = events.find((row) => row.event === 'backchannel_logout.failed')!;
-      expect(failure).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('OUTBOUND_ALLOW') });
-      expect(strict.output()).toContain('outbound call refused');
-      expect(strict.output()).toContain('outbound delivery failed; will retry');
-      expect(receiver.arrivals).toHaveLength(0);
-    } finally {
-      expect(await strict.stop()).toBe(0);
-    }
+describe('with a public ISSUER', () => {
+  let receiver: Awaited<ReturnType<typeof startLogoutReceiver>>;
+  let credentials: { clientId: string; clientSecret: string };
+  let strict: Awaited<ReturnType<typeof spawnGatehouse>>;
+  let port: number;
+  let issuer: string;
+  let base: string;
+  beforeAll(async () => {
+    receiver = await startLogoutReceiver();
+    credentials = await schoolSystem(receiver.uri);
+    port = await freePort();
+    issuer = `http://gatehouse.test:${port}`;
+    base = `http://localhost:${port}`;
+    strict = await spawnGatehouse(storage, port, { ISSUER: issuer, OUTBOUND_RETRY_BASE_SECONDS: '1' });
+  }, 60_000);
+  afterAll(async () => {
+    if (strict) await strict.stop();
+    await receiver?.close();
+  });
 
+  test('a school system on 127.0.0.1 is refused, and each attempt is logged and audited', async () => {
+    const { agent } = await signIn(base, issuer, credentials);
+    await logOut(agent, base);
+    const events = await eventually(() => auditEvents(credentials.clientId), (rows) => rows.filter((row) => row.event === 'backchannel_logout.failed').length >= 2);
+    const failure = events.find((row) => row.event === 'backchannel_logout.failed')!;
+    expect(failure).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('OUTBOUND_ALLOW') });
+    expect(strict.output()).toContain('outbound call refused');
+    expect(strict.output()).toContain('outbound delivery failed; will retry');
+    expect(receiver.arrivals).toHaveLength(0);
+  }, 60_000);
+
+  test('a jwks_uri on a private address is refused by the same rule', async () => {
+    const { provider } = await services.oidc();
+    const initialAccessToken = await new provider.InitialAccessToken({ expiresIn: 600, policies: ['school-system'] }).save();
+    const jwksUri = `https://127.0.0.1:${receiver.port}/jwks`;
+    const registered = await fetch(`${base}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${initialAccessToken}` },
+      body: JSON.stringify({ client_name: 'Keyed MIS', redirect_uris: [REDIRECT_URI], grant_types: ['client_credentials'], response_types: [], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri }),
+    });
+    expect(registered.status).toBe(201);
+    const { client_id: clientId } = (await registered.json()) as { client_id: string };
+    const { privateKey } = await generateKeyPair('RS256');
+    const assertion = await new SignJWT({ jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(issuer)
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(privateKey);
+    const token = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      }),
+    });
+    expect(token.status).toBeGreaterThanOrEqual(400);
+    expect(token.status).toBeLessThan(500);
+    expect(((await token.json()) as { error: string }).error).toBe('invalid_client');
+    await eventually(async () => strict.output(), (output) => output.includes(`"destination":"https://127.0.0.1:${receiver.port}"`));
+  }, 60_000);
+
+  test('OUTBOUND_ALLOW lets the queued token through after a restart', async () => {
+    expect(await strict.stop()).toBe(0);
     // The row waited in PostgreSQL through the restart; the operator vouches for the range.
     const allowing = await spawnGatehouse(storage, port, { ISSUER: issuer, OUTBOUND_ALLOW: 'mis.trust.internal, 127.0.0.1/32', OUTBOUND_RETRY_BASE_SECONDS: '1' });
     try {
@@ -210,14 +258,13 @@ test('with a public ISSUER a loopback school system is refused and audited, and 
       const jwks = createRemoteJWKSet(new URL(`${base}/jwks`));
       const { payload } = await jwtVerify(arrival!.logoutToken, jwks, { issuer, audience: credentials.clientId });
       expect(payload.sub).toBe(accountId);
+      expect(payload.events).toEqual({ [EVENT]: {} });
       await eventually(() => auditEvents(credentials.clientId), (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'));
     } finally {
       expect(await allowing.stop()).toBe(0);
     }
-  } finally {
-    await receiver.close();
-  }
-}, 120_000);
+  }, 120_000);
+});
 
 test('two processes share the queue and never deliver the same row twice', async () => {
   // Each answer takes 2 s, so one process alone needs several rounds: the other joins in.
