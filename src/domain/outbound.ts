@@ -33,7 +33,12 @@ export function afterFailure(
 
 /** Longer than any attempt can take (oidc-provider aborts its calls after 2.5 s). */
 const LEASE_SECONDS = 60;
-export const BATCH_SIZE = 10;
+/**
+ * Attempts made side by side per process. Each holds a database connection while it records its
+ * outcome: a small number leaves the pool to the requests (and the embedded database, which
+ * serves few connections to all processes, within its limit).
+ */
+export const BATCH_SIZE = 4;
 
 /**
  * Server-to-server calls (back-channel logout first) go through a queue in PostgreSQL: enqueued
