@@ -83,3 +83,15 @@ test('a failure is rescheduled with its reason; a permanent one, or one past 24 
     { event: 'test_call.failed', outcome: 'failure', client_id: 'retried' },
   ]);
 });
+
+test('finished rows are swept after a week; pending ones never', async () => {
+  const finished = await enqueue('finished');
+  const pending = await enqueue('pending');
+  const [claimed] = (await queue().claimDue(10, 60, 'one')).filter((delivery) => delivery.id === finished);
+  await queue().markDelivered(finished, claimed!.claimToken);
+  await database.dataSource.query(`UPDATE outbound_deliveries SET created_at = now() - interval '30 days', finished_at = now() - interval '8 days' WHERE id = $1`, [finished]);
+  await database.dataSource.query(`UPDATE outbound_deliveries SET created_at = now() - interval '30 days' WHERE id = $1`, [pending]);
+  expect(await queue().deleteFinished(new Date(Date.now() - 7 * 86_400_000))).toBe(1);
+  expect(await row(finished)).toBeUndefined();
+  expect(await row(pending)).toMatchObject({ status: 'pending' });
+});

@@ -12,6 +12,7 @@ export class OutboundRefusedError extends Error {
 }
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * A fetch() for every server-to-server call, given to oidc-provider as its `fetch` hook. It uses
@@ -69,7 +70,8 @@ function send(url: URL, init: RequestInit, lookup: LookupFunction): Promise<Resp
   return new Promise<Response>((resolve, reject) => {
     const request = transport.request(
       url,
-      { method, headers, lookup, agent: false, ...(init.signal ? { signal: init.signal } : {}) },
+      // oidc-provider passes a 2.5 s signal; any other caller gets a bound all the same.
+      { method, headers, lookup, agent: false, signal: init.signal ?? AbortSignal.timeout(DEFAULT_TIMEOUT_MS) },
       (response) => {
         try {
           const status = response.statusCode ?? 0;
