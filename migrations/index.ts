@@ -8,6 +8,7 @@ import { EmailNormalised1764600000000 } from './1764600000000-email-normalised.t
 import { AuthFailureStreaks1764610000000 } from './1764610000000-auth-failure-streaks.ts';
 import { SessionProofs1764700000000 } from './1764700000000-session-proofs.ts';
 import { HashBearerIds1764800000000 } from './1764800000000-hash-bearer-ids.ts';
+import { OutboundDeliveries1764900000000 } from './1764900000000-outbound-deliveries.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   AuthFailureStreaks1764610000000,
   SessionProofs1764700000000,
   HashBearerIds1764800000000,
+  OutboundDeliveries1764900000000,
 ];

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { drainable } from './http/drain.ts';
+import { startOutboundWorker } from './oidc/outbound-worker.ts';
 import { startSweeper } from './oidc/sweeper.ts';
 import { createServer } from './server.ts';
 import { createServices, type Services } from './services.ts';
@@ -29,6 +30,7 @@ export async function startGatehouse(
     const { provider, keys, render } = await services.oidc();
     const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping: () => database.ping(), logger });
     const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
+    const outboundWorker = startOutboundWorker(services.outbound, logger);
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 5_000;
     const drain = drainable(server);
@@ -48,7 +50,7 @@ export async function startGatehouse(
       async close() {
         // Finish requests in flight (bounded), then the mail and audit events they started, and
         // only then close the pool and the embedded database they write through.
-        const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop()]);
+        const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop(), outboundWorker.stop()]);
         if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
         await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);
         await services.audit.drain();

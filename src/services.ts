@@ -12,12 +12,14 @@ import { AuthenticatorService } from './domain/authenticators.ts';
 import { AuditService } from './domain/audit.ts';
 import { ClientService } from './domain/clients.ts';
 import { FreshProofService } from './domain/fresh-proof.ts';
+import { DEFAULT_SCHEDULE, OutboundDeliveryService } from './domain/outbound.ts';
 import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
 import { rehashStoredIds } from './oidc/bearer-storage.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
+import { queueBackchannelLogout } from './oidc/backchannel.ts';
 import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { loadViews } from './http/views.ts';
@@ -47,6 +49,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const audit = new AuditService(repositories, logger);
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
   const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger);
+  const outbound = new OutboundDeliveryService(repositories, audit, logger, { ...DEFAULT_SCHEDULE, baseSeconds: config.outbound.retryBaseSeconds });
   const services = {
     config,
     logger,
@@ -61,6 +64,7 @@ export async function createServices(database: Database, config: AppConfig, logg
     throttle,
     authenticators,
     audit,
+    outbound,
     keys: {
       rotate: () => addNextSigningKey(repositories.secrets, box),
       activate: () => activateNextSigningKey(repositories.secrets, box),
@@ -79,6 +83,7 @@ export async function createServices(database: Database, config: AppConfig, logg
         const [keys, render] = await Promise.all([loadProviderKeys(repositories.secrets, box), loadViews()]);
         const provider = createProvider(services as unknown as Services, keys, render);
         auditProviderEvents(provider, services as unknown as Services);
+        queueBackchannelLogout(provider, outbound, logger);
         return { provider, keys, render };
       })();
       return oidc;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error.ts';
+import { parseOutboundAllow, type OutboundAllow } from './outbound-allow.ts';
 
 const optionalString = z
   .string()
@@ -34,6 +35,8 @@ const environmentSchema = z.object({
   ACCESS_TOKEN_TTL_MINUTES: positiveInt(10),
   REFRESH_TOKEN_TTL_DAYS: positiveInt(14),
   SWEEP_INTERVAL_SECONDS: positiveInt(300),
+  OUTBOUND_ALLOW: z.string().default(''),
+  OUTBOUND_RETRY_BASE_SECONDS: positiveInt(10),
 });
 
 export type AppConfig = Readonly<{
@@ -58,6 +61,7 @@ export type AppConfig = Readonly<{
     refreshTokenSeconds: number;
   }>;
   sweepIntervalSeconds: number;
+  outbound: Readonly<{ allow: OutboundAllow; retryBaseSeconds: number }>;
 }>;
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -90,6 +94,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       refreshTokenSeconds: values.REFRESH_TOKEN_TTL_DAYS * 86400,
     },
     sweepIntervalSeconds: values.SWEEP_INTERVAL_SECONDS,
+    outbound: { allow: parseOutboundAllow(values.OUTBOUND_ALLOW), retryBaseSeconds: values.OUTBOUND_RETRY_BASE_SECONDS },
   };
 }
 

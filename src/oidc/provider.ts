@@ -3,6 +3,8 @@ import { pinOriginToIssuer } from '../http/issuer-origin.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
+import { createDestinationPolicy } from '../domain/outbound-destinations.ts';
+import { createOutboundFetch } from '../http/outbound-fetch.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount } from './accounts.ts';
 import { answersInJson, clientAuthenticationErrors } from './client-authentication.ts';
@@ -153,6 +155,8 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       Interaction: config.ttl.interactionSeconds,
     },
     rotateRefreshToken: true,
+    // Every outbound call (back-channel logout, jwks_uri, sector_identifier_uri) obeys one rule.
+    fetch: createOutboundFetch(createDestinationPolicy(config.issuer, config.outbound.allow), services.logger),
   };
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;

@@ -6,6 +6,7 @@ import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-sch
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { GrantSchoolsRepository } from './grant-schools.ts';
 import { MembershipsRepository } from './memberships.ts';
+import { OutboundDeliveriesRepository } from './outbound-deliveries.ts';
 import { ResetTokensRepository } from './reset-tokens.ts';
 import { SchoolsRepository } from './schools.ts';
 import { SecretsRepository } from './secrets.ts';
@@ -25,6 +26,7 @@ export function repositoriesFor(manager: EntityManager) {
     oidcPayloads: new OidcPayloadsRepository(manager),
     grantSchools: new GrantSchoolsRepository(manager),
     memberships: new MembershipsRepository(manager),
+    outboundDeliveries: new OutboundDeliveriesRepository(manager),
     resetTokens: new ResetTokensRepository(manager),
     schools: new SchoolsRepository(manager),
     secrets: new SecretsRepository(manager),
