@@ -28,7 +28,9 @@ export async function startGatehouse(
     await database.migrate();
     const services = await createServices(database, config, logger);
     const { provider, keys, render } = await services.oidc();
-    const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping: () => database.ping(), logger });
+    let stopping = false;
+    const ping = () => database.ping();
+    const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping, stopping: () => stopping, logger });
     const sweeper = startSweeper(services.repositories, config.sweepIntervalSeconds, logger);
     const outboundWorker = startOutboundWorker(services.outbound, logger);
     const server = http.createServer(app.callback());
@@ -48,8 +50,10 @@ export async function startGatehouse(
       services,
       database,
       async close() {
-        // Finish requests in flight (bounded), then the mail and audit events they started, and
-        // only then close the pool and the embedded database they write through.
+        // Not ready any more (load balancers stop sending), then finish requests in flight
+        // (bounded), then the mail and audit events they started, and only then close the pool and
+        // the embedded database they write through.
+        stopping = true;
         const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop(), outboundWorker.stop()]);
         if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
         await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);

@@ -21,11 +21,13 @@ type ServerDeps = {
   render: ViewRenderer;
   csrfKey: Buffer;
   ping: () => Promise<void>;
+  /** True once shutdown has begun: /readyz says so while requests drain. */
+  stopping: () => boolean;
   logger: Logger;
 };
 
 /** Composes koa: logging, headers, our pages and health first, then the provider for the rest. */
-export async function createServer({ provider, services, render, csrfKey, ping, logger }: ServerDeps): Promise<Koa> {
+export async function createServer({ provider, services, render, csrfKey, ping, stopping, logger }: ServerDeps): Promise<Koa> {
   const { config } = services;
   // Behind a proxy, trust only the address the nearest proxy saw (the rightmost
   // X-Forwarded-For entry): the leftmost ones are whatever the client wrote.
@@ -38,7 +40,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
 
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: secure }));
-  const health = healthRoutes(ping);
+  const health = healthRoutes(ping, stopping);
   app.use(health.routes());
   const assets = await assetRoutes();
   app.use(assets.routes());

@@ -15,7 +15,8 @@ export function requestLog(logger: Logger) {
       await next();
     } finally {
       const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
-      const level = ctx.status >= 500 ? 'error' : 'info';
+      // 503 is a state the process announces (database away, shutting down), not a defect.
+      const level = ctx.status === 503 ? 'warn' : ctx.status >= 500 ? 'error' : 'info';
       logger[level]({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, durationMs }, 'request');
     }
   };
