@@ -106,3 +106,42 @@ test('POST /reg (and updates) with lone surrogates in any string: 400 invalid_cl
   const stored = await gatehouse.database.dataSource.query(`SELECT payload->>'client_name' AS name FROM oidc_payloads WHERE model = 'Client' AND id = $1`, [created.client_id]);
   expect(stored).toEqual([{ name: 'Oak Library' }]);
 });
+
+test('POST /reg (and updates) with values of the wrong type, or a sector_identifier_uri: 400 invalid_client_metadata, nothing stored', async () => {
+  const { provider } = await gatehouse.services.oidc();
+  const iat = await new provider.InitialAccessToken({ expiresIn: 600, policies: ['school-system'] }).save();
+  const send = (method: string, url: string, token: string, body: unknown) =>
+    fetch(url, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const clients = async () =>
+    Number((await gatehouse.database.dataSource.query(`SELECT count(*) AS n FROM oidc_payloads WHERE model = 'Client'`))[0].n);
+  const before = await clients();
+  const valid = { client_name: 'Oak Library', redirect_uris: [REDIRECT_URI] };
+  // An object whose toString is not a function makes String() throw: it must never get that far.
+  const trap = { toString: 0 };
+  for (const hostile of [
+    { ...valid, grant_types: [trap] },
+    { ...valid, response_types: [trap] },
+    { ...valid, token_endpoint_auth_method: trap },
+    { ...valid, jwks_uri: trap },
+    { ...valid, redirect_uris: [trap] },
+    { ...valid, post_logout_redirect_uris: [42] },
+    { ...valid, backchannel_logout_uri: { href: 'https://x.example' } },
+    { ...valid, sector_identifier_uri: 'https://oak.example/sector.json' },
+  ]) {
+    const refused = await send('POST', `${gatehouse.issuer}/reg`, iat, hostile);
+    const body = JSON.stringify(hostile);
+    expect([body, refused.status]).toEqual([body, 400]);
+    expect([body, ((await refused.json()) as { error: string }).error]).toEqual([body, expect.stringMatching(/^invalid_(client_metadata|redirect_uri)$/)]);
+  }
+  expect(await clients()).toBe(before);
+
+  const created = (await (await send('POST', `${gatehouse.issuer}/reg`, iat, valid)).json()) as Record<string, string>;
+  const update = await send('PUT', created.registration_client_uri!, created.registration_access_token!, {
+    ...valid,
+    client_id: created.client_id,
+    client_secret: created.client_secret,
+    grant_types: [trap],
+  });
+  expect(update.status).toBe(400);
+  expect(((await update.json()) as { error: string }).error).toBe('invalid_client_metadata');
+});

@@ -16,27 +16,32 @@ const ALLOWED_AUTH_METHODS = new Set(['client_secret_basic', 'client_secret_post
 export async function schoolSystemPolicy(_ctx: unknown, properties: Record<string, unknown>): Promise<void> {
   const illFormed = illFormedField(properties);
   if (illFormed) throw new errors.InvalidClientMetadata(`${illFormed} is not valid Unicode text`);
+  // Pairwise subjects are off: nothing needs it, and the provider would fetch it at registration,
+  // letting anyone with an initial access token probe hosts Gatehouse can reach.
+  if (properties.sector_identifier_uri !== undefined) {
+    throw new errors.InvalidClientMetadata('sector_identifier_uri is not supported: Gatehouse issues public subject identifiers');
+  }
   const uris = [
-    ...asList(properties.redirect_uris),
-    ...asList(properties.post_logout_redirect_uris),
-    ...asList(properties.backchannel_logout_uri),
+    ...stringsOf('redirect_uris', properties.redirect_uris),
+    ...stringsOf('post_logout_redirect_uris', properties.post_logout_redirect_uris),
+    ...stringsOf('backchannel_logout_uri', properties.backchannel_logout_uri),
   ];
   for (const uri of uris) {
     const problem = uriProblem(uri);
     if (problem) throw new errors.InvalidClientMetadata(problem);
   }
-  for (const uri of asList(properties.jwks_uri)) {
+  for (const uri of stringsOf('jwks_uri', properties.jwks_uri)) {
     // Fetched by the provider: https only, never a loopback or internal http address.
     if (!uri.startsWith('https://')) throw new errors.InvalidClientMetadata('jwks_uri must use https');
   }
-  const authMethod = String(properties.token_endpoint_auth_method ?? 'client_secret_basic');
+  const [authMethod = 'client_secret_basic'] = stringsOf('token_endpoint_auth_method', properties.token_endpoint_auth_method);
   if (!ALLOWED_AUTH_METHODS.has(authMethod)) {
     throw new errors.InvalidClientMetadata(`token_endpoint_auth_method ${authMethod} is not allowed: school systems are confidential clients`);
   }
-  for (const grant of asList(properties.grant_types ?? ['authorization_code'])) {
+  for (const grant of stringsOf('grant_types', properties.grant_types ?? ['authorization_code'])) {
     if (!ALLOWED_GRANTS.has(grant)) throw new errors.InvalidClientMetadata(`grant type ${grant} is not supported`);
   }
-  for (const type of asList(properties.response_types ?? ['code'])) {
+  for (const type of stringsOf('response_types', properties.response_types ?? ['code'])) {
     if (!ALLOWED_RESPONSES.has(type)) throw new errors.InvalidClientMetadata(`response type ${type} is not supported`);
   }
 }
@@ -57,7 +62,10 @@ function illFormedField(value: unknown, field = ''): string | undefined {
   return undefined;
 }
 
-function asList(value: unknown): string[] {
+/** A field's values, refused with a 400 unless they are strings (anything else would reach String() or the database). */
+function stringsOf(field: string, value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  if (!list.every((item) => typeof item === 'string')) throw new errors.InvalidClientMetadata(`${field} must be text or a list of text values`);
+  return list as string[];
 }
