@@ -1,3 +1,4 @@
+import Keygrip from 'keygrip';
 import pg from 'pg';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
@@ -97,5 +98,44 @@ test('/auth, /token and a hosted page answer 503 with Retry-After while the data
     expect(hosted.status).toBe(503);
     expect(hosted.headers.get('retry-after')).toBe('30');
     expect(visibleText(await hosted.text())).toContain('Please try again in a minute');
+  });
+}, 90_000);
+
+/** A session cookie as the provider would have set it (signed with its cookie keys): it must be looked up. */
+async function signedCookies(gatehouse: TestGatehouse, cookies: Record<string, string>): Promise<string> {
+  const { keys } = await gatehouse.services.oidc();
+  const grip = new Keygrip(keys.cookieKeys);
+  return Object.entries(cookies)
+    .flatMap(([name, value]) => [`${name}=${value}`, `${name}.sig=${grip.sign(`${name}=${value}`)}`])
+    .join('; ');
+}
+
+test('logout, resume, userinfo and registration answer the same 503 while the database is down, never a bare 500', async () => {
+  await withDatabaseDown(async (gatehouse) => {
+    const cookie = await signedCookies(gatehouse, { _session: 's'.repeat(43), _interaction_resume: 'i'.repeat(43) });
+    const pages: Array<[string, RequestInit & { path: string }]> = [
+      ['GET /session/end', { path: '/session/end' }],
+      ['GET /session/end with a session', { path: '/session/end', headers: { cookie } }],
+      ['POST /session/end/confirm', { path: '/session/end/confirm', method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'xsrf=x&logout=yes' }],
+      ['GET /auth/:uid (resume)', { path: `/auth/${'i'.repeat(43)}`, headers: { cookie } }],
+    ];
+    for (const [name, { path, ...init }] of pages) {
+      const response = await fetch(`${gatehouse.url}${path}`, { redirect: 'manual', ...init, headers: { accept: 'text/html', ...init.headers } });
+      const text = await response.text();
+      expect([name, response.status, response.headers.get('retry-after'), response.headers.get('content-type')]).toEqual([name, 503, '30', expect.stringMatching(/^text\/html/)]);
+      expect(response.headers.get('location')).toBeNull();
+      expect(visibleText(text)).toContain('Gatehouse is unavailable for a moment');
+    }
+    const machines: Array<[string, RequestInit & { path: string }]> = [
+      ['GET /me', { path: '/me', headers: { authorization: `Bearer ${'a'.repeat(43)}` } }],
+      ['POST /reg', { path: '/reg', method: 'POST', headers: { authorization: `Bearer ${'a'.repeat(43)}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT_URI] }) }],
+      ['GET /reg/:id', { path: '/reg/gh_someone', headers: { authorization: `Bearer ${'a'.repeat(43)}` } }],
+    ];
+    for (const [name, { path, ...init }] of machines) {
+      const response = await fetch(`${gatehouse.url}${path}`, init);
+      const text = await response.text();
+      expect([name, response.status, response.headers.get('retry-after')]).toEqual([name, 503, '30']);
+      expect(JSON.parse(text)).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+    }
   });
 }, 90_000);

@@ -58,6 +58,10 @@ describe('which destinations may be called', () => {
     ['0.0.0.0', false],
     ['fe80::1', false],
     ['fd12::1', false],
+    ['::a00:1', false],
+    ['::8.8.8.8', false],
+    ['::', false],
+    ['::ffff:0:0', false],
     ['10.20.30.40', true],
     ['fd00:1:2::3', true],
   ])('%s from an unlisted name: allowed %s', (address, allowed) => {
@@ -71,13 +75,23 @@ describe('which destinations may be called', () => {
   });
 
   test.each(['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000', 'http://gatehouse.localhost'])(
-    'an ISSUER on loopback (%s) is development: private and loopback destinations are allowed',
+    'an ISSUER on loopback (%s) is development: loopback destinations are allowed, nothing else private',
     (issuer) => {
       const development = createDestinationPolicy(issuer, parseOutboundAllow(''));
-      expect(development.check('localhost', '127.0.0.1').allowed).toBe(true);
-      expect(development.check('mis.lan', '192.168.1.20').allowed).toBe(true);
+      for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) expect(development.check('localhost', address).allowed).toBe(true);
+      for (const address of ['192.168.1.20', '10.0.0.1', '172.16.5.4', '169.254.169.254', '100.64.0.1', 'fd12::1', 'fe80::1', '0.0.0.0', '::', '::a00:1', '::ffff:a9fe:a9fe']) {
+        expect([address, development.check('mis.lan', address)]).toEqual([address, { allowed: false, reason: expect.stringContaining('OUTBOUND_ALLOW') }]);
+      }
+      expect(development.check('8.8.8.8', '8.8.8.8').allowed).toBe(true);
     },
   );
+
+  test('in development, private hosts are still reachable through OUTBOUND_ALLOW', () => {
+    const development = createDestinationPolicy('http://localhost:3000', parseOutboundAllow('mis.lan, 10.20.0.0/16'));
+    expect(development.check('mis.lan', '192.168.1.20').allowed).toBe(true);
+    expect(development.check('other.lan', '10.20.1.1').allowed).toBe(true);
+    expect(development.check('other.lan', '169.254.169.254').allowed).toBe(false);
+  });
 });
 
 describe('the retry schedule', () => {

@@ -19,6 +19,19 @@ for (const [address, prefix] of [
   ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) SPECIAL_USE.addSubnet(address, prefix, 'ipv6');
 
+/**
+ * IPv6 addresses that embed an IPv4 one: ::/96 (IPv4-compatible, deprecated) and ::ffff:0:0/96
+ * (IPv4-mapped). A mapped address is judged as its IPv4 address first; any IPv6 address still in
+ * these ranges is refused outright. Its own list, consulted for IPv6 only, because BlockList
+ * matches every IPv4 address against an IPv6 rule for ::ffff:0:0/96.
+ */
+const EMBEDDED_IPV4 = new net.BlockList();
+EMBEDDED_IPV4.addSubnet('::', 96, 'ipv6');
+EMBEDDED_IPV4.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+const isSpecialUse = (address: string, family: 'ipv4' | 'ipv6') =>
+  SPECIAL_USE.check(address, family) || (family === 'ipv6' && EMBEDDED_IPV4.check(address, family));
+
 export type Verdict = { allowed: true } | { allowed: false; reason: string };
 
 export type DestinationPolicy = {
@@ -26,11 +39,17 @@ export type DestinationPolicy = {
   check(host: string, address: string): Verdict;
 };
 
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
 /**
- * The one rule for every server-to-server call: public addresses always; private and loopback
- * ones only in development (ISSUER itself on loopback) or when the operator listed the host name
- * or a range containing the address in OUTBOUND_ALLOW. It judges the address actually connected
- * to, so a name that resolves (or re-resolves) to a private address is refused like the address.
+ * The one rule for every server-to-server call: public addresses always; loopback ones in
+ * development (ISSUER itself on loopback), where the relying party runs on the same machine; any
+ * other private or special-use address (a school network, link-local cloud metadata at
+ * 169.254.169.254) only when the operator listed the host name or a range containing the address
+ * in OUTBOUND_ALLOW, in development too. It judges the address actually connected to, so a name
+ * that resolves (or re-resolves) to a private address is refused like the address.
  */
 export function createDestinationPolicy(issuer: string, allow: OutboundAllow): DestinationPolicy {
   const development = isLoopbackHost(new URL(issuer).hostname);
@@ -41,8 +60,9 @@ export function createDestinationPolicy(issuer: string, allow: OutboundAllow): D
     check(host, rawAddress) {
       const address = unmapIPv4(rawAddress);
       const family = net.isIPv4(address) ? 'ipv4' : 'ipv6';
-      if (!SPECIAL_USE.check(address, family)) return { allowed: true };
-      if (development || hosts.has(normaliseHost(host)) || ranges.check(address, family)) return { allowed: true };
+      if (!isSpecialUse(address, family)) return { allowed: true };
+      if (development && LOOPBACK.check(address, family)) return { allowed: true };
+      if (hosts.has(normaliseHost(host)) || ranges.check(address, family)) return { allowed: true };
       return {
         allowed: false,
         reason: `${host} is a private or special-use address (${address}); list it in OUTBOUND_ALLOW to allow it`,

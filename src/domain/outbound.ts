@@ -9,8 +9,16 @@ export class PermanentDeliveryError extends Error {
   override name = 'PermanentDeliveryError';
 }
 
-/** Makes one attempt; resolves when the destination accepted it, throws otherwise. */
-export type Sender = (delivery: ClaimedDelivery) => Promise<void>;
+/** One attempt, ready to go to where the delivery is to be sent now. */
+export type PreparedAttempt = {
+  /** Where this attempt goes (a client's current URI, which may differ from the one queued). */
+  destination: string;
+  /** Resolves when the destination accepted it, throws otherwise. */
+  send(): Promise<void>;
+};
+
+/** Prepares one attempt; throws PermanentDeliveryError when there is nowhere to send it any more. */
+export type Sender = (delivery: ClaimedDelivery) => Promise<PreparedAttempt>;
 
 export type RetrySchedule = Readonly<{ baseSeconds: number; maxDelaySeconds: number; giveUpAfterSeconds: number }>;
 
@@ -34,17 +42,19 @@ export function afterFailure(
 /** Longer than any attempt can take (oidc-provider aborts its calls after 2.5 s). */
 const LEASE_SECONDS = 60;
 /**
- * Attempts made side by side per process. Each holds a database connection while it records its
- * outcome: a small number leaves the pool to the requests (and the embedded database, which
- * serves few connections to all processes, within its limit).
+ * Attempts under way at once per process (slots). Each holds a database connection while it
+ * records its outcome: a small number leaves the pool to the requests (and the embedded database,
+ * which serves few connections to all processes, within its limit). Each attempt holds its slot
+ * only until it ends, so one school system that hangs takes one slot, not everyone's turn.
  */
-export const BATCH_SIZE = 4;
+export const SLOTS = 4;
 
 /**
  * Server-to-server calls (back-channel logout first) go through a queue in PostgreSQL: enqueued
  * inside the request that causes them, delivered by a worker in every process, retried with
- * backoff, and every outcome logged and written to the audit trail as `<kind>.queued`,
- * `<kind>.delivered`, `<kind>.failed` and `<kind>.given_up`.
+ * backoff. Every attempt is logged; the audit trail gets a bounded few rows per delivery:
+ * `<kind>.queued`, the first `<kind>.failed` (a dead endpoint would otherwise write one per retry,
+ * some 32 a logout, for every logout), and the end: `<kind>.delivered` or `<kind>.given_up`.
  */
 export class OutboundDeliveryService {
   private readonly repositories: Repositories;
@@ -53,6 +63,10 @@ export class OutboundDeliveryService {
   private readonly schedule: RetrySchedule;
   private readonly senders = new Map<string, Sender>();
   private readonly queuedListeners: Array<() => void> = [];
+  private readonly slotListeners: Array<() => void> = [];
+  private readonly underWay = new Set<Promise<void>>();
+  /** Slots promised to a claim still in flight, so two claims cannot overfill them. */
+  private reserved = 0;
   /** Which process holds a claim, for operators reading the table. */
   readonly workerId = `${os.hostname()}:${process.pid}`;
 
@@ -84,22 +98,60 @@ export class OutboundDeliveryService {
     for (const listener of this.queuedListeners) listener();
   }
 
-  /** Claims a batch of due rows and attempts them side by side; answers how many it claimed. */
-  async deliverDue(): Promise<number> {
-    const claimed = await this.repositories.outboundDeliveries.claimDue(BATCH_SIZE, LEASE_SECONDS, this.workerId);
-    await Promise.all(claimed.map((delivery) => this.attempt(delivery)));
+  /** Lets this process's worker claim more as soon as an attempt ends. */
+  onSlotFreed(listener: () => void): void {
+    this.slotListeners.push(listener);
+  }
+
+  get freeSlots(): number {
+    return SLOTS - this.underWay.size - this.reserved;
+  }
+
+  /**
+   * Claims as many due rows as there are free slots and starts an attempt for each without
+   * waiting for it: each proceeds on its own and frees its slot when it ends. Answers how many it
+   * claimed.
+   */
+  async startDue(): Promise<number> {
+    const free = this.freeSlots;
+    if (free <= 0) return 0;
+    this.reserved += free;
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = await this.repositories.outboundDeliveries.claimDue(free, LEASE_SECONDS, this.workerId);
+    } finally {
+      this.reserved -= free;
+    }
+    for (const delivery of claimed) {
+      const attempt: Promise<void> = this.attempt(delivery)
+        .catch((error: unknown) => this.logger.warn({ err: error, ...this.logFields(delivery) }, 'could not record an outbound delivery outcome; the claim will expire and it will be retried'))
+        .finally(() => {
+          this.underWay.delete(attempt);
+          for (const listener of this.slotListeners) listener();
+        });
+      this.underWay.add(attempt);
+    }
     return claimed.length;
+  }
+
+  /** Resolves once no attempt is under way in this process. */
+  async settled(): Promise<void> {
+    while (this.underWay.size > 0) await Promise.all([...this.underWay]);
   }
 
   nextDueAt(): Promise<Date | null> {
     return this.repositories.outboundDeliveries.nextDueAt();
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<void> {
-    const sender = this.senders.get(delivery.kind);
+  private async attempt(queued: ClaimedDelivery): Promise<void> {
+    const sender = this.senders.get(queued.kind);
+    // Logged and audited with where the attempt actually went, once that is known.
+    let delivery = queued;
     try {
-      if (!sender) throw new PermanentDeliveryError(`nothing in this process sends ${delivery.kind}`);
-      await sender(delivery);
+      if (!sender) throw new PermanentDeliveryError(`nothing in this process sends ${queued.kind}`);
+      const prepared = await sender(queued);
+      delivery = { ...queued, destination: prepared.destination };
+      await prepared.send();
     } catch (error) {
       await this.recordFailure(delivery, error);
       return;
@@ -122,7 +174,8 @@ export class OutboundDeliveryService {
     }
     await outboundDeliveries.reschedule(delivery.id, delivery.claimToken, reason, decision.retryInSeconds);
     this.logger.warn({ ...this.logFields(delivery), reason, retryInSeconds: decision.retryInSeconds }, 'outbound delivery failed; will retry');
-    await this.record(delivery, 'failed', 'failure', reason, { retryInSeconds: decision.retryInSeconds });
+    // Only the first failure goes to the audit trail; the retries are in the log and the row.
+    if (delivery.previousError === null) await this.record(delivery, 'failed', 'failure', reason, { retryInSeconds: decision.retryInSeconds });
   }
 
   private record(delivery: ClaimedDelivery, what: string, outcome: 'success' | 'failure', reason?: string, extra: Record<string, unknown> = {}) {

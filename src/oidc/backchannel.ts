@@ -33,12 +33,14 @@ export function queueBackchannelLogout(provider: Provider, outbound: OutboundDel
     });
   };
 
+  // The library posts to the client's backchannel_logout_uri as it is now (it may have changed
+  // since the logout was queued): that is the destination logged and audited.
   outbound.registerSender(BACKCHANNEL_LOGOUT, async (delivery) => {
     const client = (await provider.Client.find(delivery.clientId)) as unknown as LogoutClient | undefined;
     if (!client) throw new PermanentDeliveryError('the client no longer exists');
     if (!client.backchannelLogoutUri) throw new PermanentDeliveryError('the client no longer has a backchannel_logout_uri');
     const { sub, sid } = delivery.payload as { sub: string; sid: string };
-    await send.call(client, sub, sid);
+    return { destination: client.backchannelLogoutUri, send: () => send.call(client, sub, sid) };
   });
 
   // Only queueing can fail inside the request now (the database): the logout still completes.

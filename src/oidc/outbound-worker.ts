@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import { BATCH_SIZE, type OutboundDeliveryService } from '../domain/outbound.ts';
+import type { OutboundDeliveryService } from '../domain/outbound.ts';
 
 /** Rows queued by other processes are noticed within this time; this process's own at once. */
 const POLL_MS = 5_000;
 
 /**
- * Delivers the outbound queue from this process: at once when this process queues something, when
- * the earliest retry falls due, and on a poll for what other processes queued. Every process runs
- * one; the queue's claims keep them from sending a row twice.
+ * Delivers the outbound queue from this process: at once when this process queues something or
+ * one of its attempts ends (freeing a slot), when the earliest retry falls due, and on a poll for
+ * what other processes queued. Every process runs one; the queue's claims keep them from sending
+ * a row twice. It never waits for an attempt, only for claiming.
  */
 export function startOutboundWorker(outbound: OutboundDeliveryService, logger: Logger) {
   let stopped = false;
@@ -27,7 +28,11 @@ export function startOutboundWorker(outbound: OutboundDeliveryService, logger: L
     try {
       do {
         again = false;
-        while (!stopped && (await outbound.deliverDue()) === BATCH_SIZE);
+        // Claim while slots are free and rows due; a claim short of the free slots drained them.
+        while (!stopped && outbound.freeSlots > 0) {
+          const free = outbound.freeSlots;
+          if ((await outbound.startDue()) < free) break;
+        }
       } while (again && !stopped);
       const due = await outbound.nextDueAt();
       if (due) wait = due.getTime() - Date.now();
@@ -49,6 +54,7 @@ export function startOutboundWorker(outbound: OutboundDeliveryService, logger: L
   }
 
   outbound.onQueued(kick);
+  outbound.onSlotFreed(kick);
   kick();
   return {
     kick,
@@ -57,6 +63,7 @@ export function startOutboundWorker(outbound: OutboundDeliveryService, logger: L
       stopped = true;
       clearTimeout(timer);
       await running;
+      await outbound.settled();
     },
   };
 }

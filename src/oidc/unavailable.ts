@@ -4,12 +4,18 @@ import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts
 import { UNAVAILABLE } from '../http/errors.ts';
 import type { ViewRenderer } from '../http/views.ts';
 
+/** Routes a person's browser visits: a failure there is answered with a page, elsewhere in JSON. */
+const BROWSER_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success']);
+
 /**
  * oidc-provider answers any error it did not raise itself with 500 server_error. When the cause
  * is the database being unreachable (or full), say so instead: 503 with Retry-After, as an OAuth
  * error (`temporarily_unavailable`) at JSON endpoints such as /token, as a worded page at /auth.
  * The provider reports the cause only through its `server_error` event, so the event marks the
- * request and a middleware around every route rewrites the answer.
+ * request and a middleware around every route rewrites the answer. Some failures never reach the
+ * provider's error handler: every GET and POST route saves a touched session once more after it
+ * (oidc-provider's `ensureSessionSave`, outside the handler), so that save throws past it and koa
+ * would answer a bare 500. The same middleware catches those and answers the same 503.
  */
 export function answerUnavailableWith503(provider: Provider, render: ViewRenderer): void {
   const unavailable = new WeakSet<object>();
@@ -17,9 +23,16 @@ export function answerUnavailableWith503(provider: Provider, render: ViewRendere
     if (isDatabaseUnavailable(error)) unavailable.add(ctx);
   });
   provider.use(async (ctx, next) => {
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      unavailable.add(ctx);
+    }
     if (!unavailable.has(ctx)) return;
-    const wantsPage = typeof ctx.body === 'string' && ctx.response.is('html');
+    const wantsPage = (typeof ctx.body === 'string' && ctx.response.is('html')) || BROWSER_ROUTES.has((ctx as KoaContextWithOIDC).oidc?.route ?? '');
+    // A redirect prepared before the failure (logout confirmed, interaction resumed) did not happen.
+    ctx.remove('Location');
     ctx.status = 503;
     ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
     ctx.set('Cache-Control', 'no-store');

@@ -14,6 +14,8 @@ export type ClaimedDelivery = NewDelivery & {
   attempts: number;
   createdAt: Date;
   claimToken: string;
+  /** Why the previous attempt failed; null when none has failed yet. */
+  previousError: string | null;
 };
 
 type ClaimedRow = {
@@ -26,6 +28,7 @@ type ClaimedRow = {
   attempts: number;
   created_at: Date;
   claim_token: string;
+  last_error: string | null;
 };
 
 /** The outbound delivery queue (all SQL). Every change of state is one statement. */
@@ -63,7 +66,7 @@ export class OutboundDeliveriesRepository {
            ORDER BY next_attempt_at
            LIMIT $1
            FOR UPDATE SKIP LOCKED)
-        RETURNING d.id, d.kind, d.client_id, d.account_id, d.destination, d.payload, d.attempts, d.created_at, d.claim_token`,
+        RETURNING d.id, d.kind, d.client_id, d.account_id, d.destination, d.payload, d.attempts, d.created_at, d.claim_token, d.last_error`,
       [limit, leaseSeconds, claimedBy],
     )) as [ClaimedRow[], number];
     return rows.map((row) => ({
@@ -76,6 +79,7 @@ export class OutboundDeliveriesRepository {
       attempts: row.attempts,
       createdAt: row.created_at,
       claimToken: row.claim_token,
+      previousError: row.last_error,
     }));
   }
 
