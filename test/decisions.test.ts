@@ -4,7 +4,7 @@ import { newResetToken } from '../src/auth/reset-tokens.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../src/db/repositories/index.ts';
 import type { ResetTokenState } from '../src/db/repositories/reset-tokens.ts';
-import { AccessService, ACR_BASIC, ACR_HIGHER, earliestLoginTs, holdsSession, isUsable, loginTsFor } from '../src/domain/access.ts';
+import { AccessService, ACR_BASIC, ACR_HIGHER, earliestLoginTs, holdsSession, isUsable, loginTsFor, trustedSince } from '../src/domain/access.ts';
 import { accountProblem, EXPIRED, PasswordResetService, resetLinkProblem, UNKNOWN, USED } from '../src/domain/password-reset.ts';
 import { accountUnavailable, higherAccessRequested } from '../src/oidc/policy.ts';
 
@@ -270,5 +270,12 @@ describe('sessions not before (sessions ended by a reset, lock or mfa-reset)', (
     expect(holdsSession(ended, loginTsFor(ended, NOW + 900))).toBe(true);
     expect(loginTsFor(ended, NOW + 5_000)).toBe(NOW / 1000 + 5);
     expect(loginTsFor(account(), NOW + 900)).toBe(NOW / 1000);
+  });
+
+  test('a device cookie issued before the sessions were ended no longer counts; one issued since does', () => {
+    expect(trustedSince(ended, NOW / 1000 - 86_400)).toBe(false);
+    expect(trustedSince(ended, NOW / 1000)).toBe(false);
+    expect(trustedSince(ended, loginTsFor(ended, NOW + 900))).toBe(true);
+    expect(trustedSince(account(), NOW / 1000 - 86_400)).toBe(true);
   });
 });

@@ -42,6 +42,15 @@ export function loginTsFor(account: Pick<Account, 'sessionsNotBefore'>, startedA
   return Math.max(Math.floor(startedAtMs / 1000), earliestLoginTs(account));
 }
 
+/**
+ * Whether a device cookie issued at `issuedAt` (seconds) still gives its browser a guessing
+ * budget of its own: only if issued since the account's sessions were last ended, by the same
+ * rule as sessions, so a password reset, `user lock` or `user mfa-reset` ends a thief's too.
+ */
+export function trustedSince(account: Pick<Account, 'sessionsNotBefore'>, issuedAt: number): boolean {
+  return issuedAt >= earliestLoginTs(account);
+}
+
 /** Ends every session and token of the account, for good (see `holdsSession`). */
 export async function endSessions(repositories: Pick<Repositories, 'oidcPayloads' | 'accounts'>, accountId: string): Promise<void> {
   await repositories.oidcPayloads.revokeAccount(accountId);

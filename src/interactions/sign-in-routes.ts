@@ -88,10 +88,10 @@ export function signInRoutes(deps: PageDeps) {
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
     // Unless the person asked to be remembered, the session cookie ends with the browser session
     // (later steps pass remember: true, which oidc-provider reads as "leave it as it is").
-    if (check.trustBrowser) devices.trust(ctx, check.account.id);
     // Signed in when the password was checked, but never inside the second the account's sessions
     // were ended: a sign-in straight after a password reset holds, one from before it does not.
     const ts = loginTsFor(check.account, startedAt);
+    if (check.trustBrowser) devices.trust(ctx, check.account.id, ts);
     return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: form.remember, ts } });
   });
 
@@ -110,7 +110,7 @@ export function signInRoutes(deps: PageDeps) {
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
     }
     await services.freshProof.recordCode(session, check.deviceId ?? null);
-    if (check.trustBrowser) devices.trust(ctx, account.id);
+    if (check.trustBrowser) devices.trust(ctx, account.id, loginTsFor(account, Date.now()));
     return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
   });
 
