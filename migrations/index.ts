@@ -10,6 +10,7 @@ import { SessionProofs1764700000000 } from './1764700000000-session-proofs.ts';
 import { HashBearerIds1764800000000 } from './1764800000000-hash-bearer-ids.ts';
 import { OutboundDeliveries1764900000000 } from './1764900000000-outbound-deliveries.ts';
 import { SessionsNotBefore1765200000000 } from './1765200000000-sessions-not-before.ts';
+import { AuditEmailNormalised1765210000000 } from './1765210000000-audit-email-normalised.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   HashBearerIds1764800000000,
   OutboundDeliveries1764900000000,
   SessionsNotBefore1765200000000,
+  AuditEmailNormalised1765210000000,
 ];
