@@ -29,6 +29,7 @@ export const THROTTLE = {
   warnAfter: 20,
   blockAfter: 50,
   ceilingAfter: 100,
+  forgetUnknownAfterDays: 30,
   resetEmailsPerAddress: 3,
   resetEmailsPerAddressPerDay: 10,
   dayWindowSeconds: 24 * 3600,
@@ -42,6 +43,14 @@ export type Source = { ip: string; device?: string | undefined };
 export type Refusal = { allowed: false; kind: 'paused'; until: Date } | { allowed: false; kind: 'blocked' };
 export type Gate = { allowed: true; delayMs: number } | Refusal;
 
+const UNKNOWN_ADDRESS = 'login:';
+/**
+ * The start of every consecutive-failure key of an address with no account (only passwords are
+ * tried for those, and never from a trusted device). No helpdesk unlock ever reaches them, so the
+ * sweeper forgets those untouched for `forgetUnknownAfterDays`.
+ */
+export const UNKNOWN_ADDRESS_STREAKS = `password:${UNKNOWN_ADDRESS}`;
+
 /**
  * Who is being guessed at. An existing account is counted by its id, so no spelling of its address
  * buys more guesses; an address with no account by its normalised form (the same function that
@@ -50,7 +59,7 @@ export type Gate = { allowed: true; delayMs: number } | Refusal;
  * the table need not hold the addresses people mistyped.
  */
 export const passwordSubject = (account: { id: string } | null, typed: string) =>
-  account ? accountSubject(account.id) : `login:${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
+  account ? accountSubject(account.id) : `${UNKNOWN_ADDRESS}${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
 export const accountSubject = (accountId: string) => `account:${accountId}`;
 
 /**
