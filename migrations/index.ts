@@ -9,6 +9,8 @@ import { AuthFailureStreaks1764610000000 } from './1764610000000-auth-failure-st
 import { SessionProofs1764700000000 } from './1764700000000-session-proofs.ts';
 import { HashBearerIds1764800000000 } from './1764800000000-hash-bearer-ids.ts';
 import { OutboundDeliveries1764900000000 } from './1764900000000-outbound-deliveries.ts';
+import { SessionsNotBefore1765200000000 } from './1765200000000-sessions-not-before.ts';
+import { AuditEmailNormalised1765210000000 } from './1765210000000-audit-email-normalised.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -23,4 +25,6 @@ export const migrations = [
   SessionProofs1764700000000,
   HashBearerIds1764800000000,
   OutboundDeliveries1764900000000,
+  SessionsNotBefore1765200000000,
+  AuditEmailNormalised1765210000000,
 ];

@@ -47,7 +47,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
 
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));
-  const devices = createDeviceCookies(csrfKey);
+  const devices = createDeviceCookies(csrfKey, undefined, { secure });
   app.use(devices.middleware);
   const pages = { provider, services, render, csrf, devices };
   // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.

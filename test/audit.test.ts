@@ -60,3 +60,26 @@ test('sign-ins (and why they failed), resets and admin actions are in the audit 
   expect(authorized).toMatchObject({ clientId: credentials.clientId, schoolId: school.id, ip: expect.any(String) });
   expect(JSON.stringify(events)).not.toContain(PASSWORD);
 }, 120_000);
+
+test('`audit --email` finds failed sign-ins typed in a look-alike spelling of an address nobody has', async () => {
+  const { services } = gatehouse;
+  const school = await addSchool(services, 'Brook School');
+  const rp = await relyingParty(gatehouse.issuer, await addClient(services, 'Brook MIS', [school.id]));
+  const agent = new Agent(REDIRECT_URI);
+  const login = await start(agent, await authorizationRequest(rp));
+  // Fullwidth letters (NFKC makes them ASCII) and a decomposed ë: PostgreSQL's lower() keeps both apart.
+  const fullwidth = 'ｍｉｓｔｙｐｅｄ@brook.example';
+  const decomposed = 'zoë.nobody@brook.example'.normalize('NFD');
+  await submitLogin(agent, login, fullwidth, 'not the right password');
+  await submitLogin(agent, login, decomposed, 'not the right password');
+
+  const root = path.resolve(import.meta.dirname, '..');
+  const env = { ...process.env, DATA_DIR: storage.dataDir, DATABASE_URL: storage.databaseUrl ?? '' };
+  const node = path.join(root, 'node_modules/.bin/node');
+  const audit = async (email: string) => {
+    const { stdout } = await promisify(execFile)(node, ['src/admin/cli.ts', 'audit', '--email', email, '--json'], { cwd: root, env });
+    return (JSON.parse(stdout).events as Array<Record<string, unknown>>).map((e) => `${e.event}:${e.outcome}:${e.reason}:${e.email}`);
+  };
+  expect(await audit('MISTYPED@brook.example')).toEqual([`sign_in.password:failure:invalid:${fullwidth}`]);
+  expect(await audit('zoë.nobody@brook.example'.normalize('NFC'))).toEqual([`sign_in.password:failure:invalid:${decomposed}`]);
+}, 120_000);

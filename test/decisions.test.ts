@@ -4,7 +4,7 @@ import { newResetToken } from '../src/auth/reset-tokens.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../src/db/repositories/index.ts';
 import type { ResetTokenState } from '../src/db/repositories/reset-tokens.ts';
-import { AccessService, ACR_BASIC, ACR_HIGHER, isUsable } from '../src/domain/access.ts';
+import { AccessService, ACR_BASIC, ACR_HIGHER, earliestLoginTs, holdsSession, isUsable, loginTsFor, trustedSince } from '../src/domain/access.ts';
 import { accountProblem, EXPIRED, PasswordResetService, resetLinkProblem, UNKNOWN, USED } from '../src/domain/password-reset.ts';
 import { accountUnavailable, higherAccessRequested } from '../src/oidc/policy.ts';
 
@@ -22,6 +22,7 @@ const account = (overrides: Partial<Account> = {}): Account => ({
   passwordHash: null,
   status: 'active',
   passwordChangedAt: null,
+  sessionsNotBefore: null,
   createdAt: new Date(NOW),
   updatedAt: new Date(NOW),
   ...overrides,
@@ -88,6 +89,10 @@ function memoryResetWorld(tokenHash: string) {
       async setPasswordHash(id: string, passwordHash: string) {
         await tick();
         state.accounts.set(id, { ...state.accounts.get(id)!, passwordHash });
+      },
+      async setSessionsNotBefore(id: string) {
+        await tick();
+        state.accounts.set(id, { ...state.accounts.get(id)!, sessionsNotBefore: new Date() });
       },
     },
     resetTokens: {
@@ -221,14 +226,56 @@ describe('accountUnavailable (the account_unavailable login check)', () => {
 
   test('a session whose account is locked or gone must sign in again; an active one need not', async () => {
     const { access } = accessOver({ 'acc-1': account(), 'acc-2': account({ id: 'acc-2', status: 'locked' }) });
-    expect(await accountUnavailable('acc-1', access)).toBe(false);
-    expect(await accountUnavailable('acc-2', access)).toBe(true);
-    expect(await accountUnavailable('acc-3', access)).toBe(true);
+    expect(await accountUnavailable({ accountId: 'acc-1', loginTs: NOW / 1000 }, access)).toBe(false);
+    expect(await accountUnavailable({ accountId: 'acc-2', loginTs: NOW / 1000 }, access)).toBe(true);
+    expect(await accountUnavailable({ accountId: 'acc-3', loginTs: NOW / 1000 }, access)).toBe(true);
+  });
+
+  test('a session signed in before the account’s sessions were ended must sign in again', async () => {
+    const ended = account({ sessionsNotBefore: new Date(NOW + 700) });
+    const { access } = accessOver({ 'acc-1': ended });
+    expect(await accountUnavailable({ accountId: 'acc-1', loginTs: NOW / 1000 - 60 }, access)).toBe(true);
+    expect(await accountUnavailable({ accountId: 'acc-1', loginTs: NOW / 1000 }, access)).toBe(true);
+    expect(await accountUnavailable({ accountId: 'acc-1', loginTs: NOW / 1000 + 1 }, access)).toBe(false);
+    expect(await accountUnavailable({ accountId: 'acc-1', loginTs: undefined }, access)).toBe(true);
   });
 
   test('no session account: nothing to check (the login prompt itself asks)', async () => {
     const { access, looked } = accessOver({});
-    expect(await accountUnavailable(undefined, access)).toBe(false);
+    expect(await accountUnavailable({ accountId: undefined, loginTs: undefined }, access)).toBe(false);
     expect(looked).toEqual([]);
+  });
+});
+
+describe('sessions not before (sessions ended by a reset, lock or mfa-reset)', () => {
+  const ended = account({ sessionsNotBefore: new Date(NOW + 700) });
+
+  test('the earliest loginTs is the whole second after the sessions were ended', () => {
+    expect(earliestLoginTs(account())).toBe(0);
+    expect(earliestLoginTs(ended)).toBe(NOW / 1000 + 1);
+    expect(earliestLoginTs(account({ sessionsNotBefore: new Date(NOW) }))).toBe(NOW / 1000 + 1);
+  });
+
+  test('a session from before, or from the same second, holds nothing; a later one does', () => {
+    expect(holdsSession(ended, NOW / 1000 - 3600)).toBe(false);
+    expect(holdsSession(ended, NOW / 1000)).toBe(false);
+    expect(holdsSession(ended, NOW / 1000 + 1)).toBe(true);
+    expect(holdsSession(account(), NOW / 1000 - 3600)).toBe(true);
+    expect(holdsSession(account({ status: 'locked' }), NOW / 1000)).toBe(false);
+    expect(holdsSession(null, NOW / 1000)).toBe(false);
+  });
+
+  test('a sign-in inside the second of the reset is dated just after it, so it holds', () => {
+    expect(loginTsFor(ended, NOW + 900)).toBe(NOW / 1000 + 1);
+    expect(holdsSession(ended, loginTsFor(ended, NOW + 900))).toBe(true);
+    expect(loginTsFor(ended, NOW + 5_000)).toBe(NOW / 1000 + 5);
+    expect(loginTsFor(account(), NOW + 900)).toBe(NOW / 1000);
+  });
+
+  test('a device cookie issued before the sessions were ended no longer counts; one issued since does', () => {
+    expect(trustedSince(ended, NOW / 1000 - 86_400)).toBe(false);
+    expect(trustedSince(ended, NOW / 1000)).toBe(false);
+    expect(trustedSince(ended, loginTsFor(ended, NOW + 900))).toBe(true);
+    expect(trustedSince(account(), NOW / 1000 - 86_400)).toBe(true);
   });
 });

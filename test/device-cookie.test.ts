@@ -7,8 +7,8 @@ const ALICE = '7c1f0e2a-0000-4000-8000-000000000001';
 const BOB = '7c1f0e2a-0000-4000-8000-000000000002';
 let now = Date.parse('2026-01-05T09:00:00Z');
 
-function app(key = Buffer.alloc(32, 7)) {
-  const devices = createDeviceCookies(key, () => now);
+function app(key = Buffer.alloc(32, 7), options: { secure?: boolean } = {}) {
+  const devices = createDeviceCookies(key, () => now, options);
   const koa = new Koa();
   koa.use(devices.middleware);
   koa.use(async (ctx) => {
@@ -18,8 +18,8 @@ function app(key = Buffer.alloc(32, 7)) {
   return koa.callback();
 }
 
-const cookieOf = (response: request.Response) => {
-  const header = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith('gatehouse.device='));
+const cookieOf = (response: request.Response, name = 'gatehouse.device') => {
+  const header = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${name}=`));
   if (!header) throw new Error('no device cookie set');
   return { header, pair: header.split(';')[0]! };
 };
@@ -31,7 +31,38 @@ test('issued HttpOnly and SameSite=Strict, long-lived, and believed on the next 
   expect(header).toMatch(/; path=\//i);
   expect(header).toMatch(/; expires=/i); // persistent: it outlives the browser session
   const seen = await request(app()).get('/').set('cookie', pair);
-  expect(seen.body).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), accountId: ALICE }]);
+  expect(seen.body).toEqual([{ id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), accountId: ALICE, issuedAt: now / 1000 }]);
+  // Plain http (a development ISSUER): no prefix, and not Secure on an http request.
+  expect(header).not.toMatch(/; secure/i);
+});
+
+test('under an https ISSUER the cookie is __Host- prefixed: Secure, path=/, no Domain; the plain name is not believed', async () => {
+  const https = app(undefined, { secure: true });
+  // Even when a proxy forwards plain http without TRUST_PROXY: the browser itself spoke https.
+  const response = await request(https).get(`/trust/${ALICE}`);
+  const names = ([] as string[]).concat(response.headers['set-cookie'] ?? []).map((c) => c.split('=')[0]);
+  expect(names).toEqual(['__Host-gatehouse.device']);
+  const { header, pair } = cookieOf(response, '__Host-gatehouse.device');
+  expect(header).toMatch(/; secure/i);
+  expect(header).toMatch(/; path=\/(;|$)/i);
+  expect(header).not.toMatch(/; domain=/i);
+  expect(header).toMatch(/; httponly/i);
+  expect((await request(https).get('/').set('cookie', pair)).body).toEqual([expect.objectContaining({ accountId: ALICE })]);
+  const plain = pair.replace('__Host-gatehouse.device', 'gatehouse.device');
+  expect((await request(https).get('/').set('cookie', plain)).body).toEqual([]);
+});
+
+test('the issue time is the sign-in time given, and is read back from the expiry', async () => {
+  const issuedAt = now / 1000 + 1;
+  const devices = createDeviceCookies(Buffer.alloc(32, 7), () => now);
+  const koa = new Koa();
+  koa.use(devices.middleware);
+  koa.use(async (ctx) => {
+    if (ctx.path === '/trust') devices.trust(ctx, ALICE, issuedAt);
+    ctx.body = trustedDevicesOf(ctx);
+  });
+  const { pair } = cookieOf(await request(koa.callback()).get('/trust'));
+  expect((await request(koa.callback()).get('/').set('cookie', pair)).body).toEqual([expect.objectContaining({ issuedAt })]);
 });
 
 test('a second account joins the cookie; signing in again keeps the device id', async () => {

@@ -13,7 +13,7 @@ import {
   relyingParty,
   start,
 } from './support/scenario.ts';
-import { sessionSecondsLeft } from '../src/domain/session-lifetime.ts';
+import { sessionSecondsLeft, sessionSecondsToSave } from '../src/domain/session-lifetime.ts';
 
 const IDLE_SECONDS = 30 * 60;
 const ABSOLUTE_SECONDS = 12 * 3600;
@@ -100,6 +100,18 @@ describe('the rule', () => {
     expect(sessionSecondsLeft(t, t + ABSOLUTE_SECONDS + 60, limits)).toBe(1);
     expect(sessionSecondsLeft(undefined, t, limits)).toBe(IDLE_SECONDS);
   });
+
+  test('only a request that used the session moves the deadline; a new session gets the idle timeout', () => {
+    const t = 1_800_000_000;
+    const session = { loginTs: t - 600, exp: t + 60 };
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 303 }, t, limits)).toBe(IDLE_SECONDS);
+    expect(sessionSecondsToSave(session, { route: 'resume', status: 303 }, t, limits)).toBe(IDLE_SECONDS);
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 404 }, t, limits)).toBe(60);
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 400 }, t, limits)).toBe(60);
+    expect(sessionSecondsToSave(session, { route: 'end_session', status: 200 }, t, limits)).toBe(60);
+    expect(sessionSecondsToSave({ loginTs: t }, { route: 'resume', status: 404 }, t, limits)).toBe(IDLE_SECONDS);
+    expect(sessionSecondsToSave({ loginTs: t - 600, exp: t - 5 }, { route: 'authorization', status: 400 }, t, limits)).toBe(1);
+  });
 });
 
 describe('inactivity timeout (SESSION_IDLE_MINUTES, default 30)', () => {
@@ -138,6 +150,29 @@ describe('inactivity timeout (SESSION_IDLE_MINUTES, default 30)', () => {
     const keys = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
     expect(visibleText(keys.html)).toContain('Security keys');
     expect((await sessionOf('busy@hill.example')).exp - now()).toBeGreaterThan(IDLE_SECONDS - 30);
+  });
+
+  test('a failed authorization, or merely opening the sign-out form, does not move the idle deadline', async () => {
+    const email = 'unused@hill.example';
+    await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'basic' }]);
+    const { rp, agent } = await signIn(email);
+    const deadline = now() + 120;
+    await editSession(email, { exp: deadline });
+
+    const unknownClient = await agent.get(
+      `${gatehouse.issuer}/auth?${new URLSearchParams({ client_id: 'no-such-client', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI })}`,
+    );
+    expect(unknownClient.status).toBe(400);
+    // A silent request for higher access that this password-only session cannot serve.
+    const silent = await agent.get((await authorizationRequest(rp, { prompt: 'none', acr_values: 'urn:gatehouse:acr:higher' })).url);
+    expect(new URL(silent.location!).searchParams.get('error')).toBe('interaction_required');
+    const signOutForm = await agent.get(`${gatehouse.issuer}/session/end`);
+    expect(signOutForm.status).toBe(200);
+    expect((await sessionOf(email)).exp).toBe(deadline);
+
+    // Single sign-on that succeeds is use.
+    expect((await ssoAgain(rp, agent)).location).toMatch(/callback\?code=/);
+    expect((await sessionOf(email)).exp - now()).toBeGreaterThan(IDLE_SECONDS - 30);
   });
 
   test('use never extends the absolute lifetime (SESSION_TTL_HOURS from sign-in)', async () => {

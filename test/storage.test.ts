@@ -7,6 +7,7 @@ import { createAdapterClass } from '../src/oidc/adapter.ts';
 import { BearerStorage, rehashStoredIds } from '../src/oidc/bearer-storage.ts';
 import { HashBearerIds1764800000000 } from '../migrations/1764800000000-hash-bearer-ids.ts';
 import { startSweeper } from '../src/oidc/sweeper.ts';
+import { accountSubject, attemptKeys, passwordSubject } from '../src/auth/throttle.ts';
 import pino from 'pino';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 
@@ -86,6 +87,34 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     await sweeper.stop();
     expect(await sessions.find('old')).toBeUndefined();
     expect(await sessions.find('new')).toMatchObject({ jti: 'new' });
+  });
+
+  test('the sweeper forgets consecutive failures of addresses with no account after 30 days untouched, never an account’s', async () => {
+    const streakOf = (subject: string) => attemptKeys('password', subject, { ip: '192.0.2.1' }).streak;
+    const nobody = streakOf(passwordSubject(null, 'nobody@hill.example'));
+    const recent = streakOf(passwordSubject(null, 'recent@hill.example'));
+    const account = streakOf(accountSubject(crypto.randomUUID()));
+    for (const key of [nobody, recent, account]) await repositories.throttle.countStreak(key);
+    await repositories.throttle.lockStreaks([nobody, account], 1);
+    const age = (key: string, days: number) =>
+      database.dataSource.query(`UPDATE auth_failure_streaks SET last_failed_at = now() - make_interval(days => $2) WHERE key = $1`, [key, days]);
+    await age(nobody, 31);
+    await age(recent, 29);
+    await age(account, 400);
+    const sweeper = startSweeper(repositories, 3600, pino({ level: 'silent' }));
+    await sweeper.sweep();
+    await sweeper.stop();
+    expect([...(await repositories.throttle.readStreaks([nobody, recent, account])).keys()].sort()).toEqual([account, recent].sort());
+  });
+
+  test('updateExisting rewrites a session that is still there and never brings back a deleted one', async () => {
+    const sessions = new (Adapter())('Session');
+    await sessions.upsert('kept', { jti: 'kept', uid: 'uid-kept', accountId: 'a' } as never, 60);
+    expect(await sessions.updateExisting('kept', { jti: 'kept', uid: 'uid-kept', accountId: 'a', amr: ['pwd'] } as never, 600)).toBe(true);
+    expect(await sessions.find('kept')).toMatchObject({ amr: ['pwd'] });
+    await sessions.destroy('kept');
+    expect(await sessions.updateExisting('kept', { jti: 'kept', uid: 'uid-kept', accountId: 'a' } as never, 600)).toBe(false);
+    expect(await sessions.find('kept')).toBeUndefined();
   });
 });
 

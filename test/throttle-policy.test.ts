@@ -189,6 +189,30 @@ describe('trusted devices (device cookies)', () => {
   });
 });
 
+describe('the account-wide ceiling', () => {
+  test(`at ${THROTTLE.ceilingAfter} consecutive failures on the account every browser is refused, however many are trusted`, async () => {
+    await failTimes(THROTTLE.blockAfter, 'password', ALICE, spread);
+    // Each trusted browser stays under its own limits; together they reach the ceiling.
+    const results = await failTimes(THROTTLE.ceilingAfter - THROTTLE.blockAfter, 'password', ALICE, (i) => device(`browser-${i % 25}`));
+    expect(results.slice(0, -1).every((r) => r.allowed)).toBe(true);
+    expect(results.at(-1)).toEqual({ allowed: false, kind: 'blocked' });
+    expect(await throttle.attempt('password', ALICE, device('own-laptop'))).toEqual({ allowed: false, kind: 'blocked' });
+    expect(await throttle.attempt('password', ALICE, device('browser-1'))).toEqual({ allowed: false, kind: 'blocked' });
+    // Codes, and other accounts, are untouched; the helpdesk lifts it.
+    expect(await throttle.attempt('code', ALICE, device('own-laptop'))).toMatchObject({ allowed: true });
+    expect(await throttle.attempt('password', BOB, device('own-laptop'))).toMatchObject({ allowed: true });
+    await throttle.release({ id: ALICE.slice('account:'.length) });
+    expect(await throttle.attempt('password', ALICE, device('own-laptop'))).toMatchObject({ allowed: true });
+  });
+
+  test('attempts sent in parallel past the ceiling are refused once counted', async () => {
+    await failTimes(THROTTLE.blockAfter, 'password', ALICE, spread);
+    await failTimes(THROTTLE.ceilingAfter - THROTTLE.blockAfter - 1, 'password', ALICE, (i) => device(`browser-${i % 25}`));
+    const gates = await Promise.all(Array.from({ length: 5 }, (_, i) => throttle.attempt('password', ALICE, device(`parallel-${i}`))));
+    expect(gates.filter((gate) => gate.allowed)).toHaveLength(1);
+  });
+});
+
 describe('the keys of the counters', () => {
   test('password, code and reset counters are kept apart, by account id', () => {
     const alice = { id: '7c1f0e2a-0000-4000-8000-000000000001' };

@@ -181,6 +181,56 @@ test('a browser with a device cookie signs in while its account is locked for ev
   expect(events).toEqual(expect.arrayContaining(['admin.user.unlock:success:', 'sign_in.password:failure:blocked', 'guessing.warning_sent:success:']));
 }, 180_000);
 
+/** `n` wrong passwords, each from a new IP, no device cookie: the account's streak grows. */
+async function guessFromEverywhere(email: string, n: number) {
+  const attacker = undelayedAuthentication();
+  const results = [];
+  for (let i = 0; i < n; i += 1) results.push(await attacker.checkPassword(email, `guess ${i}`, { ip: `198.51.100.${i % 250}` }));
+  return results;
+}
+
+test(`trusted browsers together get at most ${THROTTLE.ceilingAfter} consecutive guesses: past that even the owner's is refused until user unlock`, async () => {
+  const email = 'ceiling@hill.example';
+  const account = await addStaff(first.services, email, [{ schoolId, accessLevel: 'basic' }]);
+  const own = browser(SCHOOL_IP);
+  expect((await signIn(first, own, email, PASSWORD)).status).toBe(303);
+  expect((await guessFromEverywhere(email, THROTTLE.blockAfter)).at(-1)).toEqual({ ok: false, reason: 'blocked' });
+  // Browsers that once signed in (a thief's among them), each within its own limits.
+  const attacker = undelayedAuthentication();
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const results = [];
+  for (let i = 0; i < THROTTLE.ceilingAfter - THROTTLE.blockAfter; i += 1) {
+    const devices = [{ id: `trusted-browser-${i % 10}`, accountId: account.id, issuedAt }];
+    results.push(await attacker.checkPassword(email, `guess ${i}`, { ip: SCHOOL_IP, devices }));
+  }
+  expect(results.slice(0, -1).every((result) => !result.ok && result.reason === 'invalid')).toBe(true);
+  expect(results.at(-1)).toEqual({ ok: false, reason: 'blocked' });
+
+  const refused = await signIn(second, own, email, PASSWORD);
+  expect(refused.status).toBe(423);
+  expect(visibleText(refused.html)).toContain(BLOCKED);
+  await admin('user', 'unlock', '--email', email);
+  expect((await signIn(first, own, email, PASSWORD)).status).toBe(303);
+}, 180_000);
+
+test('a device cookie issued before `user mfa-reset` (or a password reset, or a lock) no longer gives a budget of its own', async () => {
+  const email = 'stale-cookie@hill.example';
+  await addStaff(first.services, email, [{ schoolId, accessLevel: 'basic' }]);
+  const own = browser(SCHOOL_IP);
+  expect((await signIn(first, own, email, PASSWORD)).status).toBe(303);
+  expect(own.cookies.has('gatehouse.device')).toBe(true);
+  await admin('user', 'mfa-reset', '--email', email);
+  expect((await guessFromEverywhere(email, THROTTLE.blockAfter)).at(-1)).toEqual({ ok: false, reason: 'blocked' });
+
+  const refused = await signIn(second, own, email, PASSWORD);
+  expect(refused.status).toBe(423);
+  // Unlocked, the browser signs in again and its new cookie counts once more.
+  await admin('user', 'unlock', '--email', email);
+  expect((await signIn(first, own, email, PASSWORD)).status).toBe(303);
+  expect((await guessFromEverywhere(email, THROTTLE.blockAfter)).at(-1)).toEqual({ ok: false, reason: 'blocked' });
+  expect((await signIn(second, own, email, PASSWORD)).status).toBe(303);
+}, 180_000);
+
 test('an unknown address answers the same as an account, whatever look-alike spelling is used', async () => {
   await addStaff(first.services, 'kim.zoë@hill.example', [{ schoolId, accessLevel: 'basic' }]);
   const spellings = [

@@ -3,11 +3,12 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { sameSecret } from '../auth/constant-time.ts';
 import type { Account } from '../db/entities/index.ts';
-import { ACR_HIGHER, AMR_PASSWORD_AND_CODE, isUsable } from '../domain/access.ts';
+import { ACR_HIGHER, AMR_PASSWORD_AND_CODE, holdsSession } from '../domain/access.ts';
 import type { ProofSession } from '../domain/fresh-proof.ts';
 import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import { SESSION_COOKIE } from '../oidc/provider.ts';
+import { saveExistingSession } from '../oidc/session-store.ts';
 import type { Services } from '../services.ts';
 
 const STATE_COOKIE = 'gatehouse.account_signin';
@@ -25,29 +26,32 @@ export function accountSession(provider: Provider, services: Services) {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return null;
     const account = await services.accounts.findById(session.accountId);
-    if (!isUsable(account)) return null;
+    // Locked, or its sessions were ended (reset, lock, mfa-reset) after this one signed in.
+    if (!holdsSession(account, session.loginTs)) return null;
     const amr = (session.amr as string[] | undefined) ?? [];
     if (await services.access.needsCode(account.id, amr)) return null;
-    await keepAlive(ctx, session);
+    // Ended while this request ran: the row is gone, and stays gone.
+    if (!(await keepAlive(ctx, session))) return null;
     return { account, amr, session: { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs } };
   }
 
   /**
    * Using /account is using the session: move its idle deadline as oidc-provider does on every
    * authorization (same rule, so the absolute lifetime still holds), and a remembered cookie's
-   * Expires with it.
+   * Expires with it. Only an existing row is updated: false if the session was ended meanwhile.
    */
-  async function keepAlive(ctx: Context, session: InstanceType<Provider['Session']>) {
+  async function keepAlive(ctx: Context, session: InstanceType<Provider['Session']>): Promise<boolean> {
     const seconds = sessionSecondsLeft(session.loginTs, Math.floor(Date.now() / 1000), {
       idleSeconds: ttl.sessionIdleSeconds,
       absoluteSeconds: ttl.sessionSeconds,
     });
-    await session.save(seconds);
-    if (session.transient) return;
+    if (!(await saveExistingSession(session, seconds))) return false;
+    if (session.transient) return true;
     provider.createContext(ctx.req, ctx.res).cookies.set(provider.cookieName('session'), session.jti, {
       ...SESSION_COOKIE,
       expires: new Date(Date.now() + seconds * 1000),
     });
+    return true;
   }
 
   /**
@@ -59,7 +63,7 @@ export function accountSession(provider: Provider, services: Services) {
     if (!session.accountId) return;
     session.amr = AMR_PASSWORD_AND_CODE;
     session.acr = ACR_HIGHER;
-    await session.persist();
+    await saveExistingSession(session, Math.max(1, session.exp - Math.floor(Date.now() / 1000)));
   }
 
   /** Sends the visitor through the provider's sign-in and back to where they were going. */

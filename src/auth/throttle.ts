@@ -14,7 +14,10 @@ import { normaliseEmail } from './email-address.ts';
  *   only a success of that factor clears. Past 20 the person is mailed once; the 50th locks the
  *   factor for browsers without a device cookie until the helpdesk's `user unlock` (NIST SP
  *   800-63B §5.2.2 allows at most 100). A trusted device has a streak of its own with the same
- *   limit, so it is never refused because of failures from elsewhere, and is bounded too.
+ *   limit, so it is never refused because of failures from elsewhere, and is bounded too. Every
+ *   failure, from any browser, also counts in the account's streak, and at 100 (`ceilingAfter`)
+ *   that refuses trusted devices as well: however many browsers an account has signed in from,
+ *   no more than 100 consecutive guesses are ever checked.
  * - Password emails, per address: 3 in 15 minutes and 10 in 24 hours; beyond that none is sent.
  */
 export const THROTTLE = {
@@ -25,6 +28,8 @@ export const THROTTLE = {
   lockSeconds: 15 * 60,
   warnAfter: 20,
   blockAfter: 50,
+  ceilingAfter: 100,
+  forgetUnknownAfterDays: 30,
   resetEmailsPerAddress: 3,
   resetEmailsPerAddressPerDay: 10,
   dayWindowSeconds: 24 * 3600,
@@ -38,6 +43,14 @@ export type Source = { ip: string; device?: string | undefined };
 export type Refusal = { allowed: false; kind: 'paused'; until: Date } | { allowed: false; kind: 'blocked' };
 export type Gate = { allowed: true; delayMs: number } | Refusal;
 
+const UNKNOWN_ADDRESS = 'login:';
+/**
+ * The start of every consecutive-failure key of an address with no account (only passwords are
+ * tried for those, and never from a trusted device). No helpdesk unlock ever reaches them, so the
+ * sweeper forgets those untouched for `forgetUnknownAfterDays`.
+ */
+export const UNKNOWN_ADDRESS_STREAKS = `password:${UNKNOWN_ADDRESS}`;
+
 /**
  * Who is being guessed at. An existing account is counted by its id, so no spelling of its address
  * buys more guesses; an address with no account by its normalised form (the same function that
@@ -46,7 +59,7 @@ export type Gate = { allowed: true; delayMs: number } | Refusal;
  * the table need not hold the addresses people mistyped.
  */
 export const passwordSubject = (account: { id: string } | null, typed: string) =>
-  account ? accountSubject(account.id) : `login:${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
+  account ? accountSubject(account.id) : `${UNKNOWN_ADDRESS}${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
 export const accountSubject = (accountId: string) => `account:${accountId}`;
 
 /**
@@ -75,16 +88,20 @@ export function delayAfterFailures(failuresBefore: number): number {
   return Math.min(1000 * 2 ** (failuresBefore - THROTTLE.delayAfter), THROTTLE.maxDelayMs);
 }
 
-/** A lock already in place: a locked streak holds until released, a short lock until its time. */
-export function standingRefusal(window: WindowState | undefined, guard: StreakState | undefined, now: Date): Refusal | null {
+/**
+ * A lock already in place: a locked streak holds until released, a short lock until its time, and
+ * the account's streak at the ceiling refuses every browser, trusted or not.
+ */
+export function standingRefusal(window: WindowState | undefined, guard: StreakState | undefined, account: StreakState | undefined, now: Date): Refusal | null {
   if (guard?.lockedAt) return { allowed: false, kind: 'blocked' };
+  if ((account?.count ?? 0) >= THROTTLE.ceilingAfter) return { allowed: false, kind: 'blocked' };
   if (window?.lockedUntil && window.lockedUntil.getTime() > now.getTime()) return { allowed: false, kind: 'paused', until: window.lockedUntil };
   return null;
 }
 
 /** After counting this attempt: refused when it is past a limit (attempts sent in parallel). */
-export function refusalAfterCounting(window: WindowState, guard: StreakState, now: Date): Refusal | null {
-  if (guard.count > THROTTLE.blockAfter) return { allowed: false, kind: 'blocked' };
+export function refusalAfterCounting(window: WindowState, guard: StreakState, account: StreakState, now: Date): Refusal | null {
+  if (guard.count > THROTTLE.blockAfter || account.count > THROTTLE.ceilingAfter) return { allowed: false, kind: 'blocked' };
   if (window.count > THROTTLE.lockAfter) {
     return { allowed: false, kind: 'paused', until: window.lockedUntil ?? new Date(now.getTime() + THROTTLE.lockSeconds * 1000) };
   }
@@ -123,7 +140,7 @@ export class ThrottleService {
     const window = await this.store.countWindow(keys.window, THROTTLE.windowSeconds, THROTTLE.lockAfter, THROTTLE.lockSeconds);
     const counted = new Map<string, StreakState>();
     for (const key of keys.streaks) counted.set(key, await this.store.countStreak(key));
-    const refusal = refusalAfterCounting(window, counted.get(keys.guard)!, this.now());
+    const refusal = refusalAfterCounting(window, counted.get(keys.guard)!, counted.get(keys.streak)!, this.now());
     if (refusal) return refusal;
     const delayMs = delayAfterFailures(window.count - 1);
     if (delayMs > 0) await this.sleep(delayMs);
@@ -164,7 +181,7 @@ export class ThrottleService {
   }
 
   private async standing(keys: ReturnType<typeof attemptKeys>): Promise<Refusal | null> {
-    const [windows, streaks] = await Promise.all([this.store.readWindows([keys.window]), this.store.readStreaks([keys.guard])]);
-    return standingRefusal(windows.get(keys.window), streaks.get(keys.guard), this.now());
+    const [windows, streaks] = await Promise.all([this.store.readWindows([keys.window]), this.store.readStreaks([keys.guard, keys.streak])]);
+    return standingRefusal(windows.get(keys.window), streaks.get(keys.guard), streaks.get(keys.streak), this.now());
   }
 }

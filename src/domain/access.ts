@@ -15,6 +15,49 @@ export function isUsable(account: Account | null | undefined): account is Accoun
   return account?.status === 'active';
 }
 
+/**
+ * The first whole second a session may have signed in at (oidc-provider's loginTs counts
+ * seconds): the one after the account's sessions were ended, so a session from that same second
+ * is refused too. 0 when they never were.
+ */
+export function earliestLoginTs(account: Pick<Account, 'sessionsNotBefore'>): number {
+  return account.sessionsNotBefore ? Math.floor(account.sessionsNotBefore.getTime() / 1000) + 1 : 0;
+}
+
+/**
+ * Whether a session (signed in at `loginTs`, in seconds) may still act for the account: the
+ * account is usable and the session was not signed in before its sessions were ended (password
+ * reset, `user lock`, `user mfa-reset`). Deleting the rows is not enough on its own: a request in
+ * flight saves the session it loaded and brings the row back.
+ */
+export function holdsSession(account: Account | null | undefined, loginTs: number | undefined): account is Account & { status: 'active' } {
+  return isUsable(account) && (loginTs ?? 0) >= earliestLoginTs(account);
+}
+
+/**
+ * The loginTs of a password sign-in that began at `startedAtMs`: when the password was checked,
+ * but never inside the second the sessions were ended, so a sign-in just after a reset holds.
+ */
+export function loginTsFor(account: Pick<Account, 'sessionsNotBefore'>, startedAtMs: number): number {
+  return Math.max(Math.floor(startedAtMs / 1000), earliestLoginTs(account));
+}
+
+/**
+ * Whether a device cookie issued at `issuedAt` (seconds) still gives its browser a guessing
+ * budget of its own: only if issued since the account's sessions were last ended, by the same
+ * rule as sessions, so a password reset, `user lock` or `user mfa-reset` ends a thief's too.
+ */
+export function trustedSince(account: Pick<Account, 'sessionsNotBefore'>, issuedAt: number): boolean {
+  return issuedAt >= earliestLoginTs(account);
+}
+
+/** Ends every session and token of the account, for good (see `holdsSession`). */
+export async function endSessions(repositories: Pick<Repositories, 'oidcPayloads' | 'accounts'>, accountId: string): Promise<void> {
+  await repositories.oidcPayloads.revokeAccount(accountId);
+  // Last in the transaction, so no session signed in before the commit can be later than it.
+  await repositories.accounts.setSessionsNotBefore(accountId);
+}
+
 export const AMR_PASSWORD = ['pwd'];
 export const AMR_PASSWORD_AND_CODE = ['pwd', 'otp', 'mfa'];
 
@@ -39,9 +82,9 @@ export class AccessService {
     this.repositories = repositories;
   }
 
-  /** An account that may still be signed in: it exists and is not locked. */
-  async canUseAccount(accountId: string): Promise<boolean> {
-    return isUsable(await this.repositories.accounts.findById(accountId));
+  /** A session signed in at `loginTs` may still act: see `holdsSession`. */
+  async canHoldSession(accountId: string, loginTs: number | undefined): Promise<boolean> {
+    return holdsSession(await this.repositories.accounts.findById(accountId), loginTs);
   }
 
   /** Rule 5: a session that passed only the password is not enough once a device exists. */

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { AccessLevel, Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import { ThrottleService } from '../auth/throttle.ts';
+import { endSessions } from './access.ts';
 import { notFound } from './errors.ts';
 import { SchoolService } from './schools.ts';
 
@@ -49,7 +50,7 @@ export class AccountService {
       if (!account) throw notFound(`No account has the email address ${email}.`);
       await repositories.accounts.setStatus(account.id, status);
       let released = 0;
-      if (status === 'locked') await repositories.oidcPayloads.revokeAccount(account.id);
+      if (status === 'locked') await endSessions(repositories, account.id);
       else released = await new ThrottleService(repositories.throttle).release(account);
       return { ...account, status, released };
     });

@@ -4,7 +4,7 @@ import { accountSubject, passwordSubject, THROTTLE, type Factor, type Source, ty
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import { isUsable } from './access.ts';
+import { isUsable, trustedSince } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
 
@@ -79,8 +79,9 @@ export class AuthenticationService {
   }
 
   private async guarded(what: Guarded, where: RequestContext, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
-    // A device cookie counts only for the account it was issued to.
-    const device = what.known ? where.devices?.find((trusted) => trusted.accountId === what.known!.id)?.id : undefined;
+    // A device cookie counts only for the account it was issued to, and only if issued since its
+    // sessions were last ended (a reset, lock or mfa-reset also ends a thief's trusted browser).
+    const device = what.known ? where.devices?.find((trusted) => trusted.accountId === what.known!.id && trustedSince(what.known!, trusted.issuedAt))?.id : undefined;
     const source: Source = { ip: where.ip, device };
     const result = await this.check(what, source, verify);
     const account = result.ok ? result.account : what.known;

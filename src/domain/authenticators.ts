@@ -8,6 +8,7 @@ import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { notFound, validationError } from './errors.ts';
+import { endSessions } from './access.ts';
 
 export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
 
@@ -128,7 +129,7 @@ export class AuthenticatorService {
     // Whoever is signed in with a code from the lost device loses that session and its tokens.
     const removed = await this.transaction(async (repositories) => {
       const count = await repositories.authenticators.deleteAllFor(account.id);
-      await repositories.oidcPayloads.revokeAccount(account.id);
+      await endSessions(repositories, account.id);
       return count;
     });
     if (removed > 0) await this.notify(account, 'device-removed', `all ${removed} device(s), by your helpdesk`);

@@ -8,7 +8,7 @@ import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { ResetTokenState } from '../db/repositories/reset-tokens.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
-import { isUsable } from './access.ts';
+import { endSessions, isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 
 export type ResetLinkState =
@@ -157,7 +157,7 @@ export class PasswordResetService {
         await repositories.accounts.setPasswordHash(claimed.accountId, passwordHash);
         await repositories.resetTokens.spendAllFor(claimed.accountId);
         // Whoever knew the old password loses every session and refresh token with it.
-        await repositories.oidcPayloads.revokeAccount(claimed.accountId);
+        await endSessions(repositories, claimed.accountId);
         return claimed;
       });
     } catch (error) {

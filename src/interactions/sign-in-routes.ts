@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
-import { isUsable, ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
+import { isUsable, loginTsFor, ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { ProofSession } from '../domain/fresh-proof.ts';
 import { forms } from '../http/forms.ts';
@@ -78,6 +78,7 @@ export function signInRoutes(deps: PageDeps) {
       const schoolName = await schoolNameFor(details);
       return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: 'Enter your email address and your password.' }, 400);
     }
+    const startedAt = Date.now();
     const check = await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check);
@@ -87,8 +88,11 @@ export function signInRoutes(deps: PageDeps) {
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
     // Unless the person asked to be remembered, the session cookie ends with the browser session
     // (later steps pass remember: true, which oidc-provider reads as "leave it as it is").
-    if (check.trustBrowser) devices.trust(ctx, check.account.id);
-    return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: form.remember } });
+    // Signed in when the password was checked, but never inside the second the account's sessions
+    // were ended: a sign-in straight after a password reset holds, one from before it does not.
+    const ts = loginTsFor(check.account, startedAt);
+    if (check.trustBrowser) devices.trust(ctx, check.account.id, ts);
+    return finish(ctx, { login: { accountId: check.account.id, acr: ACR_BASIC, amr: AMR_PASSWORD, remember: form.remember, ts } });
   });
 
   router.post('/interaction/:uid/code', forms, csrf.verify, async (ctx) => {
@@ -106,7 +110,7 @@ export function signInRoutes(deps: PageDeps) {
       return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
     }
     await services.freshProof.recordCode(session, check.deviceId ?? null);
-    if (check.trustBrowser) devices.trust(ctx, account.id);
+    if (check.trustBrowser) devices.trust(ctx, account.id, loginTsFor(account, Date.now()));
     return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
   });
 

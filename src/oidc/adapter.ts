@@ -49,6 +49,15 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
       );
     }
 
+    /**
+     * Gatehouse's own re-saves of a session it loaded (the /account keep-alive): unlike `upsert`,
+     * never brings back a row deleted meanwhile (sessions ended by a reset, lock or mfa-reset).
+     */
+    async updateExisting(id: string, payload: AdapterPayload, expiresIn: number): Promise<boolean> {
+      const stored = bearers.toStored(this.model, id, this.seal(id, payload as StoredPayload));
+      return payloads.update(this.model, stored.id, stored.payload, new Date(Date.now() + expiresIn * 1000));
+    }
+
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (!storable(id)) return undefined;
       const row = await payloads.find(this.model, bearers.id(this.model, id));

@@ -12,6 +12,7 @@ export const ACCOUNT_CLIENT_ID = 'gatehouse-account';
 
 const sessionOf = (ctx: KoaContextWithOIDC) => ({
   accountId: ctx.oidc.session?.accountId,
+  loginTs: ctx.oidc.session?.loginTs,
   amr: ctx.oidc.session?.amr as string[] | undefined,
   clientId: ctx.oidc.client?.clientId,
 });
@@ -38,10 +39,16 @@ export function higherAccessRequested({ acrValues, claims }: AcrRequest): boolea
   return claim.value === ACR_HIGHER || (Array.isArray(claim.values) && claim.values.includes(ACR_HIGHER) && !claim.values.includes(ACR_BASIC));
 }
 
-/** A session whose account was locked (or deleted) since is no session: it must sign in again. */
-export async function accountUnavailable(accountId: string | undefined, access: Pick<AccessService, 'canUseAccount'>): Promise<boolean> {
-  if (!accountId) return false;
-  return !(await access.canUseAccount(accountId));
+/**
+ * A session whose account was locked (or deleted) since, or whose sessions were ended after it
+ * signed in (reset, lock, mfa-reset), is no session: it must sign in again.
+ */
+export async function accountUnavailable(
+  session: { accountId: string | undefined; loginTs: number | undefined },
+  access: Pick<AccessService, 'canHoldSession'>,
+): Promise<boolean> {
+  if (!session.accountId) return false;
+  return !(await access.canHoldSession(session.accountId, session.loginTs));
 }
 
 /**
@@ -57,10 +64,10 @@ export function createInteractionPolicy(access: AccessService) {
   // A password cannot satisfy an acr request; the authenticator prompt below does (rule 6).
   login.checks.remove('essential_acr');
   login.checks.remove('essential_acrs');
-  // A session whose account was locked (or deleted) since is no session: sign in again.
+  // A session whose account was locked (or deleted) since, or whose sessions were ended, is no session.
   login.checks.add(
     new Check('account_unavailable', 'the account of this session can no longer sign in', 'login_required', async (ctx: KoaContextWithOIDC) =>
-      (await accountUnavailable(sessionOf(ctx).accountId, access)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+      (await accountUnavailable(sessionOf(ctx), access)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
     1,
   );

@@ -2,7 +2,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import { pinOriginToIssuer } from '../http/issuer-origin.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
-import { sessionSecondsLeft } from '../domain/session-lifetime.ts';
+import { sessionSecondsToSave } from '../domain/session-lifetime.ts';
 import { createDestinationPolicy } from '../domain/outbound-destinations.ts';
 import { createOutboundFetch } from '../http/outbound-fetch.ts';
 import type { Services } from '../services.ts';
@@ -145,10 +145,11 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       IdToken: 3600,
       RefreshToken: config.ttl.refreshTokenSeconds,
       Grant: config.ttl.refreshTokenSeconds,
-      // oidc-provider re-saves the session on every authorization with this lifetime: the idle
-      // deadline moves with use, the absolute one (from sign-in) never does.
-      Session: (_ctx, session) =>
-        sessionSecondsLeft(session.loginTs, Math.floor(Date.now() / 1000), {
+      // oidc-provider re-saves the session at the end of every request that loaded it, with this
+      // lifetime: use moves the idle deadline, the absolute one (from sign-in) never moves, and a
+      // request that did not use the session (a failed authorization, the sign-out form) moves nothing.
+      Session: (ctx, session) =>
+        sessionSecondsToSave(session, { route: ctx.oidc?.route, status: ctx.status }, Math.floor(Date.now() / 1000), {
           idleSeconds: config.ttl.sessionIdleSeconds,
           absoluteSeconds: config.ttl.sessionSeconds,
         }),

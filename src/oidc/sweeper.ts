@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { THROTTLE, UNKNOWN_ADDRESS_STREAKS } from '../auth/throttle.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 
 /** oidc-provider accepts 15 s of clock skew; rows are kept a minute past expiry to be safe. */
@@ -12,11 +13,16 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       const payloads = await repositories.oidcPayloads.deleteExpired(before);
       const resetLinks = await repositories.resetTokens.deleteExpired(new Date(Date.now() - 86_400_000));
       const counters = await repositories.throttle.deleteStale(new Date(Date.now() - 86_400_000));
+      // Those of accounts wait for a success or the helpdesk; an address with no account has neither.
+      const unknownAddressStreaks = await repositories.throttle.deleteStreaksUntouched(
+        UNKNOWN_ADDRESS_STREAKS,
+        new Date(Date.now() - THROTTLE.forgetUnknownAfterDays * 86_400_000),
+      );
       const schoolChoices = await repositories.grantSchools.deleteOrphans();
       // Fresh proof lasts minutes; an hour-old row can never count again.
       const sessionProofs = await repositories.sessionProofs.deleteOlderThan(new Date(Date.now() - 3_600_000));
       const deliveries = await repositories.outboundDeliveries.deleteFinished(new Date(Date.now() - 7 * 86_400_000));
-      const swept = { payloads, resetLinks, counters, schoolChoices, sessionProofs, deliveries };
+      const swept = { payloads, resetLinks, counters, unknownAddressStreaks, schoolChoices, sessionProofs, deliveries };
       if (Object.values(swept).some((count) => count > 0)) logger.info(swept, 'swept expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'sweep failed; will retry');

@@ -14,6 +14,8 @@ export type Account = {
   passwordHash: string | null;
   status: AccountStatus;
   passwordChangedAt: Date | null;
+  /** Sessions and device cookies from before this time count for nothing (see domain/access.ts). */
+  sessionsNotBefore: Date | null;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -42,6 +44,7 @@ export const AccountEntity = new EntitySchema<Account>({
     passwordHash: { type: 'text', name: 'password_hash', nullable: true },
     status: { type: 'text' },
     passwordChangedAt: { type: 'timestamptz', name: 'password_changed_at', nullable: true },
+    sessionsNotBefore: { type: 'timestamptz', name: 'sessions_not_before', nullable: true },
     createdAt,
     updatedAt: { type: 'timestamptz', name: 'updated_at', updateDate: true },
   },

@@ -30,6 +30,14 @@ export class AccountsRepository {
     await this.repo.update({ id }, { passwordHash, passwordChangedAt: new Date() });
   }
 
+  /**
+   * From now on, no earlier session counts. The database clock, read when this statement runs
+   * (not when the transaction began), so it is as late as the change that caused it.
+   */
+  async setSessionsNotBefore(id: string): Promise<void> {
+    await this.db.query(`UPDATE accounts SET sessions_not_before = clock_timestamp() WHERE id = $1`, [id]);
+  }
+
   async setStatus(id: string, status: AccountStatus): Promise<void> {
     await this.repo.update({ id }, { status });
   }

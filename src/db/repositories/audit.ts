@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { normaliseEmail } from '../../auth/email-address.ts';
 
 export type AuditEvent = {
   event: string;
@@ -36,8 +37,8 @@ export class AuditRepository {
 
   async insert(event: AuditEvent): Promise<void> {
     await this.db.query(
-      `INSERT INTO audit_events (event, outcome, reason, account_id, email, school_id, client_id, ip, detail)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      `INSERT INTO audit_events (event, outcome, reason, account_id, email, school_id, client_id, ip, detail, email_normalised)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         event.event,
         event.outcome,
@@ -48,18 +49,20 @@ export class AuditRepository {
         event.clientId ?? null,
         event.ip ?? null,
         event.detail ? JSON.stringify(event.detail) : null,
+        // What was typed is kept as typed; lookups compare the one normalisation (as accounts do).
+        event.email ? normaliseEmail(event.email) : null,
       ],
     );
   }
 
-  /** Newest first: events of the account, or typed with its address (failed sign-ins). */
+  /** Newest first: events of the account, or typed with its address in any spelling that normalises alike (failed sign-ins). */
   async forAccount(accountId: string | null, email: string, limit: number): Promise<StoredAuditEvent[]> {
     const rows: Row[] = await this.db.query(
       `SELECT at, event, outcome, reason, account_id, email, school_id, client_id, ip, detail
          FROM audit_events
-        WHERE ($1::uuid IS NOT NULL AND account_id = $1::uuid) OR lower(email) = lower($2)
+        WHERE ($1::uuid IS NOT NULL AND account_id = $1::uuid) OR email_normalised = $2
         ORDER BY at DESC, id DESC LIMIT $3`,
-      [accountId, email, limit],
+      [accountId, normaliseEmail(email), limit],
     );
     return rows.map((row) => ({
       at: row.at,

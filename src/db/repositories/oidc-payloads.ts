@@ -33,6 +33,15 @@ export class OidcPayloadsRepository {
     );
   }
 
+  /** Rewrites a row only if it still exists (true then): a deleted session must stay deleted. */
+  async update(model: string, id: string, payload: StoredPayload, expiresAt: Date | null): Promise<boolean> {
+    const [, affected] = (await this.db.query(
+      `UPDATE oidc_payloads SET payload = $3, expires_at = $4 WHERE model = $1 AND id = $2`,
+      [model, id, JSON.stringify(payload), expiresAt],
+    )) as [unknown[], number];
+    return affected > 0;
+  }
+
   async find(model: string, id: string): Promise<Row | undefined> {
     const rows: Row[] = await this.db.query(
       `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2`,
