@@ -1,0 +1,18 @@
+/**
+ * The unit-level test files that `npm run mutation` runs against every mutant: pure functions and
+ * services over in-memory repositories, no database, browser or SMTP (the full suite takes
+ * minutes per run; these take seconds). The end-to-end tests stay in `npm test`.
+ */
+import base from './jest.config.js';
+
+export default {
+  ...base,
+  testMatch: [
+    '<rootDir>/test/decisions.test.ts',
+    '<rootDir>/test/throttle-policy.test.ts',
+    '<rootDir>/test/totp.test.ts',
+    '<rootDir>/test/password-policy.test.ts',
+    '<rootDir>/test/device-cookie.test.ts',
+    '<rootDir>/test/outbound-policy.test.ts',
+  ],
+};
