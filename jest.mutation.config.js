@@ -14,5 +14,8 @@ export default {
     '<rootDir>/test/password-policy.test.ts',
     '<rootDir>/test/device-cookie.test.ts',
     '<rootDir>/test/outbound-policy.test.ts',
+    '<rootDir>/test/secrets.test.ts',
+    '<rootDir>/test/access-rules.test.ts',
+    '<rootDir>/test/authenticator-rules.test.ts',
   ],
 };
