@@ -17,5 +17,6 @@ export default {
     '<rootDir>/test/secrets.test.ts',
     '<rootDir>/test/access-rules.test.ts',
     '<rootDir>/test/authenticator-rules.test.ts',
+    '<rootDir>/test/interaction-policy.test.ts',
   ],
 };
