@@ -18,5 +18,6 @@ export default {
     '<rootDir>/test/access-rules.test.ts',
     '<rootDir>/test/authenticator-rules.test.ts',
     '<rootDir>/test/interaction-policy.test.ts',
+    '<rootDir>/test/client-rules.test.ts',
   ],
 };
