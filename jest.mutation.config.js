@@ -19,5 +19,6 @@ export default {
     '<rootDir>/test/authenticator-rules.test.ts',
     '<rootDir>/test/interaction-policy.test.ts',
     '<rootDir>/test/client-rules.test.ts',
+    '<rootDir>/test/account-rules.test.ts',
   ],
 };
