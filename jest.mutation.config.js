@@ -20,5 +20,6 @@ export default {
     '<rootDir>/test/interaction-policy.test.ts',
     '<rootDir>/test/client-rules.test.ts',
     '<rootDir>/test/account-rules.test.ts',
+    '<rootDir>/test/bearer-rules.test.ts',
   ],
 };
