@@ -81,6 +81,8 @@ describe('authenticator prompt', () => {
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], acrValues: `${ACR_BASIC} ${ACR_HIGHER}` })).toBe(false);
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd', 'otp'], acrValues: ACR_HIGHER })).toBe(false);
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { acrValues: ACR_HIGHER })).toBe(false);
+    // oidc-provider's claims may have no id_token member at all.
+    expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], claims: { userinfo: {} } })).toBe(false);
   });
 });
 
