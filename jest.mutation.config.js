@@ -21,5 +21,6 @@ export default {
     '<rootDir>/test/client-rules.test.ts',
     '<rootDir>/test/account-rules.test.ts',
     '<rootDir>/test/bearer-rules.test.ts',
+    '<rootDir>/test/audit-rules.test.ts',
   ],
 };
