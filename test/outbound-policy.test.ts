@@ -100,6 +100,12 @@ describe('the retry schedule', () => {
     expect((now.getTime() - enqueued.getTime()) / 1000).toBe(5110 + 22 * 3600);
     expect(afterFailure(32, enqueued, now, schedule)).toEqual({ giveUp: true });
   });
+
+  test('an attempt that falls exactly on the 24 h horizon is still made', () => {
+    const hourBefore = new Date(enqueued.getTime() + 23 * 3600 * 1000);
+    expect(afterFailure(20, enqueued, hourBefore, schedule)).toEqual({ giveUp: false, retryInSeconds: 3600 });
+    expect(afterFailure(20, enqueued, new Date(hourBefore.getTime() + 1), schedule)).toEqual({ giveUp: true });
+  });
 });
 
 describe('the outbound fetch (the provider’s fetch hook)', () => {
