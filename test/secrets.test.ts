@@ -3,6 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sameSecret } from '../src/auth/constant-time.ts';
+import { hashPassword, verifyPassword } from '../src/auth/passwords.ts';
+import { otpauthUri } from '../src/auth/totp.ts';
 import { loadSecretBox, MasterKeyMismatchError } from '../src/auth/master-key.ts';
 import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../src/auth/reset-tokens.ts';
 import { SecretBox } from '../src/auth/secret-box.ts';
@@ -190,5 +192,35 @@ describe('sessionSecondsLeft (inactivity timeout within the absolute lifetime)',
   });
   test('without a sign-in time the absolute lifetime bounds it', () => {
     expect(sessionSecondsLeft(undefined, 1000, { idleSeconds: 9999, absoluteSeconds: 600 })).toBe(600);
+  });
+});
+
+describe('verifyPassword', () => {
+  const timed = async (work: () => Promise<unknown>) => {
+    const start = performance.now();
+    await work();
+    return performance.now() - start;
+  };
+
+  test('no hash (unknown account, no password yet) answers false after the same argon2 work as a real check', async () => {
+    const hash = await hashPassword('a quiet library at half past four');
+    expect(await verifyPassword(hash, 'a quiet library at half past four')).toBe(true);
+    expect(await verifyPassword(hash, 'wrong')).toBe(false);
+    expect(await verifyPassword('not a hash', 'wrong')).toBe(false);
+    expect(await verifyPassword(null, 'anything')).toBe(false); // makes the dummy hash once
+    const real = await timed(() => verifyPassword(hash, 'wrong'));
+    const dummy = await timed(() => verifyPassword(null, 'wrong'));
+    // argon2id at 64 MiB takes tens of milliseconds at least; skipping it takes well under one.
+    expect(dummy).toBeGreaterThan(real / 4);
+  });
+});
+
+describe('the otpauth URI an app scans', () => {
+  test('names Gatehouse and the account, and carries the secret with SHA1, 6 digits, 30 s', () => {
+    const uri = new URL(otpauthUri('JBSWY3DPEHPK3PXP', 'staff@hill.example'));
+    expect(uri.protocol).toBe('otpauth:');
+    expect(uri.host).toBe('totp');
+    expect(decodeURIComponent(uri.pathname)).toBe('/Gatehouse:staff@hill.example');
+    expect(Object.fromEntries(uri.searchParams)).toEqual({ secret: 'JBSWY3DPEHPK3PXP', issuer: 'Gatehouse', algorithm: 'SHA1', digits: '6', period: '30' });
   });
 });

@@ -289,3 +289,18 @@ describe('refusals after counting (attempts that raced past the standing check)'
     expect(refusalAfterCounting(window(THROTTLE.lockAfter), streak(1), NOW)).toBeNull();
   });
 });
+
+describe('the throttle with its real clock and sleep', () => {
+  test('a standing lock is judged by the current time, and the delay is really waited', async () => {
+    const real = new MemoryThrottleStore(Date.now());
+    const keys = attemptKeys('password', ALICE, untrusted());
+    await real.countWindow(keys.window, THROTTLE.windowSeconds, 1, THROTTLE.lockSeconds);
+    expect(await new ThrottleService(real).attempt('password', ALICE, untrusted())).toMatchObject({ allowed: false, kind: 'paused' });
+    const slow = new MemoryThrottleStore(Date.now());
+    const other = attemptKeys('password', BOB, untrusted());
+    for (let i = 0; i < THROTTLE.delayAfter; i += 1) await slow.countWindow(other.window, THROTTLE.windowSeconds, null, 0);
+    const start = Date.now();
+    expect(await new ThrottleService(slow).attempt('password', BOB, untrusted())).toEqual({ allowed: true, delayMs: 1000 });
+    expect(Date.now() - start).toBeGreaterThanOrEqual(990);
+  });
+});
