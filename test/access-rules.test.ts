@@ -48,7 +48,7 @@ function accessOver(world: Partial<World> = {}) {
     memberships: { listAtClientSchools: async () => w.atClient, listForAccount: async () => w.all },
     grantSchools: { get: async (grantId: string) => w.grants.get(grantId) ?? null, set: async (grantId: string, schoolId: string) => void w.grants.set(grantId, schoolId) },
     clientSchools: { schoolsOf: async () => w.clientSchools },
-    clientLoginUris: { bySchool: async () => w.loginUris },
+    clientLoginUris: { bySchool: async (ids: string[]) => new Map([...w.loginUris].filter(([id]) => ids.includes(id))) },
   } as unknown as Repositories;
   return { access: new AccessService(repositories), world: w };
 }
@@ -226,6 +226,12 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
     const throttle = new ThrottleService(store, async () => {}, store.clock);
     const audits: Array<Record<string, unknown>> = [];
     const mails: Array<Record<string, unknown>> = [];
+    let mailMode: 'fast' | 'slow' | 'fail' = 'fast';
+    const send = async (message: Record<string, unknown>) => {
+      if (mailMode === 'fail') throw new Error('smtp down');
+      if (mailMode === 'slow') await new Promise((resolve) => setTimeout(resolve, 20));
+      mails.push(message);
+    };
     const repositories = { accounts: { findByEmail: async (email: string) => (known && email === known.email ? known : null) } } as unknown as Repositories;
     const authenticators = {
       hasDevices: async () => (options.devices ?? 0) > 0,
@@ -236,10 +242,12 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
       throttle,
       authenticators,
       { record: async (event: Record<string, unknown>) => void audits.push(event) } as never,
-      { send: async (message: Record<string, unknown>) => void mails.push(message), close: () => {} } as never,
+      { send, close: () => {} } as never,
       pino({ level: 'silent' }),
     );
-    return { service, store, audits, mails, known: known! };
+    const slowMail = () => void (mailMode = 'slow');
+    const failMail = () => void (mailMode = 'fail');
+    return { service, store, audits, mails, known: known!, slowMail, failMail };
   }
 
   test('a right password completes the sign-in only for an account with no device', async () => {
@@ -312,6 +320,24 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
     expect(await service.checkCode(known, '000000', where)).toMatchObject({ ok: false, reason: 'throttled' });
     expect(await service.checkCode(known, '123456', where)).toMatchObject({ ok: false, reason: 'throttled' });
     expect(await service.checkPassword('staff@hill.example', PASSWORD, where)).toMatchObject({ ok: true });
+  });
+
+  test('code checks are audited as sign_in.code; a code streak warns with code: true, and drain waits for that mail', async () => {
+    const { service, known, audits, mails, slowMail } = authWorld({ codes: {} });
+    slowMail();
+    await service.checkCode(known, '000000', where);
+    expect(audits.at(-1)).toMatchObject({ event: 'sign_in.code', outcome: 'failure', reason: 'invalid', accountId: 'acc-1' });
+    for (let i = 1; i < THROTTLE.warnAfter + 1; i += 1) await service.checkCode(known, '000000', { ip: `198.51.100.${i}` });
+    expect(mails).toEqual([]);
+    await service.drain();
+    expect(mails.map((mail) => (mail.data as { code: boolean }).code)).toEqual([true]);
+  });
+
+  test('a warning mail that cannot be sent is logged, not thrown', async () => {
+    const { service, known, failMail } = authWorld({ codes: {} });
+    failMail();
+    for (let i = 0; i < THROTTLE.warnAfter + 1; i += 1) await service.checkCode(known, '000000', { ip: `198.51.100.${i}` });
+    await expect(service.drain()).resolves.toBeUndefined();
   });
 
   test('re-confirming a password never trusts the browser, and is throttled per account', async () => {

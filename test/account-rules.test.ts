@@ -34,17 +34,21 @@ function resetWorld(known: Account | null = account()) {
   const audits: Array<Record<string, unknown>> = [];
   const mails: Array<{ to: string; template: string; data: Record<string, unknown> }> = [];
   const store = new MemoryThrottleStore(Date.now());
-  const state = { account: known, revoked: [] as string[], spentAll: [] as string[] };
+  const state = { account: known, revoked: [] as string[], spentAll: [] as string[], lookups: 0, lockOnSecondRead: false, reads: 0, failTransaction: false };
   const repositories = {
     accounts: {
       findByEmail: async (email: string) => (state.account && email === state.account.email ? state.account : null),
-      findById: async (id: string) => (state.account?.id === id ? state.account : null),
+      findById: async (id: string) => {
+        state.reads += 1;
+        if (state.lockOnSecondRead && state.reads > 1 && state.account) state.account = { ...state.account, status: 'locked' };
+        return state.account?.id === id ? state.account : null;
+      },
       setPasswordHash: async (_id: string, passwordHash: string) => void (state.account = { ...state.account!, passwordHash }),
     },
     resetTokens: {
       insert: async (row: { id: string; accountId: string; tokenHash: string; interactionUid: string | null; expiresAt: Date }) =>
         void tokens.set(row.tokenHash, { id: row.id, accountId: row.accountId, interactionUid: row.interactionUid, expiresAt: row.expiresAt, usedAt: null }),
-      findByHash: async (hash: string) => tokens.get(hash) ?? null,
+      findByHash: async (hash: string) => (state.lookups++, tokens.get(hash) ?? null),
       spend: async (hash: string) => {
         const token = tokens.get(hash);
         if (!token || token.usedAt) return null;
@@ -55,7 +59,10 @@ function resetWorld(known: Account | null = account()) {
     },
     oidcPayloads: { revokeAccount: async (accountId: string) => void state.revoked.push(accountId) },
   } as unknown as Repositories;
-  const transaction: UnitOfWork = async (work) => work(repositories);
+  const transaction: UnitOfWork = async (work) => {
+    if (state.failTransaction) throw new Error('connection reset');
+    return work(repositories);
+  };
   const service = new PasswordResetService(
     repositories,
     transaction,
@@ -120,9 +127,12 @@ describe('asking for a password email', () => {
 
 describe('the reset form', () => {
   test('a link that is not 43 base64url characters is unknown without a lookup', async () => {
-    const { service } = resetWorld();
+    const { service, state } = resetWorld();
     expect(await service.inspect('short')).toEqual({ valid: false, reason: UNKNOWN });
+    expect(await service.inspect(`${newResetToken().token}x`)).toEqual({ valid: false, reason: UNKNOWN });
+    expect(state.lookups).toBe(0);
     expect(await service.inspect(newResetToken().token)).toEqual({ valid: false, reason: UNKNOWN });
+    expect(state.lookups).toBe(1);
   });
 
   test('a weak password, or two that differ, set nothing and keep the link', async () => {
@@ -143,10 +153,35 @@ describe('the reset form', () => {
     expect(state.account!.passwordHash).toMatch(/^\$argon2id\$/);
     expect(state.spentAll).toEqual(['acc-1']);
     expect(state.revoked).toEqual(['acc-1']);
-    expect(mails.at(-1)).toMatchObject({ to: 'staff@hill.example', template: 'password-changed' });
+    expect(mails.at(-1)).toMatchObject({ to: 'staff@hill.example', template: 'password-changed', data: { name: 'Staff', email: 'staff@hill.example', changedAt: expect.stringMatching(/GMT$/) } });
     expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'success', accountId: 'acc-1', email: 'staff@hill.example', ip: where.ip });
     expect(await service.complete(token, PASSWORD, PASSWORD, where)).toEqual({ done: false, field: 'token', message: USED });
     expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'failure', reason: USED, ip: where.ip });
+  });
+});
+
+describe('completing a reset when things change underneath', () => {
+  test('an account locked while the password was hashed: refused as an unknown link, and audited', async () => {
+    const { service, mails, state, audits, tokenIn } = resetWorld();
+    await service.request('staff@hill.example', null, where);
+    state.reads = 0;
+    state.lockOnSecondRead = true;
+    expect(await service.complete(tokenIn(mails[0]!), PASSWORD, PASSWORD, where)).toEqual({ done: false, field: 'token', message: UNKNOWN });
+    expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'failure', reason: UNKNOWN, ip: where.ip });
+    expect(state.revoked).toEqual([]);
+  });
+
+  test('a database failure is an error, not a message about the link', async () => {
+    const { service, mails, state, tokenIn } = resetWorld();
+    await service.request('staff@hill.example', null, where);
+    state.failTransaction = true;
+    await expect(service.complete(tokenIn(mails[0]!), PASSWORD, PASSWORD, where)).rejects.toThrow('connection reset');
+  });
+
+  test('an unknown address past its email cap is audited without an account', async () => {
+    const { service, audits } = resetWorld(null);
+    for (let i = 0; i < THROTTLE.resetEmailsPerAddress + 1; i += 1) await service.request('nobody@hill.example', null, where);
+    expect(audits.at(-1)).toEqual({ event: 'password_reset.request', email: 'nobody@hill.example', ip: where.ip, accountId: undefined, outcome: 'failure', reason: 'throttled' });
   });
 });
 

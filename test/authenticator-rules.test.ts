@@ -107,7 +107,7 @@ describe('enrolment', () => {
     expect(form.qrDataUrl).toMatch(/^data:image\/png;base64,/);
     const secret = form.manualKey.replaceAll(' ', '');
     expect(form.manualKey).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
-    const device = await service.completeEnrolment(account, form.enrolment, '  My phone ', codeFor(secret), where);
+    const device = await service.completeEnrolment(account, form.enrolment, '  My phone ', ` ${codeFor(secret)} `, where);
     expect(device.name).toBe('My phone');
     expect(rows).toHaveLength(1);
     expect(rows[0]!.secretSealed).not.toContain(secret);
@@ -171,6 +171,15 @@ describe('removal', () => {
     expect(mails.at(-1)!.data.usedDeviceName).toBeUndefined();
     await service.remove(account, 'dev-2', where);
     expect(audits.at(-1)!.detail).toEqual({ deviceId: 'dev-2', name: 'Tablet' });
+  });
+
+  test('the device removed is the one named, wherever it is in the list', async () => {
+    const { service, addDevice, audits, rows } = world();
+    addDevice('dev-1', 'Phone');
+    addDevice('dev-2', 'Tablet');
+    expect((await service.remove(account, 'dev-2', where)).name).toBe('Tablet');
+    expect(rows.map((row) => row.id)).toEqual(['dev-1']);
+    expect(audits.at(-1)).toMatchObject({ outcome: 'success', detail: { deviceId: 'dev-2', name: 'Tablet' } });
   });
 
   test('a device of another account is not found, and nothing is removed', async () => {

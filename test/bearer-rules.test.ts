@@ -41,6 +41,8 @@ describe('BearerStorage', () => {
     const payload = { client_id: 'c', client_secret: 's' };
     expect(storage.toStored('Client', 'c', payload)).toEqual({ id: 'c', payload, userCode: undefined });
     expect(storage.fromStored('Client', 'c', payload)).toBe(payload);
+    const grant = { jti: 'grant-1', accountId: 'acc-1' };
+    expect(storage.toStored('Grant', 'grant-1', grant)).toEqual({ id: 'grant-1', payload: grant, userCode: undefined });
   });
 
   test('an interaction keeps no session cookie, and its return URL and PAR/device references are sealed to it', () => {
@@ -66,6 +68,11 @@ describe('BearerStorage', () => {
     });
     const plain = storage.toStored('Interaction', 'int-2', { jti: 'int-2', session: { uid: 'u2' } });
     expect(plain.payload).toEqual({ session: { uid: 'u2' } });
+    expect(storage.fromStored('Interaction', 'int-2', plain.payload)).toEqual({ session: { uid: 'u2' }, jti: 'int-2' });
+    for (const session of [undefined, null, 'text']) {
+      const odd = storage.toStored('Interaction', 'int-3', { jti: 'int-3', session });
+      expect(odd.payload).toEqual({ session });
+    }
   });
 });
 
@@ -109,6 +116,10 @@ describe('invalid_client (RFC 6749 §5.2)', () => {
     expect(await run('token', 401, 'text')).toEqual({ status: 401, body: 'text', headers: {} });
     expect(await run('token', 400, { error: 'invalid_client' })).toEqual({ status: 400, body: { error: 'invalid_client' }, headers: {} });
     expect(await run('token', 401, { error: 'invalid_grant' })).toEqual({ status: 401, body: { error: 'invalid_grant' }, headers: {} });
+    expect(await run('token', 401, null)).toEqual({ status: 401, body: null, headers: {} });
+    expect(await run('token', 401, { error: 5 })).toEqual({ status: 401, body: { error: 5 }, headers: {} });
+    const grant = { error: 'invalid_grant', error_description: 'no client authentication mechanism provided' };
+    expect(await run('token', 400, grant)).toEqual({ status: 400, body: grant, headers: {} });
   });
 
   test('the machine endpoints answer errors in JSON; the browser ones do not', () => {

@@ -113,6 +113,7 @@ describe('ClientService (in-memory repositories)', () => {
     const { clientId } = await service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: ['https://mis.example/cb'] });
     await expect(service.link('gh_unknown', ['s-a'])).rejects.toThrow('No client has the id gh_unknown.');
     await expect(service.link(clientId, ['s-zz'])).rejects.toThrow('No school has the id s-zz.');
+    await expect(service.link(clientId, ['s-y', 's-a', 's-z', 's-y'])).rejects.toThrow('No school has the id s-y, s-z.');
     await service.link(clientId, ['s-a']);
     expect(links).toEqual([
       [clientId, ['s-a']],

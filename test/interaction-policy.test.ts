@@ -49,6 +49,14 @@ test('prompts in order: login, authenticator, school access, school choice, enro
   expect(policy.get(ENROL_OFFER_PROMPT)!.requestable).toBe(false);
 });
 
+test('every check of Gatehouse says in words what it checks', () => {
+  const { policy } = policyWith();
+  const ours = ['account_unavailable', 'code_required', 'higher_requested', 'no_membership', 'higher_without_device', 'school_not_chosen'];
+  const checks = [...policy].flatMap((prompt) => [...prompt.checks]).filter((check) => ours.includes(check.reason));
+  expect(checks.map((check) => check.reason).sort()).toEqual([...ours].sort());
+  for (const check of checks) expect(check.description).toMatch(/^(the|a) .{20,}/);
+});
+
 test('login: a password cannot satisfy an acr request, and a session of a locked account must sign in again', async () => {
   const { policy } = policyWith();
   const reasons = [...policy.get('login')!.checks].map((check) => check.reason);
@@ -81,6 +89,8 @@ describe('authenticator prompt', () => {
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], acrValues: `${ACR_BASIC} ${ACR_HIGHER}` })).toBe(false);
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd', 'otp'], acrValues: ACR_HIGHER })).toBe(false);
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { acrValues: ACR_HIGHER })).toBe(false);
+    const noParams = { oidc: { session: { accountId: 'a', amr: ['pwd'] }, client: { clientId: 'c' }, params: undefined, claims: {} } } as unknown as KoaContextWithOIDC;
+    expect(await policy.get(AUTHENTICATOR_PROMPT)!.checks.get('higher_requested')!.check(noParams)).toBe(false);
     // oidc-provider's claims may have no id_token member at all.
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], claims: { userinfo: {} } })).toBe(false);
   });
