@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import Koa from 'koa';
 import request from 'supertest';
 import { createDeviceCookies, trustedDevicesOf } from '../src/http/device-cookie.ts';
@@ -83,4 +84,43 @@ test('a changed, foreign or expired cookie is not believed', async () => {
   expect((await request(app()).get('/').set('cookie', 'gatehouse.device=garbage~more.garbage')).body).toEqual([]);
   now += 180 * 24 * 3600 * 1000;
   expect((await request(app()).get('/').set('cookie', pair)).body).toEqual([]);
+});
+
+test('at most five accounts per browser: the oldest goes first, and only five entries are read', async () => {
+  const accounts = [1, 2, 3, 4, 5, 6].map((n) => `7c1f0e2a-0000-4000-8000-00000000000${n}`);
+  let pair = '';
+  for (const account of accounts) pair = cookieOf(await request(app()).get(`/trust/${account}`).set('cookie', pair)).pair;
+  const seen = (await request(app()).get('/').set('cookie', pair)).body as Array<{ accountId: string }>;
+  expect(seen.map((d) => d.accountId)).toEqual(accounts.slice(1));
+  // Signing in again as one of them moves it to the end, without dropping another.
+  const again = cookieOf(await request(app()).get(`/trust/${accounts[2]}`).set('cookie', pair)).pair;
+  const after = (await request(app()).get('/').set('cookie', again)).body as Array<{ accountId: string }>;
+  expect(after.map((d) => d.accountId)).toEqual([accounts[1], accounts[3], accounts[4], accounts[5], accounts[2]]);
+  // A hand-made cookie with more entries is read only up to five.
+  const entries = pair.slice('gatehouse.device='.length).split('~');
+  const padded = `gatehouse.device=${['garbage', ...entries].join('~')}`;
+  expect(((await request(app()).get('/').set('cookie', padded)).body as unknown[]).length).toBe(4);
+});
+
+test('the cookie lives 180 days, and its entries are signed with a key derived for this purpose alone', async () => {
+  const { header, pair } = cookieOf(await request(app()).get(`/trust/${ALICE}`));
+  const expires = Date.parse(/expires=([^;]+)/i.exec(header)![1]!);
+  expect(Math.abs(expires - (Date.now() + 180 * 24 * 3600 * 1000))).toBeLessThan(60_000);
+  const [id, accountId, until, signature] = pair.slice('gatehouse.device='.length).split('.');
+  const key = Buffer.from(crypto.hkdfSync('sha256', Buffer.alloc(32, 7), Buffer.alloc(0), 'gatehouse device cookie', 32));
+  expect(signature).toBe(crypto.createHmac('sha256', key).update(`${id}.${accountId}.${until}`).digest('base64url'));
+  expect(Number(until)).toBe(Math.floor(now / 1000) + 180 * 24 * 3600);
+});
+
+test('a second trust in one response replaces the first cookie instead of adding another', async () => {
+  const devices = createDeviceCookies(Buffer.alloc(32, 7), () => now);
+  const koa = new Koa();
+  koa.use(devices.middleware);
+  koa.use(async (ctx) => {
+    devices.trust(ctx, ALICE);
+    devices.trust(ctx, ALICE);
+    ctx.body = 'ok';
+  });
+  const response = await request(koa.callback()).get('/');
+  expect(([] as string[]).concat(response.headers['set-cookie'] ?? []).filter((c) => c.startsWith('gatehouse.device='))).toHaveLength(1);
 });

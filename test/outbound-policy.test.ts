@@ -4,7 +4,7 @@ import { ConfigError } from '../src/config/config-error.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { parseOutboundAllow } from '../src/config/outbound-allow.ts';
 import { afterFailure, DEFAULT_SCHEDULE } from '../src/domain/outbound.ts';
-import { createDestinationPolicy } from '../src/domain/outbound-destinations.ts';
+import { createDestinationPolicy, isLoopbackHost, normaliseHost } from '../src/domain/outbound-destinations.ts';
 import { createOutboundFetch, OutboundRefusedError } from '../src/http/outbound-fetch.ts';
 import { startLogoutReceiver } from './support/receiver.ts';
 
@@ -114,6 +114,12 @@ describe('the retry schedule', () => {
     expect((now.getTime() - enqueued.getTime()) / 1000).toBe(5110 + 22 * 3600);
     expect(afterFailure(32, enqueued, now, schedule)).toEqual({ giveUp: true });
   });
+
+  test('an attempt that falls exactly on the 24 h horizon is still made', () => {
+    const hourBefore = new Date(enqueued.getTime() + 23 * 3600 * 1000);
+    expect(afterFailure(20, enqueued, hourBefore, schedule)).toEqual({ giveUp: false, retryInSeconds: 3600 });
+    expect(afterFailure(20, enqueued, new Date(hourBefore.getTime() + 1), schedule)).toEqual({ giveUp: true });
+  });
 });
 
 describe('the outbound fetch (the provider’s fetch hook)', () => {
@@ -153,5 +159,59 @@ describe('the outbound fetch (the provider’s fetch hook)', () => {
     const response = await post(byName, `http://localhost:${receiver.port}/backchannel`);
     expect(response.status).toBe(200);
     expect(receiver.arrivals.map((arrival) => arrival.logoutToken)).toEqual(['x', 'x']);
+  });
+});
+
+describe('IPv4 written as IPv6, and host names in URLs', () => {
+  const policy = createDestinationPolicy('https://sso.trust.example', parseOutboundAllow('10.20.0.0/16'));
+
+  test.each([
+    ['::ffff:10.20.1.1', true],
+    ['::FFFF:10.20.1.1', true],
+    ['::ffff:a14:101', true],
+    ['0:0:0:0:0:ffff:a14:101', true],
+    ['::ffff:10.21.1.1', false],
+    ['::ffff:a15:101', false],
+  ])('a listed IPv4 range covers %s: allowed %s', (address, allowed) => {
+    expect(policy.check('mis.example', address).allowed).toBe(allowed);
+  });
+
+  test('a refusal names the address as IPv4 when it was one in disguise', () => {
+    expect(policy.check('evil.example', '::ffff:a00:1')).toEqual({
+      allowed: false,
+      reason: 'evil.example is a private or special-use address (10.0.0.1); list it in OUTBOUND_ALLOW to allow it',
+    });
+    expect(policy.check('evil.example', '::ffff:10.0.0.1')).toMatchObject({ reason: expect.stringContaining('(10.0.0.1)') });
+    expect(policy.check('evil.example', 'fd00::ffff:a00:1')).toMatchObject({ reason: expect.stringContaining('(fd00::ffff:a00:1)') });
+    expect(policy.check('evil.example', '100:0:0:0:0:ffff:a00:1')).toMatchObject({ reason: expect.stringContaining('(100:0:0:0:0:ffff:a00:1)') });
+    // Not IPv4-mapped (group 6 is not ffff): judged as the IPv6 address it is.
+    expect(policy.check('evil.example', '::fffe:a00:1')).toEqual({ allowed: true });
+    expect(policy.check('evil.example', 'fe80::1:ffff:a00:1')).toMatchObject({ reason: expect.stringContaining('(fe80::1:ffff:a00:1)') });
+  });
+
+  test.each([
+    ['localhost', true],
+    ['LOCALHOST.', true],
+    ['school.localhost', true],
+    ['127.0.0.1', true],
+    ['127.9.9.9', true],
+    ['[::1]', true],
+    ['[::ffff:127.0.0.1]', true],
+    ['[::ffff:7f00:1]', true],
+    ['[0:0:0:0:0:ffff:7f00:1]', true],
+    ['[::2]', false],
+    ['[::ffff:10.0.0.1]', false],
+    ['128.0.0.1', false],
+    ['localhost.example', false],
+    ['mylocalhost', false],
+  ])('%s is loopback: %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
+  });
+
+  test('host names are compared in lower case, without IPv6 brackets or a trailing dot', () => {
+    expect(normaliseHost('MIS.Trust.Internal.')).toBe('mis.trust.internal');
+    expect(normaliseHost('[FD00::1]')).toBe('fd00::1');
+    expect(normaliseHost('[fd00::1')).toBe('[fd00::1');
+    expect(normaliseHost('fd00::1]')).toBe('fd00::1]');
   });
 });

@@ -23,3 +23,29 @@ describe('password policy (NIST SP 800-63B)', () => {
     expect(passwordProblem(password, 'jo.bloggs@school.example')).toContain(words);
   });
 });
+
+describe('password policy: the edges of each rule', () => {
+  test('15 characters is enough, 14 is not; characters are counted, not UTF-16 units', () => {
+    expect(passwordProblem('quiet library x', 'jo.bloggs@school.example')).toBeNull();
+    expect(passwordProblem('quiet library', 'jo.bloggs@school.example')).toContain('at least 15');
+    expect(passwordProblem('quiet librar🐴🐴', 'jo.bloggs@school.example')).toContain('at least 15');
+  });
+
+  test('the email local part counts from three letters', () => {
+    expect(passwordProblem('my friend amy is lovely', 'amy@school.example')).toContain('your email address');
+    expect(passwordProblem('a jolly long sentence', 'jo@school.example')).toBeNull();
+  });
+
+  test('a word repeated three times or more is refused too', () => {
+    expect(passwordProblem('abcdeabcdeabcde', 'jo@school.example')).toContain('repeated');
+  });
+
+  test('digits and symbols are trimmed from the ends only, all of them, before the list is checked', () => {
+    expect(passwordProblem('12345678password', 'jo@school.example')).toContain('common or breached');
+    expect(passwordProblem('12345678901love!', 'jo@school.example')).toContain('common or breached');
+    // Inside the password they stay: "pass word" is not "password".
+    expect(passwordProblem('!!!pass word!!!', 'jo@school.example')).toBeNull();
+    // A core shorter than four letters is not looked up ("joe" is on the list).
+    expect(passwordProblem('123456789012joe!', 'jo@school.example')).toBeNull();
+  });
+});

@@ -5,6 +5,7 @@ import {
   attemptKeys,
   delayAfterFailures,
   passwordSubject,
+  refusalAfterCounting,
   resetEmailKeys,
   THROTTLE,
   ThrottleService,
@@ -288,5 +289,42 @@ describe('one normalisation of email addresses', () => {
 
   test('normalising twice changes nothing', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => normaliseEmail(normaliseEmail(s)) === normaliseEmail(s)), { numRuns: 20_000 });
+  });
+});
+
+describe('refusals after counting (attempts that raced past the standing check)', () => {
+  const NOW = new Date('2026-01-05T09:00:00Z');
+  const window = (count: number, lockedUntil: Date | null = null) => ({ count, lockedUntil });
+  const streak = (count: number) => ({ count, lockedAt: null });
+
+  test(`beyond ${THROTTLE.blockAfter} consecutive failures the attempt is blocked, even with a short window`, () => {
+    expect(refusalAfterCounting(window(1), streak(THROTTLE.blockAfter + 1), NOW)).toEqual({ allowed: false, kind: 'blocked' });
+    expect(refusalAfterCounting(window(1), streak(THROTTLE.blockAfter), NOW)).toBeNull();
+  });
+
+  test(`beyond ${THROTTLE.lockAfter} in the window it is paused until the window's lock, or for the lock time from now`, () => {
+    const until = new Date(NOW.getTime() + 60_000);
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1, until), streak(1), NOW)).toEqual({ allowed: false, kind: 'paused', until });
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1), streak(1), NOW)).toEqual({
+      allowed: false,
+      kind: 'paused',
+      until: new Date(NOW.getTime() + THROTTLE.lockSeconds * 1000),
+    });
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter), streak(1), NOW)).toBeNull();
+  });
+});
+
+describe('the throttle with its real clock and sleep', () => {
+  test('a standing lock is judged by the current time, and the delay is really waited', async () => {
+    const real = new MemoryThrottleStore(Date.now());
+    const keys = attemptKeys('password', ALICE, untrusted());
+    await real.countWindow(keys.window, THROTTLE.windowSeconds, 1, THROTTLE.lockSeconds);
+    expect(await new ThrottleService(real).attempt('password', ALICE, untrusted())).toMatchObject({ allowed: false, kind: 'paused' });
+    const slow = new MemoryThrottleStore(Date.now());
+    const other = attemptKeys('password', BOB, untrusted());
+    for (let i = 0; i < THROTTLE.delayAfter; i += 1) await slow.countWindow(other.window, THROTTLE.windowSeconds, null, 0);
+    const start = Date.now();
+    expect(await new ThrottleService(slow).attempt('password', BOB, untrusted())).toEqual({ allowed: true, delayMs: 1000 });
+    expect(Date.now() - start).toBeGreaterThanOrEqual(990);
   });
 });
