@@ -23,6 +23,7 @@ const account = (overrides: Partial<Account> = {}): Account => ({
   id: 'acc-1',
   email: 'staff@hill.example',
   emailNormalised: 'staff@hill.example',
+  sessionsNotBefore: null,
   name: 'Staff',
   passwordHash: null,
   status: 'active',
@@ -352,12 +353,12 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
 
   test('a device cookie counts only for the account it was issued to', async () => {
     const { service, audits } = authWorld();
-    const trusted = { ...where, devices: [{ id: 'dev-x', accountId: 'acc-other' }, { id: 'dev-1', accountId: 'acc-1' }] };
+    const trusted = { ...where, devices: [{ id: 'dev-x', accountId: 'acc-other', issuedAt: 0 }, { id: 'dev-1', accountId: 'acc-1', issuedAt: 0 }] };
     for (let i = 0; i < THROTTLE.lockAfter; i += 1) await service.checkPassword('staff@hill.example', 'wrong', where);
     // The pair (IP, account) is paused; this browser signed in before and keeps its own budget.
     expect(await service.checkPassword('staff@hill.example', PASSWORD, trusted)).toMatchObject({ ok: true });
     expect(audits.at(-1)).toMatchObject({ outcome: 'success', detail: { trustedDevice: true } });
-    const foreign = { ...where, devices: [{ id: 'dev-x', accountId: 'acc-other' }] };
+    const foreign = { ...where, devices: [{ id: 'dev-x', accountId: 'acc-other', issuedAt: 0 }] };
     expect(await service.checkPassword('staff@hill.example', PASSWORD, foreign)).toMatchObject({ ok: false, reason: 'throttled' });
   });
 });

@@ -18,6 +18,7 @@ const account = (overrides: Partial<Account> = {}): Account => ({
   id: 'acc-1',
   email: 'staff@hill.example',
   emailNormalised: 'staff@hill.example',
+  sessionsNotBefore: null,
   name: 'Staff',
   passwordHash: null,
   status: 'active',
@@ -34,7 +35,7 @@ function resetWorld(known: Account | null = account()) {
   const audits: Array<Record<string, unknown>> = [];
   const mails: Array<{ to: string; template: string; data: Record<string, unknown> }> = [];
   const store = new MemoryThrottleStore(Date.now());
-  const state = { account: known, revoked: [] as string[], spentAll: [] as string[], lookups: 0, lockOnSecondRead: false, reads: 0, failTransaction: false };
+  const state = { account: known, revoked: [] as string[], sessionsEnded: [] as string[], spentAll: [] as string[], lookups: 0, lockOnSecondRead: false, reads: 0, failTransaction: false };
   const repositories = {
     accounts: {
       findByEmail: async (email: string) => (state.account && email === state.account.email ? state.account : null),
@@ -44,6 +45,7 @@ function resetWorld(known: Account | null = account()) {
         return state.account?.id === id ? state.account : null;
       },
       setPasswordHash: async (_id: string, passwordHash: string) => void (state.account = { ...state.account!, passwordHash }),
+      setSessionsNotBefore: async (id: string) => void state.sessionsEnded.push(id),
     },
     resetTokens: {
       insert: async (row: { id: string; accountId: string; tokenHash: string; interactionUid: string | null; expiresAt: Date }) =>
@@ -153,6 +155,7 @@ describe('the reset form', () => {
     expect(state.account!.passwordHash).toMatch(/^\$argon2id\$/);
     expect(state.spentAll).toEqual(['acc-1']);
     expect(state.revoked).toEqual(['acc-1']);
+    expect(state.sessionsEnded).toEqual(['acc-1']);
     expect(mails.at(-1)).toMatchObject({ to: 'staff@hill.example', template: 'password-changed', data: { name: 'Staff', email: 'staff@hill.example', changedAt: expect.stringMatching(/GMT$/) } });
     expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'success', accountId: 'acc-1', email: 'staff@hill.example', ip: where.ip });
     expect(await service.complete(token, PASSWORD, PASSWORD, where)).toEqual({ done: false, field: 'token', message: USED });
@@ -169,6 +172,7 @@ describe('completing a reset when things change underneath', () => {
     expect(await service.complete(tokenIn(mails[0]!), PASSWORD, PASSWORD, where)).toEqual({ done: false, field: 'token', message: UNKNOWN });
     expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'failure', reason: UNKNOWN, ip: where.ip });
     expect(state.revoked).toEqual([]);
+    expect(state.sessionsEnded).toEqual([]);
   });
 
   test('a database failure is an error, not a message about the link', async () => {
@@ -188,11 +192,12 @@ describe('completing a reset when things change underneath', () => {
 describe('the helpdesk: lock and unlock', () => {
   function accountWorld() {
     const store = new MemoryThrottleStore();
-    const state = { status: 'active' as Account['status'], revoked: [] as string[], memberships: [] as string[][] };
+    const state = { status: 'active' as Account['status'], revoked: [] as string[], sessionsEnded: [] as string[], memberships: [] as string[][] };
     const repositories = {
       accounts: {
         findByEmail: async (email: string) => (email === 'staff@hill.example' ? account({ status: state.status }) : null),
         setStatus: async (_id: string, status: Account['status']) => void (state.status = status),
+        setSessionsNotBefore: async (id: string) => void state.sessionsEnded.push(id),
         insert: async (row: { id: string; email: string; name: string | null }) => account({ ...row, emailNormalised: row.email }),
       },
       oidcPayloads: { revokeAccount: async (accountId: string) => void state.revoked.push(accountId) },
@@ -209,11 +214,13 @@ describe('the helpdesk: lock and unlock', () => {
     const locked = await service.setStatus('staff@hill.example', 'locked');
     expect(locked).toMatchObject({ id: 'acc-1', status: 'locked', released: 0 });
     expect(state.revoked).toEqual(['acc-1']);
+    expect(state.sessionsEnded).toEqual(['acc-1']);
     await store.countStreak('password:account:acc-1');
     await store.countStreak('code:account:acc-1');
     const unlocked = await service.setStatus('staff@hill.example', 'active');
     expect(unlocked).toMatchObject({ status: 'active', released: 2 });
     expect(state.revoked).toEqual(['acc-1']);
+    expect(state.sessionsEnded).toEqual(['acc-1']);
     await expect(service.setStatus('nobody@hill.example', 'locked')).rejects.toThrow('No account has the email address nobody@hill.example.');
   });
 

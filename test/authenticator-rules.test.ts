@@ -16,6 +16,7 @@ const account: Account = {
   id: 'acc-1',
   email: 'staff@hill.example',
   emailNormalised: 'staff@hill.example',
+  sessionsNotBefore: null,
   name: 'Staff',
   passwordHash: null,
   status: 'active',
@@ -33,6 +34,7 @@ function world() {
   const mails: Array<{ to: string; template: string; data: Record<string, unknown> }> = [];
   const audits: Array<Record<string, unknown>> = [];
   const revoked: string[] = [];
+  const sessionsEnded: string[] = [];
   const repositories = {
     authenticators: {
       listForAccount: async (accountId: string) => rows.filter((row) => row.accountId === accountId),
@@ -53,6 +55,7 @@ function world() {
       },
     },
     oidcPayloads: { revokeAccount: async (accountId: string) => void revoked.push(accountId) },
+    accounts: { setSessionsNotBefore: async (accountId: string) => void sessionsEnded.push(accountId) },
   } as unknown as Repositories;
   const transaction: UnitOfWork = async (work) => work(repositories);
   const service = new AuthenticatorService(
@@ -67,7 +70,7 @@ function world() {
     rows.push({ id, accountId, name, secretSealed: box.seal(secret, `totp:${id}`), step: null, createdAt: new Date(), lastUsedAt: null });
     return secret;
   };
-  return { service, box, rows, mails, audits, revoked, addDevice };
+  return { service, box, rows, mails, audits, revoked, sessionsEnded, addDevice };
 }
 
 describe('verifyCode', () => {
@@ -190,11 +193,12 @@ describe('removal', () => {
   });
 
   test('the helpdesk reset removes every device, ends the sessions and says so; with none, nothing is sent', async () => {
-    const { service, addDevice, mails, revoked } = world();
+    const { service, addDevice, mails, revoked, sessionsEnded } = world();
     addDevice('dev-1', 'Phone');
     addDevice('dev-2', 'Tablet');
     expect(await service.resetAll(account)).toBe(2);
     expect(revoked).toEqual(['acc-1']);
+    expect(sessionsEnded).toEqual(['acc-1']);
     expect(mails.at(-1)).toMatchObject({ template: 'device-removed', data: { deviceName: 'all 2 device(s), by your helpdesk' } });
     mails.length = 0;
     expect(await service.resetAll(account)).toBe(0);

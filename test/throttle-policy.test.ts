@@ -298,19 +298,19 @@ describe('refusals after counting (attempts that raced past the standing check)'
   const streak = (count: number) => ({ count, lockedAt: null });
 
   test(`beyond ${THROTTLE.blockAfter} consecutive failures the attempt is blocked, even with a short window`, () => {
-    expect(refusalAfterCounting(window(1), streak(THROTTLE.blockAfter + 1), NOW)).toEqual({ allowed: false, kind: 'blocked' });
-    expect(refusalAfterCounting(window(1), streak(THROTTLE.blockAfter), NOW)).toBeNull();
+    expect(refusalAfterCounting(window(1), streak(THROTTLE.blockAfter + 1), streak(1), NOW)).toEqual({ allowed: false, kind: 'blocked' });
+    expect(refusalAfterCounting(window(1), streak(THROTTLE.blockAfter), streak(1), NOW)).toBeNull();
   });
 
   test(`beyond ${THROTTLE.lockAfter} in the window it is paused until the window's lock, or for the lock time from now`, () => {
     const until = new Date(NOW.getTime() + 60_000);
-    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1, until), streak(1), NOW)).toEqual({ allowed: false, kind: 'paused', until });
-    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1), streak(1), NOW)).toEqual({
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1, until), streak(1), streak(1), NOW)).toEqual({ allowed: false, kind: 'paused', until });
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1), streak(1), streak(1), NOW)).toEqual({
       allowed: false,
       kind: 'paused',
       until: new Date(NOW.getTime() + THROTTLE.lockSeconds * 1000),
     });
-    expect(refusalAfterCounting(window(THROTTLE.lockAfter), streak(1), NOW)).toBeNull();
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter), streak(1), streak(1), NOW)).toBeNull();
   });
 });
 
