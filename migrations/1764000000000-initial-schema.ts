@@ -68,23 +68,13 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         PRIMARY KEY (model, id)
       )`);
     await db.query(`CREATE INDEX oidc_payloads_uid ON oidc_payloads (model, uid) WHERE uid IS NOT NULL`);
-    await db.query(
-      `CREATE INDEX oidc_payloads_user_code ON oidc_payloads (model, user_code) WHERE user_code IS NOT NULL`,
-    );
+    await db.query(`CREATE INDEX oidc_payloads_user_code ON oidc_payloads (model, user_code) WHERE user_code IS NOT NULL`);
     await db.query(`CREATE INDEX oidc_payloads_grant_id ON oidc_payloads (grant_id) WHERE grant_id IS NOT NULL`);
     await db.query(`CREATE INDEX oidc_payloads_expires_at ON oidc_payloads (expires_at) WHERE expires_at IS NOT NULL`);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const table of [
-      'oidc_payloads',
-      'secrets',
-      'password_reset_tokens',
-      'client_schools',
-      'memberships',
-      'accounts',
-      'schools',
-    ]) {
+    for (const table of ['oidc_payloads', 'secrets', 'password_reset_tokens', 'client_schools', 'memberships', 'accounts', 'schools']) {
       await db.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

@@ -5,9 +5,7 @@ export class OidcPayloadsAccountIndex1764200000000 implements MigrationInterface
   name = 'OidcPayloadsAccountIndex1764200000000';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(
-      `CREATE INDEX oidc_payloads_account ON oidc_payloads ((payload->>'accountId')) WHERE payload ? 'accountId'`,
-    );
+    await db.query(`CREATE INDEX oidc_payloads_account ON oidc_payloads ((payload->>'accountId')) WHERE payload ? 'accountId'`);
   }
 
   async down(db: QueryRunner): Promise<void> {

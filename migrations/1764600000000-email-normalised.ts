@@ -18,7 +18,9 @@ export class EmailNormalised1764600000000 implements MigrationInterface {
       const other = owners.get(normalised);
       if (other) {
         // Two accounts that are one address under the new rule: the helpdesk must decide which stays.
-        throw new Error(`Accounts ${other} and ${id} have the same email address once normalised (${normalised}); merge or rename one, then start again.`);
+        throw new Error(
+          `Accounts ${other} and ${id} have the same email address once normalised (${normalised}); merge or rename one, then start again.`,
+        );
       }
       owners.set(normalised, id);
       await db.query(`UPDATE accounts SET email_normalised = $2 WHERE id = $1`, [id, normalised]);

@@ -55,7 +55,8 @@ export async function startGatehouse(
         // the embedded database they write through.
         stopping = true;
         const [{ cut }] = await Promise.all([drain(config.shutdownTimeoutSeconds * 1000), sweeper.stop(), outboundWorker.stop()]);
-        if (cut > 0) logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
+        if (cut > 0)
+          logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
         await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);
         await services.audit.drain();
         services.mailer.close();

@@ -6,7 +6,17 @@ export function createLogger(level: string): Logger {
     level,
     base: { service: 'gatehouse' },
     redact: {
-      paths: ['password', '*.password', 'token', '*.token', 'client_secret', '*.client_secret', 'err.parameters', 'err.query', 'err.driverError'],
+      paths: [
+        'password',
+        '*.password',
+        'token',
+        '*.token',
+        'client_secret',
+        '*.client_secret',
+        'err.parameters',
+        'err.query',
+        'err.driverError',
+      ],
       censor: '[redacted]',
     },
   });

@@ -37,10 +37,13 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     // close() cuts requests at the deadline; this only catches a close that itself hangs.
-    const force = setTimeout(() => {
-      logger.error('shutdown did not finish in time; exiting without closing the database cleanly');
-      process.exit(1);
-    }, (config.shutdownTimeoutSeconds + FORCE_EXIT_GRACE_SECONDS) * 1000);
+    const force = setTimeout(
+      () => {
+        logger.error('shutdown did not finish in time; exiting without closing the database cleanly');
+        process.exit(1);
+      },
+      (config.shutdownTimeoutSeconds + FORCE_EXIT_GRACE_SECONDS) * 1000,
+    );
     force.unref();
     try {
       await running?.close();

@@ -34,8 +34,7 @@ export type Services = Awaited<ReturnType<typeof createServices>>;
 /** The composition root shared by the server and the admin CLI: one service layer, two front ends. */
 export async function createServices(database: Database, config: AppConfig, logger: Logger) {
   const repositories = repositoriesFor(database.dataSource.manager);
-  const transaction: UnitOfWork = (work) =>
-    database.dataSource.transaction((manager) => work(repositoriesFor(manager)));
+  const transaction: UnitOfWork = (work) => database.dataSource.transaction((manager) => work(repositoriesFor(manager)));
   const box: SecretBox = await loadSecretBox(repositories.secrets, config);
   await rehashStoredIds(repositories.oidcPayloads, box);
   const mailer: Mailer = await createMailer({
@@ -49,7 +48,10 @@ export async function createServices(database: Database, config: AppConfig, logg
   const audit = new AuditService(repositories, logger);
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
   const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger);
-  const outbound = new OutboundDeliveryService(repositories, audit, logger, { ...DEFAULT_SCHEDULE, baseSeconds: config.outbound.retryBaseSeconds });
+  const outbound = new OutboundDeliveryService(repositories, audit, logger, {
+    ...DEFAULT_SCHEDULE,
+    baseSeconds: config.outbound.retryBaseSeconds,
+  });
   const services = {
     config,
     logger,

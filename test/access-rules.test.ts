@@ -47,7 +47,10 @@ function accessOver(world: Partial<World> = {}) {
   const repositories = {
     authenticators: { countForAccount: async () => w.devices },
     memberships: { listAtClientSchools: async () => w.atClient, listForAccount: async () => w.all },
-    grantSchools: { get: async (grantId: string) => w.grants.get(grantId) ?? null, set: async (grantId: string, schoolId: string) => void w.grants.set(grantId, schoolId) },
+    grantSchools: {
+      get: async (grantId: string) => w.grants.get(grantId) ?? null,
+      set: async (grantId: string, schoolId: string) => void w.grants.set(grantId, schoolId),
+    },
     clientSchools: { schoolsOf: async () => w.clientSchools },
     clientLoginUris: { bySchool: async (ids: string[]) => new Map([...w.loginUris].filter(([id]) => ids.includes(id))) },
   } as unknown as Repositories;
@@ -89,7 +92,12 @@ describe('access levels', () => {
     expect(await accessOver({ atClient: higher, devices: 0 }).access.shouldOfferEnrolment('acc-1', 'c')).toBe(true);
     expect(await accessOver({ atClient: higher, devices: 1 }).access.shouldOfferEnrolment('acc-1', 'c')).toBe(false);
     expect(await accessOver({ atClient: basic, devices: 0 }).access.shouldOfferEnrolment('acc-1', 'c')).toBe(false);
-    expect(await accessOver({ atClient: [...basic, { school: B, accessLevel: 'higher' }], devices: 0 }).access.shouldOfferEnrolment('acc-1', 'c')).toBe(true);
+    expect(
+      await accessOver({ atClient: [...basic, { school: B, accessLevel: 'higher' }], devices: 0 }).access.shouldOfferEnrolment(
+        'acc-1',
+        'c',
+      ),
+    ).toBe(true);
   });
 
   test('rule 2: sign-in through a client only with a membership at a school it serves', async () => {
@@ -123,16 +131,29 @@ describe('access levels', () => {
     });
 
     test('claims: the chosen school and its level (higher only after a code), else the first; every school with its login URI', async () => {
-      const { access } = accessOver({ atClient: both, all: both, grants: new Map([['g1', 's-b']]), loginUris: new Map([['s-a', 'https://ash.example/login']]) });
+      const { access } = accessOver({
+        atClient: both,
+        all: both,
+        grants: new Map([['g1', 's-b']]),
+        loginUris: new Map([['s-a', 'https://ash.example/login']]),
+      });
       const schools = [
         { id: 's-a', name: 'Ash', postcode: 'AB1 2CD', login_uri: 'https://ash.example/login' },
         { id: 's-b', name: 'Birch', postcode: 'AB1 2CD', login_uri: null },
       ];
-      expect(await access.schoolClaims('acc-1', 'c', ['pwd', 'otp'], 'g1')).toEqual({ school: { id: 's-b', name: 'Birch', postcode: 'AB1 2CD' }, access_level: 'higher', schools });
+      expect(await access.schoolClaims('acc-1', 'c', ['pwd', 'otp'], 'g1')).toEqual({
+        school: { id: 's-b', name: 'Birch', postcode: 'AB1 2CD' },
+        access_level: 'higher',
+        schools,
+      });
       expect((await access.schoolClaims('acc-1', 'c', ['pwd'], 'g1')).access_level).toBe('basic');
       expect((await access.schoolClaims('acc-1', 'c', ['pwd', 'otp'], 'g-other')).school?.id).toBe('s-a');
       expect((await access.schoolClaims('acc-1', 'c', ['pwd', 'otp'])).school?.id).toBe('s-a');
-      expect(await accessOver({ atClient: [], all: [] }).access.schoolClaims('acc-1', 'c', ['otp'])).toEqual({ school: null, access_level: 'basic', schools: [] });
+      expect(await accessOver({ atClient: [], all: [] }).access.schoolClaims('acc-1', 'c', ['otp'])).toEqual({
+        school: null,
+        access_level: 'basic',
+        schools: [],
+      });
     });
 
     test('a chosen school whose membership has ended falls back to the first', async () => {
@@ -152,7 +173,11 @@ describe('fresh proof for credential changes', () => {
     const repositories = {
       authenticators: { countForAccount: async () => devices },
       sessionProofs: {
-        latest: async () => ({ passwordAt: proofs.passwordAt ?? null, codeAt: proofs.codeAt ?? null, codeDeviceId: proofs.codeDeviceId ?? null }),
+        latest: async () => ({
+          passwordAt: proofs.passwordAt ?? null,
+          codeAt: proofs.codeAt ?? null,
+          codeDeviceId: proofs.codeDeviceId ?? null,
+        }),
         record: async (...args: unknown[]) => void recorded.push(args),
       },
     } as unknown as Repositories;
@@ -176,8 +201,16 @@ describe('fresh proof for credential changes', () => {
 
   test('with a device, a recent code is needed as well, and says which device gave it', async () => {
     expect(await check(1, { passwordAt: at(10) })).toEqual({ fresh: false, needsCode: true, codeDeviceId: null });
-    expect(await check(1, { passwordAt: at(10), codeAt: at(400), codeDeviceId: 'd1' })).toEqual({ fresh: false, needsCode: true, codeDeviceId: 'd1' });
-    expect(await check(1, { passwordAt: at(10), codeAt: at(300), codeDeviceId: 'd1' })).toEqual({ fresh: true, needsCode: true, codeDeviceId: 'd1' });
+    expect(await check(1, { passwordAt: at(10), codeAt: at(400), codeDeviceId: 'd1' })).toEqual({
+      fresh: false,
+      needsCode: true,
+      codeDeviceId: 'd1',
+    });
+    expect(await check(1, { passwordAt: at(10), codeAt: at(300), codeDeviceId: 'd1' })).toEqual({
+      fresh: true,
+      needsCode: true,
+      codeDeviceId: 'd1',
+    });
     expect(await check(1, { codeAt: at(10) })).toMatchObject({ fresh: false });
     expect(await check(0, { passwordAt: at(10) })).toEqual({ fresh: true, needsCode: false, codeDeviceId: null });
   });
@@ -185,20 +218,32 @@ describe('fresh proof for credential changes', () => {
   test('confirming: an empty password or (with a device) an empty code is refused before any check; a right pair is recorded', async () => {
     const calls: string[] = [];
     const authentication = {
-      checkPasswordOf: async (_a: Account, password: string) => (calls.push(`pwd:${password}`), password === 'right' ? { ok: true } : { ok: false, reason: 'invalid' }),
-      checkCode: async (_a: Account, code: string) => (calls.push(`code:${code}`), code === '123456' ? { ok: true, deviceId: 'd1' } : { ok: false, reason: 'invalid' }),
+      checkPasswordOf: async (_a: Account, password: string) => (
+        calls.push(`pwd:${password}`), password === 'right' ? { ok: true } : { ok: false, reason: 'invalid' }
+      ),
+      checkCode: async (_a: Account, code: string) => (
+        calls.push(`code:${code}`), code === '123456' ? { ok: true, deviceId: 'd1' } : { ok: false, reason: 'invalid' }
+      ),
     };
     const confirm = async (devices: number, password: string, code: string) => {
       const { repositories, recorded } = proofWorld(devices);
-      const result = await new FreshProofService(repositories, authentication as never).confirm(account(), session, password, code, { ip: '192.0.2.1' });
+      const result = await new FreshProofService(repositories, authentication as never).confirm(account(), session, password, code, {
+        ip: '192.0.2.1',
+      });
       return { result, recorded: recorded.map(([uid, accountId, factor, device]) => [uid, accountId, factor, device]) };
     };
     expect(await confirm(1, '', '123456')).toEqual({ result: { ok: false, field: 'password', check: undefined }, recorded: [] });
     expect(await confirm(1, 'right', '  ')).toEqual({ result: { ok: false, field: 'code', check: undefined }, recorded: [] });
     expect(calls).toEqual([]);
-    expect(await confirm(1, 'wrong', '123456')).toEqual({ result: { ok: false, field: 'password', check: { ok: false, reason: 'invalid' } }, recorded: [] });
+    expect(await confirm(1, 'wrong', '123456')).toEqual({
+      result: { ok: false, field: 'password', check: { ok: false, reason: 'invalid' } },
+      recorded: [],
+    });
     expect(calls).toEqual(['pwd:wrong']);
-    expect(await confirm(1, 'right', '000000')).toEqual({ result: { ok: false, field: 'code', check: { ok: false, reason: 'invalid' } }, recorded: [] });
+    expect(await confirm(1, 'right', '000000')).toEqual({
+      result: { ok: false, field: 'code', check: { ok: false, reason: 'invalid' } },
+      recorded: [],
+    });
     expect(await confirm(1, 'right', '123456')).toEqual({
       result: { ok: true },
       recorded: [
@@ -233,7 +278,9 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
       if (mailMode === 'slow') await new Promise((resolve) => setTimeout(resolve, 20));
       mails.push(message);
     };
-    const repositories = { accounts: { findByEmail: async (email: string) => (known && email === known.email ? known : null) } } as unknown as Repositories;
+    const repositories = {
+      accounts: { findByEmail: async (email: string) => (known && email === known.email ? known : null) },
+    } as unknown as Repositories;
     const authenticators = {
       hasDevices: async () => (options.devices ?? 0) > 0,
       verifyCode: async (_id: string, code: string) => options.codes?.[code] ?? null,
@@ -253,19 +300,48 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
 
   test('a right password completes the sign-in only for an account with no device', async () => {
     const alone = authWorld();
-    expect(await alone.service.checkPassword('staff@hill.example', PASSWORD, where)).toEqual({ ok: true, account: alone.known, trustBrowser: true });
+    expect(await alone.service.checkPassword('staff@hill.example', PASSWORD, where)).toEqual({
+      ok: true,
+      account: alone.known,
+      trustBrowser: true,
+    });
     const withDevice = authWorld({ devices: 1 });
-    expect(await withDevice.service.checkPassword('staff@hill.example', PASSWORD, where)).toEqual({ ok: true, account: withDevice.known, trustBrowser: false });
+    expect(await withDevice.service.checkPassword('staff@hill.example', PASSWORD, where)).toEqual({
+      ok: true,
+      account: withDevice.known,
+      trustBrowser: false,
+    });
   });
 
   test('unknown address, no password yet and a wrong password all answer invalid, audited as failures', async () => {
     const { service, audits } = authWorld();
     expect(await service.checkPassword('nobody@hill.example', PASSWORD, where)).toEqual({ ok: false, reason: 'invalid' });
     expect(await service.checkPassword('staff@hill.example', 'wrong', where)).toEqual({ ok: false, reason: 'invalid' });
-    expect(await authWorld({ account: account() }).service.checkPassword('staff@hill.example', PASSWORD, where)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await authWorld({ account: account() }).service.checkPassword('staff@hill.example', PASSWORD, where)).toEqual({
+      ok: false,
+      reason: 'invalid',
+    });
     expect(audits).toEqual([
-      { event: 'sign_in.password', outcome: 'failure', reason: 'invalid', accountId: undefined, email: 'nobody@hill.example', clientId: 'client-1', ip: where.ip, detail: undefined },
-      { event: 'sign_in.password', outcome: 'failure', reason: 'invalid', accountId: 'acc-1', email: 'staff@hill.example', clientId: 'client-1', ip: where.ip, detail: undefined },
+      {
+        event: 'sign_in.password',
+        outcome: 'failure',
+        reason: 'invalid',
+        accountId: undefined,
+        email: 'nobody@hill.example',
+        clientId: 'client-1',
+        ip: where.ip,
+        detail: undefined,
+      },
+      {
+        event: 'sign_in.password',
+        outcome: 'failure',
+        reason: 'invalid',
+        accountId: 'acc-1',
+        email: 'staff@hill.example',
+        clientId: 'client-1',
+        ip: where.ip,
+        detail: undefined,
+      },
     ]);
   });
 
@@ -279,7 +355,10 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
     const { service, store } = authWorld();
     for (let i = 0; i < THROTTLE.lockAfter; i += 1) await service.checkPassword('staff@hill.example', 'wrong', where);
     await service.checkPassword('nobody@hill.example', 'wrong', where);
-    const keys = [`password:${accountSubject('acc-1')}:ip:${where.ip}`, `password:${passwordSubject(null, 'NOBODY@hill.example')}:ip:${where.ip}`];
+    const keys = [
+      `password:${accountSubject('acc-1')}:ip:${where.ip}`,
+      `password:${passwordSubject(null, 'NOBODY@hill.example')}:ip:${where.ip}`,
+    ];
     const windows = await store.readWindows(keys);
     expect(keys.map((key) => windows.get(key)?.count)).toEqual([THROTTLE.lockAfter, 1]);
   });
@@ -310,14 +389,21 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
       },
     ]);
     expect(audits.filter((event) => event.event === 'guessing.warning_sent')).toEqual([
-      { event: 'guessing.warning_sent', outcome: 'success', accountId: 'acc-1', email: 'staff@hill.example', detail: { factor: 'password' } },
+      {
+        event: 'guessing.warning_sent',
+        outcome: 'success',
+        accountId: 'acc-1',
+        email: 'staff@hill.example',
+        detail: { factor: 'password' },
+      },
     ]);
   });
 
   test('codes are counted per account apart from passwords, and a right code says which device', async () => {
     const { service, known } = authWorld({ codes: { '123456': 'dev-1' } });
     expect(await service.checkCode(known, '123456', where)).toEqual({ ok: true, account: known, trustBrowser: true, deviceId: 'dev-1' });
-    for (let i = 0; i < THROTTLE.lockAfter - 1; i += 1) expect(await service.checkCode(known, '000000', where)).toEqual({ ok: false, reason: 'invalid' });
+    for (let i = 0; i < THROTTLE.lockAfter - 1; i += 1)
+      expect(await service.checkCode(known, '000000', where)).toEqual({ ok: false, reason: 'invalid' });
     expect(await service.checkCode(known, '000000', where)).toMatchObject({ ok: false, reason: 'throttled' });
     expect(await service.checkCode(known, '123456', where)).toMatchObject({ ok: false, reason: 'throttled' });
     expect(await service.checkPassword('staff@hill.example', PASSWORD, where)).toMatchObject({ ok: true });
@@ -353,7 +439,13 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
 
   test('a device cookie counts only for the account it was issued to', async () => {
     const { service, audits } = authWorld();
-    const trusted = { ...where, devices: [{ id: 'dev-x', accountId: 'acc-other', issuedAt: 0 }, { id: 'dev-1', accountId: 'acc-1', issuedAt: 0 }] };
+    const trusted = {
+      ...where,
+      devices: [
+        { id: 'dev-x', accountId: 'acc-other', issuedAt: 0 },
+        { id: 'dev-1', accountId: 'acc-1', issuedAt: 0 },
+      ],
+    };
     for (let i = 0; i < THROTTLE.lockAfter; i += 1) await service.checkPassword('staff@hill.example', 'wrong', where);
     // The pair (IP, account) is paused; this browser signed in before and keeps its own budget.
     expect(await service.checkPassword('staff@hill.example', PASSWORD, trusted)).toMatchObject({ ok: true });

@@ -35,7 +35,16 @@ function resetWorld(known: Account | null = account()) {
   const audits: Array<Record<string, unknown>> = [];
   const mails: Array<{ to: string; template: string; data: Record<string, unknown> }> = [];
   const store = new MemoryThrottleStore(Date.now());
-  const state = { account: known, revoked: [] as string[], sessionsEnded: [] as string[], spentAll: [] as string[], lookups: 0, lockOnSecondRead: false, reads: 0, failTransaction: false };
+  const state = {
+    account: known,
+    revoked: [] as string[],
+    sessionsEnded: [] as string[],
+    spentAll: [] as string[],
+    lookups: 0,
+    lockOnSecondRead: false,
+    reads: 0,
+    failTransaction: false,
+  };
   const repositories = {
     accounts: {
       findByEmail: async (email: string) => (state.account && email === state.account.email ? state.account : null),
@@ -49,7 +58,13 @@ function resetWorld(known: Account | null = account()) {
     },
     resetTokens: {
       insert: async (row: { id: string; accountId: string; tokenHash: string; interactionUid: string | null; expiresAt: Date }) =>
-        void tokens.set(row.tokenHash, { id: row.id, accountId: row.accountId, interactionUid: row.interactionUid, expiresAt: row.expiresAt, usedAt: null }),
+        void tokens.set(row.tokenHash, {
+          id: row.id,
+          accountId: row.accountId,
+          interactionUid: row.interactionUid,
+          expiresAt: row.expiresAt,
+          usedAt: null,
+        }),
       findByHash: async (hash: string) => (state.lookups++, tokens.get(hash) ?? null),
       spend: async (hash: string) => {
         const token = tokens.get(hash);
@@ -68,7 +83,10 @@ function resetWorld(known: Account | null = account()) {
   const service = new PasswordResetService(
     repositories,
     transaction,
-    { send: async (message: { to: string; template: string; data: Record<string, unknown> }) => void mails.push(message), close: () => {} } as never,
+    {
+      send: async (message: { to: string; template: string; data: Record<string, unknown> }) => void mails.push(message),
+      close: () => {},
+    } as never,
     new ThrottleService(store, async () => {}, store.clock),
     { record: async (event: Record<string, unknown>) => void audits.push(event) } as never,
     { issuer: 'https://sso.example', tokenTtlSeconds: 3600, logger: pino({ level: 'silent' }) },
@@ -83,13 +101,19 @@ describe('asking for a password email', () => {
     const before = Date.now();
     await service.request('staff@hill.example', 'interaction-1', where);
     expect(mails).toHaveLength(1);
-    expect(mails[0]).toMatchObject({ to: 'staff@hill.example', template: 'password-reset', data: { name: 'Staff', email: 'staff@hill.example', lifetime: 60 } });
+    expect(mails[0]).toMatchObject({
+      to: 'staff@hill.example',
+      template: 'password-reset',
+      data: { name: 'Staff', email: 'staff@hill.example', lifetime: 60 },
+    });
     expect(String(mails[0]!.data.link)).toMatch(/^https:\/\/sso\.example\/password\/reset\?token=[\w-]{43}$/);
     const stored = tokens.get(hashResetToken(tokenIn(mails[0]!)))!;
     expect(stored).toMatchObject({ accountId: 'acc-1', interactionUid: 'interaction-1', usedAt: null });
     expect(stored.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 3600_000);
     expect(stored.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 3600_000);
-    expect(audits).toEqual([{ event: 'password_reset.request', email: 'staff@hill.example', ip: where.ip, accountId: 'acc-1', outcome: 'success' }]);
+    expect(audits).toEqual([
+      { event: 'password_reset.request', email: 'staff@hill.example', ip: where.ip, accountId: 'acc-1', outcome: 'success' },
+    ]);
     expect(service.lifetimeMinutes).toBe(60);
   });
 
@@ -98,18 +122,43 @@ describe('asking for a password email', () => {
     await locked.service.request('staff@hill.example', null, where);
     expect(locked.mails).toEqual([]);
     expect(locked.tokens.size).toBe(0);
-    expect(locked.audits).toEqual([{ event: 'password_reset.request', email: 'staff@hill.example', ip: where.ip, accountId: 'acc-1', outcome: 'failure', reason: 'locked' }]);
+    expect(locked.audits).toEqual([
+      {
+        event: 'password_reset.request',
+        email: 'staff@hill.example',
+        ip: where.ip,
+        accountId: 'acc-1',
+        outcome: 'failure',
+        reason: 'locked',
+      },
+    ]);
     const unknown = resetWorld(null);
     await unknown.service.request('nobody@hill.example', null, where);
     expect(unknown.mails).toEqual([]);
-    expect(unknown.audits).toEqual([{ event: 'password_reset.request', email: 'nobody@hill.example', ip: where.ip, accountId: undefined, outcome: 'failure', reason: 'unknown_address' }]);
+    expect(unknown.audits).toEqual([
+      {
+        event: 'password_reset.request',
+        email: 'nobody@hill.example',
+        ip: where.ip,
+        accountId: undefined,
+        outcome: 'failure',
+        reason: 'unknown_address',
+      },
+    ]);
   });
 
   test(`past ${THROTTLE.resetEmailsPerAddress} emails in 15 minutes none is sent, and that is audited`, async () => {
     const { service, mails, audits } = resetWorld();
     for (let i = 0; i < THROTTLE.resetEmailsPerAddress + 1; i += 1) await service.request('staff@hill.example', null, where);
     expect(mails).toHaveLength(THROTTLE.resetEmailsPerAddress);
-    expect(audits.at(-1)).toEqual({ event: 'password_reset.request', email: 'staff@hill.example', ip: where.ip, accountId: 'acc-1', outcome: 'failure', reason: 'throttled' });
+    expect(audits.at(-1)).toEqual({
+      event: 'password_reset.request',
+      email: 'staff@hill.example',
+      ip: where.ip,
+      accountId: 'acc-1',
+      outcome: 'failure',
+      reason: 'throttled',
+    });
   });
 
   test('requests in the background finish before drain resolves; a failure is logged, not thrown', async () => {
@@ -142,7 +191,11 @@ describe('the reset form', () => {
     await service.request('staff@hill.example', null, where);
     const token = tokenIn(mails[0]!);
     expect(await service.complete(token, 'short', 'short', where)).toMatchObject({ done: false, field: 'password' });
-    expect(await service.complete(token, PASSWORD, `${PASSWORD}!`, where)).toEqual({ done: false, field: 'confirm', message: 'The two passwords are not the same.' });
+    expect(await service.complete(token, PASSWORD, `${PASSWORD}!`, where)).toEqual({
+      done: false,
+      field: 'confirm',
+      message: 'The two passwords are not the same.',
+    });
     expect(state.account!.passwordHash).toBeNull();
     expect(tokens.get(hashResetToken(token))!.usedAt).toBeNull();
   });
@@ -156,8 +209,18 @@ describe('the reset form', () => {
     expect(state.spentAll).toEqual(['acc-1']);
     expect(state.revoked).toEqual(['acc-1']);
     expect(state.sessionsEnded).toEqual(['acc-1']);
-    expect(mails.at(-1)).toMatchObject({ to: 'staff@hill.example', template: 'password-changed', data: { name: 'Staff', email: 'staff@hill.example', changedAt: expect.stringMatching(/GMT$/) } });
-    expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'success', accountId: 'acc-1', email: 'staff@hill.example', ip: where.ip });
+    expect(mails.at(-1)).toMatchObject({
+      to: 'staff@hill.example',
+      template: 'password-changed',
+      data: { name: 'Staff', email: 'staff@hill.example', changedAt: expect.stringMatching(/GMT$/) },
+    });
+    expect(audits.at(-1)).toEqual({
+      event: 'password_reset.complete',
+      outcome: 'success',
+      accountId: 'acc-1',
+      email: 'staff@hill.example',
+      ip: where.ip,
+    });
     expect(await service.complete(token, PASSWORD, PASSWORD, where)).toEqual({ done: false, field: 'token', message: USED });
     expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'failure', reason: USED, ip: where.ip });
   });
@@ -169,7 +232,11 @@ describe('completing a reset when things change underneath', () => {
     await service.request('staff@hill.example', null, where);
     state.reads = 0;
     state.lockOnSecondRead = true;
-    expect(await service.complete(tokenIn(mails[0]!), PASSWORD, PASSWORD, where)).toEqual({ done: false, field: 'token', message: UNKNOWN });
+    expect(await service.complete(tokenIn(mails[0]!), PASSWORD, PASSWORD, where)).toEqual({
+      done: false,
+      field: 'token',
+      message: UNKNOWN,
+    });
     expect(audits.at(-1)).toEqual({ event: 'password_reset.complete', outcome: 'failure', reason: UNKNOWN, ip: where.ip });
     expect(state.revoked).toEqual([]);
     expect(state.sessionsEnded).toEqual([]);
@@ -185,14 +252,26 @@ describe('completing a reset when things change underneath', () => {
   test('an unknown address past its email cap is audited without an account', async () => {
     const { service, audits } = resetWorld(null);
     for (let i = 0; i < THROTTLE.resetEmailsPerAddress + 1; i += 1) await service.request('nobody@hill.example', null, where);
-    expect(audits.at(-1)).toEqual({ event: 'password_reset.request', email: 'nobody@hill.example', ip: where.ip, accountId: undefined, outcome: 'failure', reason: 'throttled' });
+    expect(audits.at(-1)).toEqual({
+      event: 'password_reset.request',
+      email: 'nobody@hill.example',
+      ip: where.ip,
+      accountId: undefined,
+      outcome: 'failure',
+      reason: 'throttled',
+    });
   });
 });
 
 describe('the helpdesk: lock and unlock', () => {
   function accountWorld() {
     const store = new MemoryThrottleStore();
-    const state = { status: 'active' as Account['status'], revoked: [] as string[], sessionsEnded: [] as string[], memberships: [] as string[][] };
+    const state = {
+      status: 'active' as Account['status'],
+      revoked: [] as string[],
+      sessionsEnded: [] as string[],
+      memberships: [] as string[][],
+    };
     const repositories = {
       accounts: {
         findByEmail: async (email: string) => (email === 'staff@hill.example' ? account({ status: state.status }) : null),
@@ -202,7 +281,10 @@ describe('the helpdesk: lock and unlock', () => {
       },
       oidcPayloads: { revokeAccount: async (accountId: string) => void state.revoked.push(accountId) },
       throttle: store,
-      schools: { findByIds: async (ids: string[]) => ids.filter((id) => id === 's-a').map((id) => ({ id, name: 'Ash', postcode: 'X', createdAt: new Date(0) })) },
+      schools: {
+        findByIds: async (ids: string[]) =>
+          ids.filter((id) => id === 's-a').map((id) => ({ id, name: 'Ash', postcode: 'X', createdAt: new Date(0) })),
+      },
       memberships: { upsert: async (...args: string[]) => void state.memberships.push(args) },
     } as unknown as Repositories;
     const transaction: UnitOfWork = async (work) => work(repositories);
@@ -221,18 +303,26 @@ describe('the helpdesk: lock and unlock', () => {
     expect(unlocked).toMatchObject({ status: 'active', released: 2 });
     expect(state.revoked).toEqual(['acc-1']);
     expect(state.sessionsEnded).toEqual(['acc-1']);
-    await expect(service.setStatus('nobody@hill.example', 'locked')).rejects.toThrow('No account has the email address nobody@hill.example.');
+    await expect(service.setStatus('nobody@hill.example', 'locked')).rejects.toThrow(
+      'No account has the email address nobody@hill.example.',
+    );
   });
 
   test('adding a user needs existing schools; an existing address gets the memberships, no new account', async () => {
     const { service, state } = accountWorld();
-    const added = await service.addUser({ email: 'new@hill.example', name: 'New', memberships: [{ schoolId: 's-a', accessLevel: 'higher' }] });
+    const added = await service.addUser({
+      email: 'new@hill.example',
+      name: 'New',
+      memberships: [{ schoolId: 's-a', accessLevel: 'higher' }],
+    });
     expect(added).toMatchObject({ email: 'new@hill.example', name: 'New' });
     expect(added.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(state.memberships).toEqual([[added.id, 's-a', 'higher']]);
     const existing = await service.addUser({ email: 'staff@hill.example', memberships: [{ schoolId: 's-a', accessLevel: 'basic' }] });
     expect(existing.id).toBe('acc-1');
-    await expect(service.addUser({ email: 'x@hill.example', memberships: [{ schoolId: 's-zz', accessLevel: 'basic' }] })).rejects.toThrow('No school has the id s-zz.');
+    await expect(service.addUser({ email: 'x@hill.example', memberships: [{ schoolId: 's-zz', accessLevel: 'basic' }] })).rejects.toThrow(
+      'No school has the id s-zz.',
+    );
     expect(await service.findByEmail('staff@hill.example')).toMatchObject({ id: 'acc-1' });
   });
 });

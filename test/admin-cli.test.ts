@@ -43,9 +43,18 @@ test('school, client and user commands print exactly one JSON object each', asyn
   expect(listed.schools).toEqual([{ id: school.id, name: 'Brook Academy', postcode: 'BR1 3AC' }]);
 
   const client = await adminJson(
-    'client', 'add', '--name', 'Brook MIS', '--school', String(school.id),
-    '--redirect-uri', 'https://mis.brook.example/callback', '--redirect-uri', 'http://localhost:4000/callback',
-    '--initiate-login-uri', 'https://mis.brook.example/login',
+    'client',
+    'add',
+    '--name',
+    'Brook MIS',
+    '--school',
+    String(school.id),
+    '--redirect-uri',
+    'https://mis.brook.example/callback',
+    '--redirect-uri',
+    'http://localhost:4000/callback',
+    '--initiate-login-uri',
+    'https://mis.brook.example/login',
   );
   expect(client.client_id).toMatch(/^gh_/);
   expect(String(client.client_secret).length).toBeGreaterThanOrEqual(43);
@@ -59,16 +68,42 @@ test('school, client and user commands print exactly one JSON object each', asyn
 }, 120_000);
 
 test('bad input fails with words on stderr, a non-zero exit and nothing written', async () => {
-  const unknownSchool = await admin('user', 'add', '--email', 'x@brook.example', '--school', '00000000-0000-4000-8000-000000000000', '--json');
+  const unknownSchool = await admin(
+    'user',
+    'add',
+    '--email',
+    'x@brook.example',
+    '--school',
+    '00000000-0000-4000-8000-000000000000',
+    '--json',
+  );
   expect(unknownSchool.code).not.toBe(0);
   expect(unknownSchool.stdout).toBe('');
   expect(JSON.parse(unknownSchool.stderr).error).toContain('No school has the id');
 
-  const badUri = await admin('client', 'add', '--name', 'Bad', '--school', '00000000-0000-4000-8000-000000000000', '--redirect-uri', 'http://evil.example/cb');
+  const badUri = await admin(
+    'client',
+    'add',
+    '--name',
+    'Bad',
+    '--school',
+    '00000000-0000-4000-8000-000000000000',
+    '--redirect-uri',
+    'http://evil.example/cb',
+  );
   expect(badUri.code).not.toBe(0);
   expect(badUri.stderr).toContain('must use https');
 
-  const wildcard = await admin('client', 'add', '--name', 'Bad', '--school', '00000000-0000-4000-8000-000000000000', '--redirect-uri', 'https://*.evil.example/cb');
+  const wildcard = await admin(
+    'client',
+    'add',
+    '--name',
+    'Bad',
+    '--school',
+    '00000000-0000-4000-8000-000000000000',
+    '--redirect-uri',
+    'https://*.evil.example/cb',
+  );
   expect(wildcard.stderr).toContain('wildcard');
 
   const missing = await admin('school', 'add', '--name', 'No Postcode');
@@ -109,7 +144,10 @@ test('integrator and key commands: initial access token, machine client, link, k
   const published = (await adminJson('keys', 'rotate')).keys as Array<{ kid: string; status: string }>;
   expect(published.map((key) => key.status)).toEqual(['signing', 'next']);
   const activated = (await adminJson('keys', 'activate')).keys as Array<{ kid: string; status: string }>;
-  expect(activated.map((key) => [key.kid, key.status])).toEqual([[published[1]!.kid, 'signing'], [before[0]!.kid, 'retired']]);
+  expect(activated.map((key) => [key.kid, key.status])).toEqual([
+    [published[1]!.kid, 'signing'],
+    [before[0]!.kid, 'retired'],
+  ]);
   const nothingNext = await admin('keys', 'activate');
   expect(nothingNext.stderr).toContain('There is no next key to activate');
 }, 120_000);

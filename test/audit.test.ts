@@ -4,7 +4,18 @@ import { promisify } from 'node:util';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField } from './support/agent.ts';
-import { addClient, addSchool, addStaff, Agent, authorizationRequest, PASSWORD, REDIRECT_URI, relyingParty, start, submitLogin } from './support/scenario.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  Agent,
+  authorizationRequest,
+  PASSWORD,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
 
 let storage: TestStorage;
 let gatehouse: TestGatehouse;
@@ -41,7 +52,10 @@ test('sign-ins (and why they failed), resets and admin actions are in the audit 
 
   let events: Array<Record<string, unknown>> = [];
   for (let i = 0; i < 20; i += 1) {
-    const { stdout } = await promisify(execFile)(node, ['src/admin/cli.ts', 'audit', '--email', 'AUDITED@hill.example', '--json'], { cwd: root, env });
+    const { stdout } = await promisify(execFile)(node, ['src/admin/cli.ts', 'audit', '--email', 'AUDITED@hill.example', '--json'], {
+      cwd: root,
+      env,
+    });
     events = JSON.parse(stdout).events;
     if (events.some((e) => e.event === 'password_reset.request')) break;
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -29,7 +29,15 @@ const codeFor = (secret: string, at = Date.now()) => totp(base32Decode(secret), 
 
 function world() {
   const box = new SecretBox(Buffer.alloc(32, 3));
-  const rows: Array<{ id: string; accountId: string; name: string; secretSealed: string; step: number | null; createdAt: Date; lastUsedAt: Date | null }> = [];
+  const rows: Array<{
+    id: string;
+    accountId: string;
+    name: string;
+    secretSealed: string;
+    step: number | null;
+    createdAt: Date;
+    lastUsedAt: Date | null;
+  }> = [];
   const usedSteps = new Set<string>();
   const mails: Array<{ to: string; template: string; data: Record<string, unknown> }> = [];
   const audits: Array<Record<string, unknown>> = [];
@@ -47,7 +55,11 @@ function world() {
         usedSteps.add(key);
         return true;
       },
-      delete: async (accountId: string, id: string) => void rows.splice(rows.findIndex((row) => row.id === id && row.accountId === accountId), 1),
+      delete: async (accountId: string, id: string) =>
+        void rows.splice(
+          rows.findIndex((row) => row.id === id && row.accountId === accountId),
+          1,
+        ),
       deleteAllFor: async (accountId: string) => {
         const before = rows.length;
         for (let i = rows.length - 1; i >= 0; i -= 1) if (rows[i]!.accountId === accountId) rows.splice(i, 1);
@@ -62,7 +74,10 @@ function world() {
     repositories,
     transaction,
     box,
-    { send: async (message: { to: string; template: string; data: Record<string, unknown> }) => void mails.push(message), close: () => {} } as never,
+    {
+      send: async (message: { to: string; template: string; data: Record<string, unknown> }) => void mails.push(message),
+      close: () => {},
+    } as never,
     pino({ level: 'silent' }),
     { record: async (event: Record<string, unknown>) => void audits.push(event) } as never,
   );
@@ -116,8 +131,14 @@ describe('enrolment', () => {
     expect(rows[0]!.secretSealed).not.toContain(secret);
     expect(box.open(rows[0]!.secretSealed, `totp:${device.id}`)).toBe(secret);
     expect(rows[0]!.step).toBe(Math.floor(Date.now() / 1000 / TOTP_PERIOD));
-    expect(audits.at(-1)).toMatchObject({ event: 'authenticator.enrol', outcome: 'success', detail: { deviceId: device.id, name: 'My phone' } });
-    expect(mails.map((mail) => [mail.to, mail.template, mail.data.deviceName])).toEqual([['staff@hill.example', 'device-added', 'My phone']]);
+    expect(audits.at(-1)).toMatchObject({
+      event: 'authenticator.enrol',
+      outcome: 'success',
+      detail: { deviceId: device.id, name: 'My phone' },
+    });
+    expect(mails.map((mail) => [mail.to, mail.template, mail.data.deviceName])).toEqual([
+      ['staff@hill.example', 'device-added', 'My phone'],
+    ]);
     expect(await service.list(account.id)).toEqual([{ id: device.id, name: 'My phone', createdAt: rows[0]!.createdAt, lastUsedAt: null }]);
   });
 
@@ -127,9 +148,15 @@ describe('enrolment', () => {
     const secret = form.manualKey.replaceAll(' ', '');
     await expect(service.completeEnrolment(account, form.enrolment, 'Phone', '000000', where)).rejects.toMatchObject({ field: 'code' });
     expect(audits.at(-1)).toMatchObject({ event: 'authenticator.enrol', outcome: 'failure', reason: 'wrong_code' });
-    await expect(service.completeEnrolment(account, form.enrolment, '   ', codeFor(secret), where)).rejects.toMatchObject({ field: 'name' });
-    await expect(service.completeEnrolment(account, form.enrolment, 'x'.repeat(DEVICE_NAME_MAX + 1), codeFor(secret), where)).rejects.toMatchObject({ field: 'name' });
-    await expect(service.completeEnrolment({ ...account, id: 'acc-2' }, form.enrolment, 'Phone', codeFor(secret), where)).rejects.toMatchObject({ field: 'enrolment' });
+    await expect(service.completeEnrolment(account, form.enrolment, '   ', codeFor(secret), where)).rejects.toMatchObject({
+      field: 'name',
+    });
+    await expect(
+      service.completeEnrolment(account, form.enrolment, 'x'.repeat(DEVICE_NAME_MAX + 1), codeFor(secret), where),
+    ).rejects.toMatchObject({ field: 'name' });
+    await expect(
+      service.completeEnrolment({ ...account, id: 'acc-2' }, form.enrolment, 'Phone', codeFor(secret), where),
+    ).rejects.toMatchObject({ field: 'enrolment' });
     expect(rows).toEqual([]);
     const saved = await service.completeEnrolment(account, form.enrolment, 'x'.repeat(DEVICE_NAME_MAX), codeFor(secret), where);
     expect(saved.name).toHaveLength(DEVICE_NAME_MAX);
@@ -161,7 +188,10 @@ describe('removal', () => {
     addDevice('dev-2', 'Tablet');
     await service.remove(account, 'dev-1', where, 'dev-2');
     expect(rows.map((row) => row.id)).toEqual(['dev-2']);
-    expect(audits.at(-1)).toMatchObject({ event: 'authenticator.remove', detail: { deviceId: 'dev-1', name: 'Phone', provenWith: 'dev-2', provenWithName: 'Tablet' } });
+    expect(audits.at(-1)).toMatchObject({
+      event: 'authenticator.remove',
+      detail: { deviceId: 'dev-1', name: 'Phone', provenWith: 'dev-2', provenWithName: 'Tablet' },
+    });
     expect(mails.at(-1)).toMatchObject({ template: 'device-removed', data: { deviceName: 'Phone', usedDeviceName: 'Tablet' } });
   });
 

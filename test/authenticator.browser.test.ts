@@ -19,7 +19,11 @@ beforeAll(async () => {
   schoolSystem = await startRelyingPartyApp();
   const { services } = gatehouse;
   schoolId = (await services.schools.add({ name: 'Riverside High', postcode: 'RH1 2AB' })).id;
-  const credentials = await services.clients.add({ name: 'Riverside MIS', schoolIds: [schoolId], redirectUris: [schoolSystem.redirectUri] });
+  const credentials = await services.clients.add({
+    name: 'Riverside MIS',
+    schoolIds: [schoolId],
+    redirectUris: [schoolSystem.redirectUri],
+  });
   await schoolSystem.connect(gatehouse.issuer, credentials);
   for (const email of ['head@riverside.example', 'deputy@riverside.example']) {
     const account = await services.accounts.addUser({ email, memberships: [{ schoolId, accessLevel: 'higher' }] });

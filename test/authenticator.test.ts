@@ -209,7 +209,11 @@ test('removing a device right after signing in and adding one; mfa-reset removes
   const root = path.resolve(import.meta.dirname, '..');
   const env = { ...process.env, DATA_DIR: storage.dataDir, DATABASE_URL: storage.databaseUrl ?? '' };
   if (storage.databaseUrl) {
-    const { stdout } = await promisify(execFile)(path.join(root, 'node_modules/.bin/node'), ['src/admin/cli.ts', 'user', 'mfa-reset', '--email', 'BURSAR@hill.example', '--json'], { cwd: root, env });
+    const { stdout } = await promisify(execFile)(
+      path.join(root, 'node_modules/.bin/node'),
+      ['src/admin/cli.ts', 'user', 'mfa-reset', '--email', 'BURSAR@hill.example', '--json'],
+      { cwd: root, env },
+    );
     expect(JSON.parse(stdout)).toMatchObject({ removed: 1 });
   } else {
     // The embedded database belongs to this process's server; the CLI would connect through its socket.
@@ -238,7 +242,9 @@ test('a password reset neither removes nor skips the code', async () => {
   await gatehouse.services.passwordReset.request('reset@hill.example', null, { ip: '192.0.2.1' });
   const mail = await smtp.waitFor('reset@hill.example', /Set your Gatehouse password/);
   const token = /token=([A-Za-z0-9_-]+)/.exec(mail.text)![1]!;
-  expect(await gatehouse.services.passwordReset.complete(token, `${PASSWORD} again`, `${PASSWORD} again`, { ip: '192.0.2.1' })).toMatchObject({ done: true });
+  expect(
+    await gatehouse.services.passwordReset.complete(token, `${PASSWORD} again`, `${PASSWORD} again`, { ip: '192.0.2.1' }),
+  ).toMatchObject({ done: true });
   expect(await gatehouse.services.authenticators.hasDevices(account.id)).toBe(true);
 
   const rp = await relyingParty(gatehouse.issuer, credentials);
@@ -272,7 +278,10 @@ describe('step-up (rule 6)', () => {
     expect(enrolPage.url).toMatch(/\/interaction\/[^/]+\/enrol$/);
     const enrolment = { page: enrolPage, secret: parseOtpauth(decodeQrDataUrl(qrImage(enrolPage.html))).secret };
     const callback = await agent.follow(await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret)));
-    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({
+      acr: 'urn:gatehouse:acr:higher',
+      access_level: 'higher',
+    });
   });
 
   test('a step-up without a device can be declined: the client gets access_denied', async () => {
@@ -281,7 +290,9 @@ describe('step-up (rule 6)', () => {
     await continueWithBasic(agent, afterPassword);
     const enrolPage = await start(agent, await authorizationRequest(rp, { acr_values: 'urn:gatehouse:acr:higher' }));
     const decline = /<form method="post" action="([^"]+\/decline)"/.exec(enrolPage.html)![1]!;
-    const back = await agent.follow(await agent.post(new URL(decline, enrolPage.url).toString(), { _csrf: formField(enrolPage.html, '_csrf') }));
+    const back = await agent.follow(
+      await agent.post(new URL(decline, enrolPage.url).toString(), { _csrf: formField(enrolPage.html, '_csrf') }),
+    );
     expect(new URL(back.location!).searchParams.get('error')).toBe('access_denied');
   });
 
@@ -305,11 +316,17 @@ describe('step-up (rule 6)', () => {
     const essential = (acr: Record<string, unknown>) => JSON.stringify({ id_token: { acr } });
 
     // Asked for in passing (not essential), or with basic allowed, higher is not required.
-    for (const acr of [{ value: 'urn:gatehouse:acr:higher' }, { essential: true, values: ['urn:gatehouse:acr:higher', 'urn:gatehouse:acr:basic'] }]) {
+    for (const acr of [
+      { value: 'urn:gatehouse:acr:higher' },
+      { essential: true, values: ['urn:gatehouse:acr:higher', 'urn:gatehouse:acr:basic'] },
+    ]) {
       const silent = await start(agent, await authorizationRequest(rp, { claims: essential(acr), prompt: 'none' }));
       expect(new URL(silent.location!).searchParams.get('code')).toEqual(expect.any(String));
     }
-    for (const acr of [{ essential: true, value: 'urn:gatehouse:acr:higher' }, { essential: true, values: ['urn:gatehouse:acr:higher'] }]) {
+    for (const acr of [
+      { essential: true, value: 'urn:gatehouse:acr:higher' },
+      { essential: true, values: ['urn:gatehouse:acr:higher'] },
+    ]) {
       const silent = await start(agent, await authorizationRequest(rp, { claims: essential(acr), prompt: 'none' }));
       expect(new URL(silent.location!).searchParams.get('error')).toBe('interaction_required');
     }
@@ -319,7 +336,10 @@ describe('step-up (rule 6)', () => {
     expect(enrolPage.url).toMatch(/\/interaction\/[^/]+\/enrol$/);
     const enrolment = { page: enrolPage, secret: parseOtpauth(decodeQrDataUrl(qrImage(enrolPage.html))).secret };
     const callback = await agent.follow(await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret)));
-    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({
+      acr: 'urn:gatehouse:acr:higher',
+      access_level: 'higher',
+    });
   });
 
   test('a password alone cannot add a device to an account that has one', async () => {

@@ -41,7 +41,12 @@ afterAll(async () => {
 });
 
 async function schoolSystem(backchannelLogoutUri: string) {
-  return services.clients.add({ name: `MIS ${crypto.randomUUID()}`, schoolIds: [schoolId], redirectUris: [REDIRECT_URI], backchannelLogoutUri });
+  return services.clients.add({
+    name: `MIS ${crypto.randomUUID()}`,
+    schoolIds: [schoolId],
+    redirectUris: [REDIRECT_URI],
+    backchannelLogoutUri,
+  });
 }
 
 /** Requests go to `base` (where the process listens) whatever host the issuer's URLs name. */
@@ -73,7 +78,11 @@ async function signIn(base: string, issuer: string, credentials: { clientId: str
     state: 'st',
   });
   const login = await agent.follow(await agent.get(`${base}/auth?${query}`));
-  const submitted = await agent.post(new URL(formAction(login.html), login.url).toString(), { _csrf: formField(login.html, '_csrf'), email, password: PASSWORD });
+  const submitted = await agent.post(new URL(formAction(login.html), login.url).toString(), {
+    _csrf: formField(login.html, '_csrf'),
+    email,
+    password: PASSWORD,
+  });
   const callback = await agent.follow(submitted);
   const code = new URL(callback.location!).searchParams.get('code');
   expect(code).toBeTruthy();
@@ -141,7 +150,10 @@ describe('with a loopback ISSUER (development)', () => {
       expect(payload.events).toEqual({ [EVENT]: {} });
       expect(payload.nonce).toBeUndefined();
 
-      const events = await eventually(() => auditEvents(credentials.clientId), (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'));
+      const events = await eventually(
+        () => auditEvents(credentials.clientId),
+        (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
+      );
       expect(events.map((row) => row.event)).toEqual(expect.arrayContaining(['backchannel_logout.queued', 'backchannel_logout.delivered']));
       expect(receiver.arrivals).toHaveLength(1);
     } finally {
@@ -161,20 +173,28 @@ describe('with a loopback ISSUER (development)', () => {
       expect(arrivals[2]!.at - arrivals[1]!.at).toBeGreaterThanOrEqual(1_900);
       const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/jwks`));
       const tokens = await Promise.all(
-        arrivals.map(async ({ logoutToken }) => (await jwtVerify(logoutToken, jwks, { issuer: gatehouse.url, audience: credentials.clientId })).payload),
+        arrivals.map(
+          async ({ logoutToken }) =>
+            (await jwtVerify(logoutToken, jwks, { issuer: gatehouse.url, audience: credentials.clientId })).payload,
+        ),
       );
       // Minted again for every attempt: a late token is as fresh as the first.
       expect(new Set(tokens.map((token) => token.jti)).size).toBe(3);
       expect(tokens[2]!.iat!).toBeGreaterThan(tokens[0]!.iat! + 1);
       expect(tokens[2]!.sid).toBe(claims.sid);
 
-      const events = await eventually(() => auditEvents(credentials.clientId), (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'));
+      const events = await eventually(
+        () => auditEvents(credentials.clientId),
+        (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
+      );
       // Two failures, the first audited (the second is in the log), then the delivery.
       const failures = events.filter((row) => row.event === 'backchannel_logout.failed');
       expect(failures).toHaveLength(1);
       expect(failures[0]).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('500') });
       expect(gatehouse.output().match(/outbound delivery failed; will retry/g)).toHaveLength(2);
-      const [row] = await database.dataSource.query(`SELECT status, attempts FROM outbound_deliveries WHERE client_id = $1`, [credentials.clientId]);
+      const [row] = await database.dataSource.query(`SELECT status, attempts FROM outbound_deliveries WHERE client_id = $1`, [
+        credentials.clientId,
+      ]);
       expect(row).toEqual({ status: 'delivered', attempts: 3 });
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(receiver.arrivals).toHaveLength(3);
@@ -207,9 +227,14 @@ describe('with a public ISSUER', () => {
   test('a school system on 127.0.0.1 is refused; each attempt is logged, the first failure audited', async () => {
     const { agent } = await signIn(base, issuer, credentials);
     await logOut(agent, base);
-    await eventually(async () => strict.output().match(/outbound delivery failed; will retry/g)?.length ?? 0, (retries) => retries >= 3);
+    await eventually(
+      async () => strict.output().match(/outbound delivery failed; will retry/g)?.length ?? 0,
+      (retries) => retries >= 3,
+    );
     const failures = (await auditEvents(credentials.clientId)).filter((row) => row.event === 'backchannel_logout.failed');
-    expect(failures).toEqual([{ event: 'backchannel_logout.failed', outcome: 'failure', reason: expect.stringContaining('OUTBOUND_ALLOW') }]);
+    expect(failures).toEqual([
+      { event: 'backchannel_logout.failed', outcome: 'failure', reason: expect.stringContaining('OUTBOUND_ALLOW') },
+    ]);
     expect(strict.output()).toContain('outbound call refused');
     expect(receiver.arrivals).toHaveLength(0);
   }, 60_000);
@@ -221,7 +246,14 @@ describe('with a public ISSUER', () => {
     const registered = await fetch(`${base}/reg`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${initialAccessToken}` },
-      body: JSON.stringify({ client_name: 'Keyed MIS', redirect_uris: [REDIRECT_URI], grant_types: ['client_credentials'], response_types: [], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri }),
+      body: JSON.stringify({
+        client_name: 'Keyed MIS',
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ['client_credentials'],
+        response_types: [],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks_uri: jwksUri,
+      }),
     });
     expect(registered.status).toBe(201);
     const { client_id: clientId } = (await registered.json()) as { client_id: string };
@@ -247,20 +279,30 @@ describe('with a public ISSUER', () => {
     expect(token.status).toBeGreaterThanOrEqual(400);
     expect(token.status).toBeLessThan(500);
     expect(((await token.json()) as { error: string }).error).toBe('invalid_client');
-    await eventually(async () => strict.output(), (output) => output.includes(`"destination":"https://127.0.0.1:${receiver.port}"`));
+    await eventually(
+      async () => strict.output(),
+      (output) => output.includes(`"destination":"https://127.0.0.1:${receiver.port}"`),
+    );
   }, 60_000);
 
   test('OUTBOUND_ALLOW lets the queued token through after a restart', async () => {
     expect(await strict.stop()).toBe(0);
     // The row waited in PostgreSQL through the restart; the operator vouches for the range.
-    const allowing = await spawnGatehouse(storage, port, { ISSUER: issuer, OUTBOUND_ALLOW: 'mis.trust.internal, 127.0.0.1/32', OUTBOUND_RETRY_BASE_SECONDS: '1' });
+    const allowing = await spawnGatehouse(storage, port, {
+      ISSUER: issuer,
+      OUTBOUND_ALLOW: 'mis.trust.internal, 127.0.0.1/32',
+      OUTBOUND_RETRY_BASE_SECONDS: '1',
+    });
     try {
       const [arrival] = await receiver.waitFor(1);
       const jwks = createRemoteJWKSet(new URL(`${base}/jwks`));
       const { payload } = await jwtVerify(arrival!.logoutToken, jwks, { issuer, audience: credentials.clientId });
       expect(payload.sub).toBe(accountId);
       expect(payload.events).toEqual({ [EVENT]: {} });
-      await eventually(() => auditEvents(credentials.clientId), (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'));
+      await eventually(
+        () => auditEvents(credentials.clientId),
+        (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
+      );
     } finally {
       expect(await allowing.stop()).toBe(0);
     }
@@ -286,7 +328,10 @@ test('two processes share the queue and never deliver the same row twice', async
     const [one, two] = await Promise.all([spawnGatehouse(storage, await freePort()), spawnGatehouse(storage, await freePort())]);
     try {
       await eventually(
-        () => database.dataSource.query(`SELECT count(*)::int AS n FROM outbound_deliveries WHERE client_id = $1 AND status = 'delivered'`, [credentials.clientId]),
+        () =>
+          database.dataSource.query(`SELECT count(*)::int AS n FROM outbound_deliveries WHERE client_id = $1 AND status = 'delivered'`, [
+            credentials.clientId,
+          ]),
         (result: Array<{ n: number }>) => result[0]!.n === rows,
         60_000,
       );
@@ -294,7 +339,9 @@ test('two processes share the queue and never deliver the same row twice', async
       const sids = receiver.arrivals.map(({ logoutToken }) => decodeJwt(logoutToken).sid);
       expect(sids).toHaveLength(rows);
       expect(new Set(sids).size).toBe(rows);
-      const workers = await database.dataSource.query(`SELECT DISTINCT claimed_by FROM outbound_deliveries WHERE client_id = $1`, [credentials.clientId]);
+      const workers = await database.dataSource.query(`SELECT DISTINCT claimed_by FROM outbound_deliveries WHERE client_id = $1`, [
+        credentials.clientId,
+      ]);
       expect(workers).toHaveLength(2);
       const destinations = await database.dataSource.query(
         `SELECT DISTINCT detail->>'destination' AS destination FROM audit_events WHERE client_id = $1 AND event = 'backchannel_logout.delivered'`,
@@ -320,7 +367,9 @@ test('a school system that never answers does not hold up the others’ logouts'
     const queue = (clientId: string, sid: string) =>
       services.outbound.enqueue({ kind: 'backchannel_logout', clientId, accountId, destination: 'x', payload: { sub: accountId, sid } });
     await queue(stuck.clientId, 'sid-stuck');
-    await database.dataSource.query(`UPDATE outbound_deliveries SET next_attempt_at = now() - interval '1 minute' WHERE client_id = $1`, [stuck.clientId]);
+    await database.dataSource.query(`UPDATE outbound_deliveries SET next_attempt_at = now() - interval '1 minute' WHERE client_id = $1`, [
+      stuck.clientId,
+    ]);
     for (let i = 0; i < others; i += 1) await queue(fine.clientId, `sid-${i}`);
 
     const gatehouse = await spawnGatehouse(storage, await freePort());

@@ -89,7 +89,8 @@ test('POST /reg (and updates) with lone surrogates in any string: 400 invalid_cl
     const refused = await send('POST', `${gatehouse.issuer}/reg`, iat, body);
     expect([body, refused.status]).toEqual([body, 400]);
     // RFC 7591 §3.2.2: a bad redirect URI is invalid_redirect_uri, anything else invalid_client_metadata.
-    const expected = 'redirect_uris' in hostile && hostile.redirect_uris !== valid.redirect_uris ? 'invalid_redirect_uri' : 'invalid_client_metadata';
+    const expected =
+      'redirect_uris' in hostile && hostile.redirect_uris !== valid.redirect_uris ? 'invalid_redirect_uri' : 'invalid_client_metadata';
     expect([body, ((await refused.json()) as { error: string }).error]).toEqual([body, expected]);
   }
   expect(await clients()).toBe(before);
@@ -103,7 +104,10 @@ test('POST /reg (and updates) with lone surrogates in any string: 400 invalid_cl
   );
   expect(update.status).toBe(400);
   expect(((await update.json()) as { error: string }).error).toBe('invalid_client_metadata');
-  const stored = await gatehouse.database.dataSource.query(`SELECT payload->>'client_name' AS name FROM oidc_payloads WHERE model = 'Client' AND id = $1`, [created.client_id]);
+  const stored = await gatehouse.database.dataSource.query(
+    `SELECT payload->>'client_name' AS name FROM oidc_payloads WHERE model = 'Client' AND id = $1`,
+    [created.client_id],
+  );
   expect(stored).toEqual([{ name: 'Oak Library' }]);
 });
 
@@ -131,7 +135,10 @@ test('POST /reg (and updates) with values of the wrong type, or a sector_identif
     const refused = await send('POST', `${gatehouse.issuer}/reg`, iat, hostile);
     const body = JSON.stringify(hostile);
     expect([body, refused.status]).toEqual([body, 400]);
-    expect([body, ((await refused.json()) as { error: string }).error]).toEqual([body, expect.stringMatching(/^invalid_(client_metadata|redirect_uri)$/)]);
+    expect([body, ((await refused.json()) as { error: string }).error]).toEqual([
+      body,
+      expect.stringMatching(/^invalid_(client_metadata|redirect_uri)$/),
+    ]);
   }
   expect(await clients()).toBe(before);
 

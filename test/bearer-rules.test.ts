@@ -104,7 +104,9 @@ describe('invalid_client (RFC 6749 §5.2)', () => {
 
   test('a failed client authentication gets the challenge; one already named is kept', async () => {
     expect((await run('token', 401, { error: 'invalid_client' })).headers).toEqual({ 'WWW-Authenticate': challenge });
-    expect((await run('token', 401, { error: 'invalid_client' }, { 'WWW-Authenticate': 'Basic realm="x"' })).headers).toEqual({ 'WWW-Authenticate': 'Basic realm="x"' });
+    expect((await run('token', 401, { error: 'invalid_client' }, { 'WWW-Authenticate': 'Basic realm="x"' })).headers).toEqual({
+      'WWW-Authenticate': 'Basic realm="x"',
+    });
   });
 
   test('other errors, other routes and non-error bodies are left alone', async () => {

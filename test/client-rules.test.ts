@@ -15,13 +15,17 @@ describe('redirect and logout URIs', () => {
     expect(uriProblem('http://localhost:3000/cb')).toBeNull();
     expect(uriProblem('http://127.0.0.1/cb')).toBeNull();
     expect(uriProblem('http://[::1]:8080/cb')).toBeNull();
-    expect(uriProblem('http://school.example/cb')).toBe('http://school.example/cb must use https (http is allowed only on localhost for development).');
+    expect(uriProblem('http://school.example/cb')).toBe(
+      'http://school.example/cb must use https (http is allowed only on localhost for development).',
+    );
     expect(uriProblem('ftp://localhost/cb')).toMatch(/must use https/);
   });
 
   test('no relative URL, wildcard, fragment or credentials', () => {
     expect(uriProblem('/callback')).toBe('/callback is not an absolute URL.');
-    expect(uriProblem('https://*.school.example/cb')).toBe('https://*.school.example/cb contains a wildcard; register each address exactly.');
+    expect(uriProblem('https://*.school.example/cb')).toBe(
+      'https://*.school.example/cb contains a wildcard; register each address exactly.',
+    );
     expect(uriProblem('https://school.example/cb?x=*')).toMatch(/wildcard/);
     expect(uriProblem('https://school.example/cb#top')).toBe('https://school.example/cb#top must not contain a fragment (#).');
     expect(uriProblem('https://user@school.example/cb')).toBe('https://user@school.example/cb must not contain a user name or password.');
@@ -93,17 +97,37 @@ describe('ClientService (in-memory repositories)', () => {
     const { service, clients } = world();
     const { clientId } = await service.add({ name: 'Sync', schoolIds: ['s-a'], machine: true, redirectUris: [] });
     expect(clients.get(clientId)).toMatchObject({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
-    await expect(service.add({ name: 'Sync', schoolIds: ['s-a'], machine: true, redirectUris: ['https://x.example/cb'] })).rejects.toThrow('takes no redirect URI');
+    await expect(service.add({ name: 'Sync', schoolIds: ['s-a'], machine: true, redirectUris: ['https://x.example/cb'] })).rejects.toThrow(
+      'takes no redirect URI',
+    );
   });
 
   test('any bad URI, no redirect URI, or an unknown school registers nothing', async () => {
     const { service, clients, links } = world();
     await expect(service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: [] })).rejects.toThrow('at least one redirect URI');
     await expect(service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: ['http://mis.example/cb'] })).rejects.toThrow('must use https');
-    await expect(service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: ['https://mis.example/cb'], postLogoutRedirectUris: ['https://mis.example/#x'] })).rejects.toThrow('fragment');
-    await expect(service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: ['https://mis.example/cb'], backchannelLogoutUri: 'http://mis.example/bc' })).rejects.toThrow('must use https');
-    await expect(service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: ['https://mis.example/cb'], initiateLoginUri: 'https://*.mis.example/' })).rejects.toThrow('wildcard');
-    await expect(service.add({ name: 'X', schoolIds: ['s-a', 's-zz'], redirectUris: ['https://mis.example/cb'] })).rejects.toThrow('No school has the id s-zz.');
+    await expect(
+      service.add({
+        name: 'X',
+        schoolIds: ['s-a'],
+        redirectUris: ['https://mis.example/cb'],
+        postLogoutRedirectUris: ['https://mis.example/#x'],
+      }),
+    ).rejects.toThrow('fragment');
+    await expect(
+      service.add({
+        name: 'X',
+        schoolIds: ['s-a'],
+        redirectUris: ['https://mis.example/cb'],
+        backchannelLogoutUri: 'http://mis.example/bc',
+      }),
+    ).rejects.toThrow('must use https');
+    await expect(
+      service.add({ name: 'X', schoolIds: ['s-a'], redirectUris: ['https://mis.example/cb'], initiateLoginUri: 'https://*.mis.example/' }),
+    ).rejects.toThrow('wildcard');
+    await expect(service.add({ name: 'X', schoolIds: ['s-a', 's-zz'], redirectUris: ['https://mis.example/cb'] })).rejects.toThrow(
+      'No school has the id s-zz.',
+    );
     expect(clients.size).toBe(0);
     expect(links).toEqual([]);
   });

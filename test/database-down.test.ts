@@ -88,7 +88,12 @@ test('/auth, /token and a hosted page answer 503 with Retry-After while the data
         'content-type': 'application/x-www-form-urlencoded',
         authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
       },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x'.repeat(43), redirect_uri: REDIRECT_URI, code_verifier: 'v'.repeat(43) }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'x'.repeat(43),
+        redirect_uri: REDIRECT_URI,
+        code_verifier: 'v'.repeat(43),
+      }),
     });
     expect(token.status).toBe(503);
     expect(token.headers.get('retry-after')).toBe('30');
@@ -116,19 +121,44 @@ test('logout, resume, userinfo and registration answer the same 503 while the da
     const pages: Array<[string, RequestInit & { path: string }]> = [
       ['GET /session/end', { path: '/session/end' }],
       ['GET /session/end with a session', { path: '/session/end', headers: { cookie } }],
-      ['POST /session/end/confirm', { path: '/session/end/confirm', method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'xsrf=x&logout=yes' }],
+      [
+        'POST /session/end/confirm',
+        {
+          path: '/session/end/confirm',
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'xsrf=x&logout=yes',
+        },
+      ],
       ['GET /auth/:uid (resume)', { path: `/auth/${'i'.repeat(43)}`, headers: { cookie } }],
     ];
     for (const [name, { path, ...init }] of pages) {
-      const response = await fetch(`${gatehouse.url}${path}`, { redirect: 'manual', ...init, headers: { accept: 'text/html', ...init.headers } });
+      const response = await fetch(`${gatehouse.url}${path}`, {
+        redirect: 'manual',
+        ...init,
+        headers: { accept: 'text/html', ...init.headers },
+      });
       const text = await response.text();
-      expect([name, response.status, response.headers.get('retry-after'), response.headers.get('content-type')]).toEqual([name, 503, '30', expect.stringMatching(/^text\/html/)]);
+      expect([name, response.status, response.headers.get('retry-after'), response.headers.get('content-type')]).toEqual([
+        name,
+        503,
+        '30',
+        expect.stringMatching(/^text\/html/),
+      ]);
       expect(response.headers.get('location')).toBeNull();
       expect(visibleText(text)).toContain('Gatehouse is unavailable for a moment');
     }
     const machines: Array<[string, RequestInit & { path: string }]> = [
       ['GET /me', { path: '/me', headers: { authorization: `Bearer ${'a'.repeat(43)}` } }],
-      ['POST /reg', { path: '/reg', method: 'POST', headers: { authorization: `Bearer ${'a'.repeat(43)}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [REDIRECT_URI] }) }],
+      [
+        'POST /reg',
+        {
+          path: '/reg',
+          method: 'POST',
+          headers: { authorization: `Bearer ${'a'.repeat(43)}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ redirect_uris: [REDIRECT_URI] }),
+        },
+      ],
       ['GET /reg/:id', { path: '/reg/gh_someone', headers: { authorization: `Bearer ${'a'.repeat(43)}` } }],
     ];
     for (const [name, { path, ...init }] of machines) {

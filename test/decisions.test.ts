@@ -4,7 +4,16 @@ import { newResetToken } from '../src/auth/reset-tokens.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../src/db/repositories/index.ts';
 import type { ResetTokenState } from '../src/db/repositories/reset-tokens.ts';
-import { AccessService, ACR_BASIC, ACR_HIGHER, earliestLoginTs, holdsSession, isUsable, loginTsFor, trustedSince } from '../src/domain/access.ts';
+import {
+  AccessService,
+  ACR_BASIC,
+  ACR_HIGHER,
+  earliestLoginTs,
+  holdsSession,
+  isUsable,
+  loginTsFor,
+  trustedSince,
+} from '../src/domain/access.ts';
 import { accountProblem, EXPIRED, PasswordResetService, resetLinkProblem, UNKNOWN, USED } from '../src/domain/password-reset.ts';
 import { accountUnavailable, higherAccessRequested } from '../src/oidc/policy.ts';
 
@@ -109,7 +118,8 @@ function memoryResetWorld(tokenHash: string) {
       },
       async spendAllFor(accountId: string) {
         await tick();
-        for (const [hash, token] of state.tokens) if (token.accountId === accountId && !token.usedAt) state.tokens.set(hash, { ...token, usedAt: new Date() });
+        for (const [hash, token] of state.tokens)
+          if (token.accountId === accountId && !token.usedAt) state.tokens.set(hash, { ...token, usedAt: new Date() });
       },
     },
     oidcPayloads: {
@@ -147,7 +157,10 @@ describe('PasswordResetService.complete (in-memory repositories)', () => {
   test('of two simultaneous completions of one link, one sets the password and the other is told the link was used', async () => {
     const { token, hash } = newResetToken();
     const { state, service } = memoryResetWorld(hash);
-    const results = await Promise.all([service.complete(token, `${PASSWORD} one`, `${PASSWORD} one`, where), service.complete(token, `${PASSWORD} two`, `${PASSWORD} two`, where)]);
+    const results = await Promise.all([
+      service.complete(token, `${PASSWORD} one`, `${PASSWORD} one`, where),
+      service.complete(token, `${PASSWORD} two`, `${PASSWORD} two`, where),
+    ]);
     const won = results.findIndex((result) => result.done);
     expect(won).toBeGreaterThanOrEqual(0);
     expect(results[1 - won]).toEqual({ done: false, field: 'token', message: USED });
@@ -198,7 +211,9 @@ describe('higherAccessRequested (rule 6)', () => {
   test('an essential acr claim asks for higher by value, or by values without basic', () => {
     expect(higherAccessRequested({ acrValues: undefined, claims: claims({ essential: true, value: ACR_HIGHER }) })).toBe(true);
     expect(higherAccessRequested({ acrValues: undefined, claims: claims({ essential: true, values: [ACR_HIGHER] }) })).toBe(true);
-    expect(higherAccessRequested({ acrValues: undefined, claims: claims({ essential: true, values: [ACR_HIGHER, ACR_BASIC] }) })).toBe(false);
+    expect(higherAccessRequested({ acrValues: undefined, claims: claims({ essential: true, values: [ACR_HIGHER, ACR_BASIC] }) })).toBe(
+      false,
+    );
     expect(higherAccessRequested({ acrValues: undefined, claims: claims({ essential: true, value: ACR_BASIC }) })).toBe(false);
     expect(higherAccessRequested({ acrValues: undefined, claims: claims({ essential: true, values: ACR_HIGHER }) })).toBe(false);
   });

@@ -80,7 +80,13 @@ test('a changed, foreign or expired cookie is not believed', async () => {
   const pair = cookieOf(await request(app()).get(`/trust/${ALICE}`)).pair;
   const forged = pair.replace(ALICE, BOB);
   expect((await request(app()).get('/').set('cookie', forged)).body).toEqual([]);
-  expect((await request(app(Buffer.alloc(32, 8))).get('/').set('cookie', pair)).body).toEqual([]);
+  expect(
+    (
+      await request(app(Buffer.alloc(32, 8)))
+        .get('/')
+        .set('cookie', pair)
+    ).body,
+  ).toEqual([]);
   expect((await request(app()).get('/').set('cookie', 'gatehouse.device=garbage~more.garbage')).body).toEqual([]);
   now += 180 * 24 * 3600 * 1000;
   expect((await request(app()).get('/').set('cookie', pair)).body).toEqual([]);

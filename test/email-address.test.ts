@@ -39,7 +39,9 @@ test('the migration backfills the normalised address, and lookups use it for eve
   const jose = await insertRaw('Jos\u00e9.Kirk@Hill.example');
   const sam = await insertRaw('ＳＡＭ@hill.example');
   await database.migrate();
-  const rows: Array<{ id: string; email_normalised: string }> = await sql(`SELECT id, email_normalised FROM accounts ORDER BY email_normalised`);
+  const rows: Array<{ id: string; email_normalised: string }> = await sql(
+    `SELECT id, email_normalised FROM accounts ORDER BY email_normalised`,
+  );
   expect(rows).toEqual([
     { id: jose, email_normalised: 'jos\u00e9.kirk@hill.example' },
     { id: sam, email_normalised: 'sam@hill.example' },
@@ -57,7 +59,9 @@ test('the migration backfills the normalised address, and lookups use it for eve
   expect(await accounts.findByEmail('T\u0130M@hill.example')).toBeNull();
   expect((await accounts.findByEmail('TIM@hill.example'))?.id).toBe(tim.id);
   // And a second account cannot take a look-alike of an existing address.
-  await expect(accounts.insert({ id: crypto.randomUUID(), email: 'ｔｉｍ@hill.example', name: null })).rejects.toThrow(/accounts_email_normalised/);
+  await expect(accounts.insert({ id: crypto.randomUUID(), email: 'ｔｉｍ@hill.example', name: null })).rejects.toThrow(
+    /accounts_email_normalised/,
+  );
 }, 60_000);
 
 test('two accounts that are one address once normalised stop the migration with a clear message', async () => {

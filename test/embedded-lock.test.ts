@@ -22,7 +22,13 @@ const probe = (overrides: Partial<ProcessProbe> = {}): ProcessProbe => ({
   heldHere: () => false,
   ...overrides,
 });
-const record = (overrides: Partial<OwnerRecord> = {}): OwnerRecord => ({ pid: 200, host: 'school-server', started: '5000', role: 'server', ...overrides });
+const record = (overrides: Partial<OwnerRecord> = {}): OwnerRecord => ({
+  pid: 200,
+  host: 'school-server',
+  started: '5000',
+  role: 'server',
+  ...overrides,
+});
 
 describe('the owner decision', () => {
   test('a running owner keeps the database however long it has been quiet', () => {
@@ -64,9 +70,17 @@ describe('the owner file', () => {
     expect(await attemptLock(lockPath, 'command')).toEqual({ retry: true });
     const taken = await attemptLock(lockPath, 'command');
     if (!('lock' in taken)) throw new Error(`not taken: ${JSON.stringify(taken)}`);
-    expect(JSON.parse(await fs.readFile(lockPath, 'utf8'))).toEqual({ pid: process.pid, host: os.hostname(), started: expect.any(String), role: 'command' });
+    expect(JSON.parse(await fs.readFile(lockPath, 'utf8'))).toEqual({
+      pid: process.pid,
+      host: os.hostname(),
+      started: expect.any(String),
+      role: 'command',
+    });
     // Held by this (running) process: another attempt is told who owns it, nothing is removed.
-    const other = await attemptLock(lockPath, 'server', { ...(await import('../src/db/embedded-lock.ts')).hostProbe(lockPath), ownPid: -1 });
+    const other = await attemptLock(lockPath, 'server', {
+      ...(await import('../src/db/embedded-lock.ts')).hostProbe(lockPath),
+      ownPid: -1,
+    });
     expect(other).toEqual({ owner: taken.lock.record, state: 'alive' });
     expect(await taken.lock.stillOurs()).toBe(true);
     await taken.lock.release();
@@ -99,7 +113,10 @@ describe('a paused server (spawned process, embedded database)', () => {
   const storage = () => ({ databaseUrl: undefined, dataDir, drop: async () => {} });
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const admin = (...args: string[]) =>
-    promisify(execFile)(NODE, ['src/admin/cli.ts', ...args, '--json'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '' } });
+    promisify(execFile)(NODE, ['src/admin/cli.ts', ...args, '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '' },
+    });
 
   test('keeps its database through an admin command run while it was paused, and the command waits for it', async () => {
     const port = await freePort();
@@ -115,7 +132,9 @@ describe('a paused server (spawned process, embedded database)', () => {
 
       await sleep(3_000); // the old lock's next update after resuming threw ECOMPROMISED here
       expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ok', database: 'ok' });
-      expect(JSON.parse((await admin('school', 'list')).stdout).schools).toEqual([{ id: added.id, name: 'Paused School', postcode: 'PA1 5ED' }]);
+      expect(JSON.parse((await admin('school', 'list')).stdout).schools).toEqual([
+        { id: added.id, name: 'Paused School', postcode: 'PA1 5ED' },
+      ]);
       const owner = JSON.parse(await fs.readFile(path.join(dataDir, 'pgdata.owner'), 'utf8'));
       expect(owner).toMatchObject({ pid: server.pid, role: 'server' });
       expect(server.output()).not.toContain('ECOMPROMISED');
@@ -125,7 +144,9 @@ describe('a paused server (spawned process, embedded database)', () => {
       const failure = await openEmbeddedDatabase(dataDir, 'command', { waitMs: 1_500 }).catch((error) => error);
       process.kill(server.pid, 'SIGCONT');
       expect(failure).toBeInstanceOf(EmbeddedDatabaseBusyError);
-      expect(failure.message).toContain(`is held by a Gatehouse server (process ${server.pid} on ${os.hostname()}), which has not finished or answered for 2 s; nothing was changed.`);
+      expect(failure.message).toContain(
+        `is held by a Gatehouse server (process ${server.pid} on ${os.hostname()}), which has not finished or answered for 2 s; nothing was changed.`,
+      );
       expect(JSON.parse(await fs.readFile(path.join(dataDir, 'pgdata.owner'), 'utf8'))).toMatchObject({ pid: server.pid });
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
     } finally {

@@ -17,7 +17,10 @@ beforeAll(async () => {
   gatehouse = await startTestGatehouse(storage);
   const { services } = gatehouse;
   const memberships = [];
-  for (const [name, level] of [['Hill Primary School', 'basic'], ['Oak Academy', 'higher']] as const) {
+  for (const [name, level] of [
+    ['Hill Primary School', 'basic'],
+    ['Oak Academy', 'higher'],
+  ] as const) {
     const { id } = await services.schools.add({ name, postcode: 'AB1 2CD' });
     memberships.push({ schoolId: id, accessLevel: level });
     const port = await freePort();

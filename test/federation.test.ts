@@ -61,7 +61,10 @@ describe('schools', () => {
     const { rp, agent, authorization, next } = await signIn();
     expect(visibleText(next.html)).toContain('Which school are you signing in for?');
     const callback = await agent.follow(
-      await agent.post(new URL(/action="([^"]+\/school)"/.exec(next.html)![1]!, next.url).toString(), { _csrf: formField(next.html, '_csrf'), school: oak.id }),
+      await agent.post(new URL(/action="([^"]+\/school)"/.exec(next.html)![1]!, next.url).toString(), {
+        _csrf: formField(next.html, '_csrf'),
+        school: oak.id,
+      }),
     );
     const claims = (await exchange(rp, callback, authorization)).claims()!;
     expect(claims.school).toMatchObject({ id: oak.id, name: 'Oak Academy' });
@@ -120,7 +123,10 @@ describe('logout', () => {
 test('“Log out of the school system only” keeps the Gatehouse session for the others', async () => {
   const { rp, agent, authorization, next } = await signIn({ school: hill.id });
   const tokens = await exchange(rp, next, authorization);
-  const endSession = client.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://localhost:65010/signed-out' });
+  const endSession = client.buildEndSessionUrl(rp, {
+    id_token_hint: tokens.id_token!,
+    post_logout_redirect_uri: 'http://localhost:65010/signed-out',
+  });
   const confirm = await agent.follow(await agent.get(endSession.toString()));
   expect(visibleText(confirm.html)).toContain('Log out of Trust MIS only');
   const action = /<form method="post" action="([^"]+)"/.exec(confirm.html)![1]!;
@@ -134,7 +140,11 @@ describe('integrators', () => {
     const reg = `${gatehouse.issuer}/reg`;
     const body = { client_name: 'Oak Library', redirect_uris: [REDIRECT_URI] };
     const post = (token: string | null, payload: unknown) =>
-      fetch(reg, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(payload) });
+      fetch(reg, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(payload),
+      });
 
     const anonymous = await post(null, body);
     expect(anonymous.status).toBe(401);
@@ -161,7 +171,9 @@ describe('integrators', () => {
     expect(registered.client_secret).toBeTruthy();
 
     // RFC 7592: read it back with the registration access token.
-    const read = await fetch(registered.registration_client_uri!, { headers: { authorization: `Bearer ${registered.registration_access_token}` } });
+    const read = await fetch(registered.registration_client_uri!, {
+      headers: { authorization: `Bearer ${registered.registration_access_token}` },
+    });
     expect(read.status).toBe(200);
 
     // Not linked to a school yet: sign-ins through it are refused.

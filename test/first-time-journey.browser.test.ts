@@ -23,7 +23,11 @@ beforeAll(async () => {
   schoolId = (await services.schools.add({ name: 'Meadow Lane Primary', postcode: 'ML1 4RT' })).id;
   const credentials = await services.clients.add({ name: 'Meadow MIS', schoolIds: [schoolId], redirectUris: [schoolSystem.redirectUri] });
   await schoolSystem.connect(gatehouse.issuer, credentials);
-  await services.accounts.addUser({ email: 'jo.bloggs@meadow.example', name: 'Jo Bloggs', memberships: [{ schoolId, accessLevel: 'basic' }] });
+  await services.accounts.addUser({
+    email: 'jo.bloggs@meadow.example',
+    name: 'Jo Bloggs',
+    memberships: [{ schoolId, accessLevel: 'basic' }],
+  });
   browser = await launchChromium();
 });
 

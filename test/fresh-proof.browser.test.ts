@@ -49,7 +49,10 @@ async function leaveTheBrowserUnattended() {
       WHERE model = 'Session' AND payload->>'accountId' = $1`,
     [account.id],
   );
-  await gatehouse.database.dataSource.query(`UPDATE session_proofs SET proven_at = proven_at - interval '10 minutes' WHERE account_id = $1`, [account.id]);
+  await gatehouse.database.dataSource.query(
+    `UPDATE session_proofs SET proven_at = proven_at - interval '10 minutes' WHERE account_id = $1`,
+    [account.id],
+  );
 }
 
 test('a browser left signed in must confirm it is the owner (password and code) before changing devices', async () => {

@@ -49,7 +49,12 @@ const enrolmentOn = (page: Page): Enrolment => ({ page, secret: parseOtpauth(dec
 
 async function saveDevice(agent: Agent, enrolment: Enrolment, name: string, code: string): Promise<Page> {
   const action = new URL(/<form method="post" action="([^"]+)"/.exec(enrolment.page.html)![1]!, enrolment.page.url).toString();
-  return agent.post(action, { _csrf: formField(enrolment.page.html, '_csrf'), enrolment: formField(enrolment.page.html, 'enrolment'), name, code });
+  return agent.post(action, {
+    _csrf: formField(enrolment.page.html, '_csrf'),
+    enrolment: formField(enrolment.page.html, 'enrolment'),
+    name,
+    code,
+  });
 }
 
 /** A member of staff who signed in to /account and added "Phone": returns the browser and the secret. */
@@ -84,7 +89,11 @@ async function ageSessions(email: string, seconds = 600) {
 const confirmUrl = (next: string) => `${gatehouse.issuer}/account/confirm?${new URLSearchParams({ next })}`;
 
 async function submitConfirm(agent: Agent, page: Page, answers: { password: string; code: string }): Promise<Page> {
-  return agent.post(`${gatehouse.issuer}/account/confirm`, { _csrf: formField(page.html, '_csrf'), next: formField(page.html, 'next'), ...answers });
+  return agent.post(`${gatehouse.issuer}/account/confirm`, {
+    _csrf: formField(page.html, '_csrf'),
+    next: formField(page.html, 'next'),
+    ...answers,
+  });
 }
 
 async function devicesOf(email: string) {
@@ -190,7 +199,10 @@ test('the proof is kept in PostgreSQL, bound to the session, and does not surviv
       WHERE model = 'Session' AND payload->>'uid' <> $1`,
     [session.uid],
   );
-  await gatehouse.database.dataSource.query(`UPDATE session_proofs SET proven_at = proven_at - interval '10 minutes' WHERE session_uid <> $1`, [session.uid]);
+  await gatehouse.database.dataSource.query(
+    `UPDATE session_proofs SET proven_at = proven_at - interval '10 minutes' WHERE session_uid <> $1`,
+    [session.uid],
+  );
   expect((await agent.get(`${KEYS()}/new`)).location).toBe(confirmUrl('/account/security-keys/new'));
 });
 
@@ -276,7 +288,10 @@ describe('enrolment inside a sign-in (an account with no device)', () => {
     expect(right.status).toBe(303);
     const enrolment = enrolmentOn(await agent.get(right.location!));
     const callback = await agent.follow(await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret)));
-    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher', access_level: 'higher' });
+    expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({
+      acr: 'urn:gatehouse:acr:higher',
+      access_level: 'higher',
+    });
   });
 });
 
@@ -290,7 +305,12 @@ test('"confirm it\'s you" only ever sends the browser back to an Account setting
   expect(confirm.html).not.toContain('name="code"'); // no device yet: the password is all it takes
   expect(formField(confirm.html, 'next')).toBe('/account/security-keys');
   for (const next of ['https://evil.example/', '//evil.example/account/x', '/account/../password/forgot', '/accountx']) {
-    const answer = await agent.post(`${gatehouse.issuer}/account/confirm`, { _csrf: formField(confirm.html, '_csrf'), next, password: PASSWORD, code: '' });
+    const answer = await agent.post(`${gatehouse.issuer}/account/confirm`, {
+      _csrf: formField(confirm.html, '_csrf'),
+      next,
+      password: PASSWORD,
+      code: '',
+    });
     expect(answer.status).toBe(303);
     expect(answer.location).toBe(KEYS());
   }

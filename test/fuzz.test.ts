@@ -2,7 +2,19 @@ import fc from 'fast-check';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField } from './support/agent.ts';
-import { addClient, addSchool, addStaff, Agent, authorizationRequest, exchange, PASSWORD, REDIRECT_URI, relyingParty, start, submitLogin } from './support/scenario.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  Agent,
+  authorizationRequest,
+  exchange,
+  PASSWORD,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
 
 /**
  * Random and hostile values at every form and endpoint: nothing may answer 5xx or show a stack
@@ -16,14 +28,54 @@ let uid: string;
 let csrf: string;
 
 const HOSTILE = [
-  '', ' ', '\u0000', '%', '%zz', '%00', '\ud800', '<script>alert(1)</script>', "' OR 1=1 --", '../../etc/passwd',
-  '${jndi:ldap://x}', '{{constructor.constructor("x")()}}', 'a'.repeat(20_000), '🙂'.repeat(500), '\r\nSet-Cookie: x=y',
-  'null', 'undefined', '[]', '{}', '__proto__', 'constructor', '-1', '1e309', 'NaN',
+  '',
+  ' ',
+  '\u0000',
+  '%',
+  '%zz',
+  '%00',
+  '\ud800',
+  '<script>alert(1)</script>',
+  "' OR 1=1 --",
+  '../../etc/passwd',
+  '${jndi:ldap://x}',
+  '{{constructor.constructor("x")()}}',
+  'a'.repeat(20_000),
+  '🙂'.repeat(500),
+  '\r\nSet-Cookie: x=y',
+  'null',
+  'undefined',
+  '[]',
+  '{}',
+  '__proto__',
+  'constructor',
+  '-1',
+  '1e309',
+  'NaN',
 ];
 
 const value = fc.oneof(fc.constantFrom(...HOSTILE), fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 100 }));
 const fieldName = fc.oneof(
-  fc.constantFrom('email', 'password', 'code', 'name', 'token', 'confirm', 'school', 'enrolment', '_csrf', 'xsrf', 'logout', 'grant_type', 'client_id', 'scope', 'redirect_uri', '__proto__', 'a[b]', 'email[]'),
+  fc.constantFrom(
+    'email',
+    'password',
+    'code',
+    'name',
+    'token',
+    'confirm',
+    'school',
+    'enrolment',
+    '_csrf',
+    'xsrf',
+    'logout',
+    'grant_type',
+    'client_id',
+    'scope',
+    'redirect_uri',
+    '__proto__',
+    'a[b]',
+    'email[]',
+  ),
   fc.string({ maxLength: 20 }),
 );
 const form = fc.array(fc.tuple(fieldName, value), { maxLength: 8 });
@@ -54,7 +106,8 @@ afterAll(async () => {
 });
 
 /** Percent-encodes every byte (lone surrogates become U+FFFD), keeping raw '%' sequences as given. */
-const percent = (v: string) => (v.includes('%') ? v : [...Buffer.from(v, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
+const percent = (v: string) =>
+  v.includes('%') ? v : [...Buffer.from(v, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 
 function encode(pairs: Array<[string, string]>, type: string, withCsrf: boolean): string {
   const all = withCsrf ? [['_csrf', csrf] as [string, string], ...pairs] : pairs;
@@ -63,16 +116,37 @@ function encode(pairs: Array<[string, string]>, type: string, withCsrf: boolean)
 }
 
 const FORM_PATHS = () => [
-  `/interaction/${uid}/login`, `/interaction/${uid}/code`, `/interaction/${uid}/school`, `/interaction/${uid}/abort`,
-  `/interaction/${uid}/continue-basic`, `/interaction/${uid}/enrol`, `/interaction/${uid}/forgot`, '/password/forgot',
-  '/password/reset', '/account/security-keys/new', '/account/security-keys/00000000-0000-4000-8000-000000000000/remove',
-  '/token', '/token/introspection', '/token/revocation', '/reg', '/session/end/confirm', '/me',
+  `/interaction/${uid}/login`,
+  `/interaction/${uid}/code`,
+  `/interaction/${uid}/school`,
+  `/interaction/${uid}/abort`,
+  `/interaction/${uid}/continue-basic`,
+  `/interaction/${uid}/enrol`,
+  `/interaction/${uid}/forgot`,
+  '/password/forgot',
+  '/password/reset',
+  '/account/security-keys/new',
+  '/account/security-keys/00000000-0000-4000-8000-000000000000/remove',
+  '/token',
+  '/token/introspection',
+  '/token/revocation',
+  '/reg',
+  '/session/end/confirm',
+  '/me',
 ];
 
 const GET_PATHS = () => [
-  '/password/reset?token=', `/interaction/${uid}?reset=`, `/interaction/${uid}/enrol?x=`, '/account/callback?state=', '/auth?client_id=',
-  `/auth?response_type=code&scope=openid&client_id=${credentials.clientId}&redirect_uri=`, '/session/end?id_token_hint=',
-  '/account/security-keys/', '/.well-known/openid-configuration?', '/jwks?', '/reg/',
+  '/password/reset?token=',
+  `/interaction/${uid}?reset=`,
+  `/interaction/${uid}/enrol?x=`,
+  '/account/callback?state=',
+  '/auth?client_id=',
+  `/auth?response_type=code&scope=openid&client_id=${credentials.clientId}&redirect_uri=`,
+  '/session/end?id_token_hint=',
+  '/account/security-keys/',
+  '/.well-known/openid-configuration?',
+  '/jwks?',
+  '/reg/',
 ];
 
 async function assertSane(response: Response, what: string) {
@@ -110,7 +184,10 @@ test('raw, badly encoded bodies and headers are refused in words', async () => {
     for (const body of bodies) {
       const response = await fetch(`${gatehouse.issuer}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: [...agent.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          cookie: [...agent.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+        },
         body,
       });
       await assertSane(response, `POST ${path} (raw)`);
@@ -127,7 +204,9 @@ test('afterwards the database is intact: the known account still signs in, nothi
   expect(offer.html).toContain('continue-basic');
   const [{ count: accounts }] = await gatehouse.database.dataSource.query(`SELECT count(*)::int AS count FROM accounts`);
   const [{ count: devices }] = await gatehouse.database.dataSource.query(`SELECT count(*)::int AS count FROM authenticator_devices`);
-  const [{ count: clients }] = await gatehouse.database.dataSource.query(`SELECT count(*)::int AS count FROM oidc_payloads WHERE model = 'Client'`);
+  const [{ count: clients }] = await gatehouse.database.dataSource.query(
+    `SELECT count(*)::int AS count FROM oidc_payloads WHERE model = 'Client'`,
+  );
   expect({ accounts, devices, clients }).toEqual({ accounts: 1, devices: 0, clients: 1 });
   void exchange;
 });

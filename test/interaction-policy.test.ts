@@ -1,6 +1,13 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { ACR_BASIC, ACR_HIGHER, type AccessService } from '../src/domain/access.ts';
-import { ACCOUNT_CLIENT_ID, AUTHENTICATOR_PROMPT, createInteractionPolicy, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../src/oidc/policy.ts';
+import {
+  ACCOUNT_CLIENT_ID,
+  AUTHENTICATOR_PROMPT,
+  createInteractionPolicy,
+  ENROL_OFFER_PROMPT,
+  SCHOOL_ACCESS_PROMPT,
+  SCHOOL_CHOICE_PROMPT,
+} from '../src/oidc/policy.ts';
 
 /**
  * The interaction policy's checks, called directly with a stand-in context and access rules:
@@ -8,7 +15,15 @@ import { ACCOUNT_CLIENT_ID, AUTHENTICATOR_PROMPT, createInteractionPolicy, ENROL
  * journeys through the real provider.
  */
 
-type Ask = { accountId?: string; amr?: string[]; clientId?: string; acrValues?: string; claims?: unknown; login?: boolean; grantFor?: Record<string, string> };
+type Ask = {
+  accountId?: string;
+  amr?: string[];
+  clientId?: string;
+  acrValues?: string;
+  claims?: unknown;
+  login?: boolean;
+  grantFor?: Record<string, string>;
+};
 const ctxOf = (ask: Ask): KoaContextWithOIDC =>
   ({
     oidc: {
@@ -30,7 +45,9 @@ function policyWith(rules: Rules = {}) {
     needsCode: async (id: string, amr: string[] | undefined) => (calls.push(`needsCode:${id}:${amr?.join('+')}`), rules.needsCode ?? false),
     canSignIn: async (id: string, clientId: string) => (calls.push(`canSignIn:${id}:${clientId}`), rules.canSignIn ?? true),
     shouldOfferEnrolment: async (id: string, clientId: string) => (calls.push(`offer:${id}:${clientId}`), rules.offer ?? false),
-    needsSchoolChoice: async (id: string, clientId: string, grantId: string | undefined) => (calls.push(`choice:${id}:${clientId}:${grantId}`), rules.choose ?? false),
+    needsSchoolChoice: async (id: string, clientId: string, grantId: string | undefined) => (
+      calls.push(`choice:${id}:${clientId}:${grantId}`), rules.choose ?? false
+    ),
   } as unknown as AccessService;
   const policy = createInteractionPolicy(access);
   const check = async (prompt: string, reason: string, ask: Ask) => {
@@ -42,7 +59,14 @@ function policyWith(rules: Rules = {}) {
 
 test('prompts in order: login, authenticator, school access, school choice, enrolment offer, consent', () => {
   const { policy } = policyWith();
-  expect([...policy].map((prompt) => prompt.name)).toEqual(['login', AUTHENTICATOR_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT, ENROL_OFFER_PROMPT, 'consent']);
+  expect([...policy].map((prompt) => prompt.name)).toEqual([
+    'login',
+    AUTHENTICATOR_PROMPT,
+    SCHOOL_ACCESS_PROMPT,
+    SCHOOL_CHOICE_PROMPT,
+    ENROL_OFFER_PROMPT,
+    'consent',
+  ]);
   expect(policy.get(AUTHENTICATOR_PROMPT)!.requestable).toBe(false);
   expect(policy.get(SCHOOL_ACCESS_PROMPT)!.requestable).toBe(false);
   expect(policy.get(SCHOOL_CHOICE_PROMPT)!.requestable).toBe(false);
@@ -76,7 +100,9 @@ describe('authenticator prompt', () => {
     const needs = policyWith({ needsCode: true });
     expect(await needs.check(AUTHENTICATOR_PROMPT, 'code_required', { accountId: 'a', amr: ['pwd'] })).toBe(true);
     expect(needs.calls).toEqual(['needsCode:a:pwd']);
-    expect(await policyWith({ needsCode: false }).check(AUTHENTICATOR_PROMPT, 'code_required', { accountId: 'a', amr: ['pwd'] })).toBe(false);
+    expect(await policyWith({ needsCode: false }).check(AUTHENTICATOR_PROMPT, 'code_required', { accountId: 'a', amr: ['pwd'] })).toBe(
+      false,
+    );
     expect(await needs.check(AUTHENTICATOR_PROMPT, 'code_required', {})).toBe(false);
     expect(policyWith().policy.get(AUTHENTICATOR_PROMPT)!.checks.get('code_required')!.error).toBe('login_required');
   });
@@ -85,11 +111,23 @@ describe('authenticator prompt', () => {
     const { check, policy } = policyWith();
     expect(policy.get(AUTHENTICATOR_PROMPT)!.checks.get('higher_requested')!.error).toBe('interaction_required');
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], acrValues: ACR_HIGHER })).toBe(true);
-    expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], claims: { id_token: { acr: { essential: true, value: ACR_HIGHER } } } })).toBe(true);
-    expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], acrValues: `${ACR_BASIC} ${ACR_HIGHER}` })).toBe(false);
-    expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd', 'otp'], acrValues: ACR_HIGHER })).toBe(false);
+    expect(
+      await check(AUTHENTICATOR_PROMPT, 'higher_requested', {
+        accountId: 'a',
+        amr: ['pwd'],
+        claims: { id_token: { acr: { essential: true, value: ACR_HIGHER } } },
+      }),
+    ).toBe(true);
+    expect(
+      await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], acrValues: `${ACR_BASIC} ${ACR_HIGHER}` }),
+    ).toBe(false);
+    expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd', 'otp'], acrValues: ACR_HIGHER })).toBe(
+      false,
+    );
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { acrValues: ACR_HIGHER })).toBe(false);
-    const noParams = { oidc: { session: { accountId: 'a', amr: ['pwd'] }, client: { clientId: 'c' }, params: undefined, claims: {} } } as unknown as KoaContextWithOIDC;
+    const noParams = {
+      oidc: { session: { accountId: 'a', amr: ['pwd'] }, client: { clientId: 'c' }, params: undefined, claims: {} },
+    } as unknown as KoaContextWithOIDC;
     expect(await policy.get(AUTHENTICATOR_PROMPT)!.checks.get('higher_requested')!.check(noParams)).toBe(false);
     // oidc-provider's claims may have no id_token member at all.
     expect(await check(AUTHENTICATOR_PROMPT, 'higher_requested', { accountId: 'a', amr: ['pwd'], claims: { userinfo: {} } })).toBe(false);
@@ -109,9 +147,13 @@ test('school access: refused without a membership at a school of the client; the
 
 test('school choice: asked when the rules say so, for this grant; never for the account pages', async () => {
   const choose = policyWith({ choose: true });
-  expect(await choose.check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { accountId: 'a', clientId: 'c', grantFor: { c: 'g1' } })).toBe(true);
+  expect(await choose.check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { accountId: 'a', clientId: 'c', grantFor: { c: 'g1' } })).toBe(
+    true,
+  );
   expect(choose.calls).toEqual(['choice:a:c:g1']);
-  expect(await policyWith({ choose: false }).check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { accountId: 'a', clientId: 'c' })).toBe(false);
+  expect(await policyWith({ choose: false }).check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { accountId: 'a', clientId: 'c' })).toBe(
+    false,
+  );
   expect(await choose.check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { accountId: 'a', clientId: ACCOUNT_CLIENT_ID })).toBe(false);
   expect(await choose.check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { accountId: 'a' })).toBe(false);
   expect(await choose.check(SCHOOL_CHOICE_PROMPT, 'school_not_chosen', { clientId: 'c' })).toBe(false);
@@ -125,6 +167,8 @@ test('enrolment offer: only straight after a password login, when the rules say 
   expect(await offer.check(ENROL_OFFER_PROMPT, 'higher_without_device', { accountId: 'a', clientId: 'c', login: false })).toBe(false);
   expect(await offer.check(ENROL_OFFER_PROMPT, 'higher_without_device', { accountId: 'a', login: true })).toBe(false);
   expect(await offer.check(ENROL_OFFER_PROMPT, 'higher_without_device', { clientId: 'c', login: true })).toBe(false);
-  expect(await policyWith({ offer: false }).check(ENROL_OFFER_PROMPT, 'higher_without_device', { accountId: 'a', clientId: 'c', login: true })).toBe(false);
+  expect(
+    await policyWith({ offer: false }).check(ENROL_OFFER_PROMPT, 'higher_without_device', { accountId: 'a', clientId: 'c', login: true }),
+  ).toBe(false);
   expect(offer.policy.get(ENROL_OFFER_PROMPT)!.checks.get('higher_without_device')!.error).toBe('interaction_required');
 });

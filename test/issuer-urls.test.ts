@@ -3,7 +3,17 @@ import { freePort, startTestGatehouse, type TestGatehouse } from './support/gate
 import { spawnGatehouse } from './support/process.ts';
 import { RawAgent, rawRequest } from './support/raw-http.ts';
 import { formAction, formField } from './support/agent.ts';
-import { addClient, addSchool, addStaff, authorizationRequest, PASSWORD, REDIRECT_URI, relyingParty, start, submitLogin } from './support/scenario.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  authorizationRequest,
+  PASSWORD,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
 
 /**
  * Absolute URLs come from ISSUER only. Run against spawned processes (as operators run them) with
@@ -28,44 +38,52 @@ afterAll(async () => {
 
 const hostile: Array<{ name: string; env: Record<string, string>; headers: Record<string, string> }> = [
   { name: 'Host: evil.example', env: {}, headers: { host: 'evil.example' } },
-  { name: 'X-Forwarded-Host behind TRUST_PROXY', env: { TRUST_PROXY: 'true' }, headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } },
+  {
+    name: 'X-Forwarded-Host behind TRUST_PROXY',
+    env: { TRUST_PROXY: 'true' },
+    headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+  },
 ];
 
-test.each(hostile)('$name changes no URL in discovery, the logout form or any Location header', async ({ env, headers }) => {
-  const port = await freePort();
-  const issuer = `http://localhost:${port}`;
-  const server = await spawnGatehouse(storage, port, { ISSUER: issuer, ...env });
-  try {
-    const discovery = await rawRequest(issuer, { path: '/.well-known/openid-configuration', headers });
-    expect(discovery.status).toBe(200);
-    const metadata = JSON.parse(discovery.body) as Record<string, unknown>;
-    const urls = Object.entries(metadata).filter(([, value]) => typeof value === 'string' && /^https?:/.test(value));
-    expect(urls.length).toBeGreaterThanOrEqual(9);
-    for (const [name, value] of urls) expect([name, value]).toEqual([name, expect.stringMatching(new RegExp(`^${issuer}(/|$)`))]);
-    expect(discovery.body).not.toContain('evil.example');
+test.each(hostile)(
+  '$name changes no URL in discovery, the logout form or any Location header',
+  async ({ env, headers }) => {
+    const port = await freePort();
+    const issuer = `http://localhost:${port}`;
+    const server = await spawnGatehouse(storage, port, { ISSUER: issuer, ...env });
+    try {
+      const discovery = await rawRequest(issuer, { path: '/.well-known/openid-configuration', headers });
+      expect(discovery.status).toBe(200);
+      const metadata = JSON.parse(discovery.body) as Record<string, unknown>;
+      const urls = Object.entries(metadata).filter(([, value]) => typeof value === 'string' && /^https?:/.test(value));
+      expect(urls.length).toBeGreaterThanOrEqual(9);
+      for (const [name, value] of urls) expect([name, value]).toEqual([name, expect.stringMatching(new RegExp(`^${issuer}(/|$)`))]);
+      expect(discovery.body).not.toContain('evil.example');
 
-    // A whole sign-in, then logout, with the hostile header on every request.
-    const rp = await relyingParty(issuer, credentials);
-    const agent = new RawAgent(REDIRECT_URI, headers);
-    const login = await start(agent, await authorizationRequest(rp, { scope: 'openid' }));
-    expect(formAction(login.html)).not.toContain('evil');
-    const back = await agent.follow(await submitLogin(agent, login, 'host@hill.example', PASSWORD));
-    expect(back.location).toMatch(/^http:\/\/localhost:65010\/callback\?code=/);
-    const logout = await agent.get(`${issuer}/session/end?client_id=${credentials.clientId}`);
-    expect(logout.status).toBe(200);
-    expect(formAction(logout.html)).toBe(`${issuer}/session/end/confirm`);
-    const done = await agent.post(formAction(logout.html), { xsrf: formField(logout.html, 'xsrf'), logout: 'yes' });
-    expect(done.status).toBe(303);
+      // A whole sign-in, then logout, with the hostile header on every request.
+      const rp = await relyingParty(issuer, credentials);
+      const agent = new RawAgent(REDIRECT_URI, headers);
+      const login = await start(agent, await authorizationRequest(rp, { scope: 'openid' }));
+      expect(formAction(login.html)).not.toContain('evil');
+      const back = await agent.follow(await submitLogin(agent, login, 'host@hill.example', PASSWORD));
+      expect(back.location).toMatch(/^http:\/\/localhost:65010\/callback\?code=/);
+      const logout = await agent.get(`${issuer}/session/end?client_id=${credentials.clientId}`);
+      expect(logout.status).toBe(200);
+      expect(formAction(logout.html)).toBe(`${issuer}/session/end/confirm`);
+      const done = await agent.post(formAction(logout.html), { xsrf: formField(logout.html, 'xsrf'), logout: 'yes' });
+      expect(done.status).toBe(303);
 
-    expect(agent.locations.length).toBeGreaterThanOrEqual(4);
-    for (const location of agent.locations) {
-      expect(location).toMatch(new RegExp(`^(/(?!/)|${issuer}/|${REDIRECT_URI}\\?)`));
+      expect(agent.locations.length).toBeGreaterThanOrEqual(4);
+      for (const location of agent.locations) {
+        expect(location).toMatch(new RegExp(`^(/(?!/)|${issuer}/|${REDIRECT_URI}\\?)`));
+      }
+      expect(agent.locations.join(' ')).not.toContain('evil.example');
+    } finally {
+      expect(await server.stop()).toBe(0);
     }
-    expect(agent.locations.join(' ')).not.toContain('evil.example');
-  } finally {
-    expect(await server.stop()).toBe(0);
-  }
-}, 90_000);
+  },
+  90_000,
+);
 
 test('an absolute-form request line does not choose the URLs either', async () => {
   const port = await freePort();

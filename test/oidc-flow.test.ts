@@ -99,10 +99,7 @@ describe('authorization code flow with PKCE', () => {
     const claims = (await exchange(rp, callback, authorization)).claims()!;
     expect(claims.access_level).toBe('basic');
     expect(claims.acr).toBe('urn:gatehouse:acr:basic');
-    expect((claims.schools as Array<{ name: string }>).map((school) => school.name)).toEqual([
-      'Hill Primary School',
-      'Oak Academy',
-    ]);
+    expect((claims.schools as Array<{ name: string }>).map((school) => school.name)).toEqual(['Hill Primary School', 'Oak Academy']);
   });
 
   test('offline_access with prompt=consent yields a refresh token that works once (rotation)', async () => {
@@ -233,7 +230,11 @@ describe('sessions and tokens end when they should', () => {
   test('using the single sign-on session moves its idle deadline, never past the absolute lifetime from sign-in', async () => {
     const first = await signIn(hillClient, 'teacher@hill.example');
     const session = async () =>
-      (await gatehouse.database.dataSource.query(`SELECT expires_at AS at, payload FROM oidc_payloads WHERE model = 'Session' ORDER BY expires_at DESC LIMIT 1`))[0];
+      (
+        await gatehouse.database.dataSource.query(
+          `SELECT expires_at AS at, payload FROM oidc_payloads WHERE model = 'Session' ORDER BY expires_at DESC LIMIT 1`,
+        )
+      )[0];
     const before = await session();
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const again = await start(first.agent, await authorizationRequest(first.rp));
@@ -277,7 +278,7 @@ describe('sessions and tokens end when they should', () => {
     await expect(client.refreshTokenGrant(first.rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  test('a session that outlived its account\'s lock is not honoured (account_unavailable)', async () => {
+  test("a session that outlived its account's lock is not honoured (account_unavailable)", async () => {
     // A session written while the lock was being applied survives the lock's revocation: the
     // prompt policy, not the revocation, is what stops it.
     const account = await addStaff(gatehouse.services, 'racing@hill.example', [{ schoolId: hill.id, accessLevel: 'basic' }]);

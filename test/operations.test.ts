@@ -70,7 +70,10 @@ test('shutdown waits for password mail a request has already started', async () 
     await gatehouse.services.accounts.addUser({ email: 'late@hill.example', memberships: [{ schoolId: school.id, accessLevel: 'basic' }] });
     const agent = new Agent('http://localhost:1/');
     const form = await agent.get(`${gatehouse.issuer}/password/forgot`);
-    const sent = await agent.post(`${gatehouse.issuer}/password/forgot`, { _csrf: formField(form.html, '_csrf'), email: 'late@hill.example' });
+    const sent = await agent.post(`${gatehouse.issuer}/password/forgot`, {
+      _csrf: formField(form.html, '_csrf'),
+      email: 'late@hill.example',
+    });
     expect(sent.status).toBe(200);
   } finally {
     await gatehouse.close();

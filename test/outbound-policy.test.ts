@@ -38,7 +38,10 @@ describe('OUTBOUND_ALLOW', () => {
 });
 
 describe('which destinations may be called', () => {
-  const production = createDestinationPolicy('https://sso.trust.example', parseOutboundAllow('mis.trust.internal, 10.20.0.0/16, fd00:1::/32'));
+  const production = createDestinationPolicy(
+    'https://sso.trust.example',
+    parseOutboundAllow('mis.trust.internal, 10.20.0.0/16, fd00:1::/32'),
+  );
 
   test.each([
     ['8.8.8.8', true],
@@ -78,9 +81,25 @@ describe('which destinations may be called', () => {
     'an ISSUER on loopback (%s) is development: loopback destinations are allowed, nothing else private',
     (issuer) => {
       const development = createDestinationPolicy(issuer, parseOutboundAllow(''));
-      for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) expect(development.check('localhost', address).allowed).toBe(true);
-      for (const address of ['192.168.1.20', '10.0.0.1', '172.16.5.4', '169.254.169.254', '100.64.0.1', 'fd12::1', 'fe80::1', '0.0.0.0', '::', '::a00:1', '::ffff:a9fe:a9fe']) {
-        expect([address, development.check('mis.lan', address)]).toEqual([address, { allowed: false, reason: expect.stringContaining('OUTBOUND_ALLOW') }]);
+      for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])
+        expect(development.check('localhost', address).allowed).toBe(true);
+      for (const address of [
+        '192.168.1.20',
+        '10.0.0.1',
+        '172.16.5.4',
+        '169.254.169.254',
+        '100.64.0.1',
+        'fd12::1',
+        'fe80::1',
+        '0.0.0.0',
+        '::',
+        '::a00:1',
+        '::ffff:a9fe:a9fe',
+      ]) {
+        expect([address, development.check('mis.lan', address)]).toEqual([
+          address,
+          { allowed: false, reason: expect.stringContaining('OUTBOUND_ALLOW') },
+        ]);
       }
       expect(development.check('8.8.8.8', '8.8.8.8').allowed).toBe(true);
     },
@@ -127,7 +146,11 @@ describe('the outbound fetch (the provider’s fetch hook)', () => {
   const logs: string[] = [];
   const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => (logs.push(String(chunk)), done()) }));
   const post = (fetcher: ReturnType<typeof createOutboundFetch>, url: string) =>
-    fetcher(url, { method: 'POST', headers: new Headers({ 'content-type': 'application/x-www-form-urlencoded', 'user-agent': '' }), body: new URLSearchParams({ logout_token: 'x' }) });
+    fetcher(url, {
+      method: 'POST',
+      headers: new Headers({ 'content-type': 'application/x-www-form-urlencoded', 'user-agent': '' }),
+      body: new URLSearchParams({ logout_token: 'x' }),
+    });
 
   beforeAll(async () => {
     receiver = await startLogoutReceiver((n) => ({ status: n === 1 ? 302 : 200 }));
@@ -183,7 +206,9 @@ describe('IPv4 written as IPv6, and host names in URLs', () => {
     });
     expect(policy.check('evil.example', '::ffff:10.0.0.1')).toMatchObject({ reason: expect.stringContaining('(10.0.0.1)') });
     expect(policy.check('evil.example', 'fd00::ffff:a00:1')).toMatchObject({ reason: expect.stringContaining('(fd00::ffff:a00:1)') });
-    expect(policy.check('evil.example', '100:0:0:0:0:ffff:a00:1')).toMatchObject({ reason: expect.stringContaining('(100:0:0:0:0:ffff:a00:1)') });
+    expect(policy.check('evil.example', '100:0:0:0:0:ffff:a00:1')).toMatchObject({
+      reason: expect.stringContaining('(100:0:0:0:0:ffff:a00:1)'),
+    });
     // Not IPv4-mapped (group 6 is not ffff): judged as the IPv6 address it is.
     expect(policy.check('evil.example', '::fffe:a00:1')).toEqual({ allowed: true });
     expect(policy.check('evil.example', 'fe80::1:ffff:a00:1')).toMatchObject({ reason: expect.stringContaining('(fe80::1:ffff:a00:1)') });

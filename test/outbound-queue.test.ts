@@ -32,8 +32,12 @@ beforeEach(async () => {
 });
 
 const queue = () => services.repositories.outboundDeliveries;
-const row = (id: string) => database.dataSource.query(`SELECT status, attempts, last_error, claim_token FROM outbound_deliveries WHERE id = $1`, [id]).then((rows) => rows[0]);
-const enqueue = (clientId = 'c1') => queue().enqueue({ kind: 'test_call', clientId, destination: 'https://mis.example/x', payload: { n: 1 } });
+const row = (id: string) =>
+  database.dataSource
+    .query(`SELECT status, attempts, last_error, claim_token FROM outbound_deliveries WHERE id = $1`, [id])
+    .then((rows) => rows[0]);
+const enqueue = (clientId = 'c1') =>
+  queue().enqueue({ kind: 'test_call', clientId, destination: 'https://mis.example/x', payload: { n: 1 } });
 
 /** Claims what is due and waits for those attempts to end. */
 async function deliverDue(outbound: OutboundDeliveryService): Promise<number> {
@@ -68,19 +72,38 @@ test('a claim is taken once; a claim whose holder died expires and is taken agai
 });
 
 test('a failure is rescheduled with its reason; a permanent one, or one past 24 h, is given up and audited', async () => {
-  const outbound = new OutboundDeliveryService(services.repositories, services.audit, services.logger, { ...DEFAULT_SCHEDULE, baseSeconds: 10 });
+  const outbound = new OutboundDeliveryService(services.repositories, services.audit, services.logger, {
+    ...DEFAULT_SCHEDULE,
+    baseSeconds: 10,
+  });
   const retried = await enqueue('retried');
   const gone = await enqueue('gone');
   const old = await enqueue('old');
-  await database.dataSource.query(`UPDATE outbound_deliveries SET created_at = now() - interval '23 hours 59 minutes 55 seconds' WHERE id = $1`, [old]);
+  await database.dataSource.query(
+    `UPDATE outbound_deliveries SET created_at = now() - interval '23 hours 59 minutes 55 seconds' WHERE id = $1`,
+    [old],
+  );
   outbound.registerSender('test_call', async (delivery) => {
     if (delivery.clientId === 'gone') throw new PermanentDeliveryError('the client no longer exists');
-    return { destination: delivery.destination, send: async () => { throw new Error('expected 200 OK, got: 503 Service Unavailable'); } };
+    return {
+      destination: delivery.destination,
+      send: async () => {
+        throw new Error('expected 200 OK, got: 503 Service Unavailable');
+      },
+    };
   });
 
   expect(await deliverDue(outbound)).toBe(3);
-  expect(await row(retried)).toMatchObject({ status: 'pending', attempts: 1, last_error: expect.stringContaining('503'), claim_token: null });
-  const [{ wait }] = await database.dataSource.query(`SELECT extract(epoch FROM next_attempt_at - now())::int AS wait FROM outbound_deliveries WHERE id = $1`, [retried]);
+  expect(await row(retried)).toMatchObject({
+    status: 'pending',
+    attempts: 1,
+    last_error: expect.stringContaining('503'),
+    claim_token: null,
+  });
+  const [{ wait }] = await database.dataSource.query(
+    `SELECT extract(epoch FROM next_attempt_at - now())::int AS wait FROM outbound_deliveries WHERE id = $1`,
+    [retried],
+  );
   expect(wait).toBeGreaterThanOrEqual(8);
   expect(wait).toBeLessThanOrEqual(10);
   expect(await row(gone)).toMatchObject({ status: 'given_up', last_error: 'the client no longer exists' });
@@ -100,7 +123,10 @@ test('finished rows are swept after a week; pending ones never', async () => {
   const pending = await enqueue('pending');
   const [claimed] = (await queue().claimDue(10, 60, 'one')).filter((delivery) => delivery.id === finished);
   await queue().markDelivered(finished, claimed!.claimToken);
-  await database.dataSource.query(`UPDATE outbound_deliveries SET created_at = now() - interval '30 days', finished_at = now() - interval '8 days' WHERE id = $1`, [finished]);
+  await database.dataSource.query(
+    `UPDATE outbound_deliveries SET created_at = now() - interval '30 days', finished_at = now() - interval '8 days' WHERE id = $1`,
+    [finished],
+  );
   await database.dataSource.query(`UPDATE outbound_deliveries SET created_at = now() - interval '30 days' WHERE id = $1`, [pending]);
   expect(await queue().deleteFinished(new Date(Date.now() - 7 * 86_400_000))).toBe(1);
   expect(await row(finished)).toBeUndefined();
@@ -155,7 +181,10 @@ test('a destination that never answers audits its first failure and the give-up;
     expect(await deliverDue(outbound)).toBe(1);
   }
   // The last one falls past the 24 h horizon.
-  await database.dataSource.query(`UPDATE outbound_deliveries SET next_attempt_at = now(), created_at = now() - interval '24 hours' WHERE id = $1`, [id]);
+  await database.dataSource.query(
+    `UPDATE outbound_deliveries SET next_attempt_at = now(), created_at = now() - interval '24 hours' WHERE id = $1`,
+    [id],
+  );
   expect(await deliverDue(outbound)).toBe(1);
   expect(await row(id)).toMatchObject({ status: 'given_up', attempts: retries + 1 });
 
@@ -181,7 +210,9 @@ test('the destination logged and audited is the one the attempt used, not the on
   await database.dataSource.query(`UPDATE outbound_deliveries SET next_attempt_at = now()`);
   await deliverDue(outbound);
 
-  const events = await database.dataSource.query(`SELECT event, detail->>'destination' AS destination FROM audit_events WHERE client_id = 'moved' ORDER BY id`);
+  const events = await database.dataSource.query(
+    `SELECT event, detail->>'destination' AS destination FROM audit_events WHERE client_id = 'moved' ORDER BY id`,
+  );
   expect(events).toEqual([
     { event: 'test_call.queued', destination: 'https://old.mis.example/logout' },
     { event: 'test_call.failed', destination: 'https://new.mis.example/logout' },

@@ -131,7 +131,9 @@ test('a weak or mismatched password is refused in words, and the link still work
   // The page always shows the hint "Use at least 15 characters": read the error next to the field.
   const tooShort = await setPassword(agent, link, 'short');
   expect(tooShort.status).toBe(400);
-  expect(fieldError(tooShort.html, 'password')).toBe('Your password must be at least 15 characters long. A few ordinary words together make a good one.');
+  expect(fieldError(tooShort.html, 'password')).toBe(
+    'Your password must be at least 15 characters long. A few ordinary words together make a good one.',
+  );
   expect(fieldError(tooShort.html, 'confirm')).toBeNull();
   const common = await setPassword(agent, link, 'password1234567890');
   expect(fieldError(common.html, 'password')).toContain('on a list of common or breached passwords');
@@ -240,7 +242,12 @@ test('of two simultaneous uses of one link exactly one sets the password; the ot
   const link = linkIn(await smtp.waitFor('twice@hill.example', /Set your Gatehouse password/));
   const form = await agent.get(link);
   const post = (password: string) =>
-    agent.post(`${gatehouse.issuer}/password/reset`, { _csrf: formField(form.html, '_csrf'), token: formField(form.html, 'token'), password, confirm: password });
+    agent.post(`${gatehouse.issuer}/password/reset`, {
+      _csrf: formField(form.html, '_csrf'),
+      token: formField(form.html, 'token'),
+      password,
+      confirm: password,
+    });
   const passwords = [`${NEW_PASSWORD} one`, `${NEW_PASSWORD} two`];
   const pages = await Promise.all(passwords.map(post));
 

@@ -37,28 +37,32 @@ async function fill(file: string): Promise<void> {
   }
 }
 
-(available ? test : test.skip)('/readyz answers 503 while the embedded database disk is full, 200 once there is room', async () => {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gatehouse-disk-'));
-  const port = await freePort();
-  const server = await spawnGatehouse({ databaseUrl: undefined, dataDir }, port, {}, TMPFS);
-  const url = `http://localhost:${port}`;
-  const readiness = async () => {
-    const response = await fetch(`${url}/readyz`);
-    return { status: response.status, body: await response.json() };
-  };
-  try {
-    expect(await readiness()).toEqual({ status: 200, body: { status: 'ok', database: 'ok' } });
-    // The tmpfs is visible only inside the server's mount namespace.
-    const filler = path.join(`/proc/${server.pid}/root`, dataDir, 'filler');
-    await fill(filler);
-    expect(await readiness()).toEqual({ status: 503, body: { status: 'unavailable', database: 'not_writable' } });
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    expect(server.running()).toBe(true);
+(available ? test : test.skip)(
+  '/readyz answers 503 while the embedded database disk is full, 200 once there is room',
+  async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gatehouse-disk-'));
+    const port = await freePort();
+    const server = await spawnGatehouse({ databaseUrl: undefined, dataDir }, port, {}, TMPFS);
+    const url = `http://localhost:${port}`;
+    const readiness = async () => {
+      const response = await fetch(`${url}/readyz`);
+      return { status: response.status, body: await response.json() };
+    };
+    try {
+      expect(await readiness()).toEqual({ status: 200, body: { status: 'ok', database: 'ok' } });
+      // The tmpfs is visible only inside the server's mount namespace.
+      const filler = path.join(`/proc/${server.pid}/root`, dataDir, 'filler');
+      await fill(filler);
+      expect(await readiness()).toEqual({ status: 503, body: { status: 'unavailable', database: 'not_writable' } });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(server.running()).toBe(true);
 
-    await fs.rm(filler);
-    expect(await readiness()).toEqual({ status: 200, body: { status: 'ok', database: 'ok' } });
-  } finally {
-    expect(await server.stop()).toBe(0);
-    await fs.rm(dataDir, { recursive: true, force: true });
-  }
-}, 90_000);
+      await fs.rm(filler);
+      expect(await readiness()).toEqual({ status: 200, body: { status: 'ok', database: 'ok' } });
+    } finally {
+      expect(await server.stop()).toBe(0);
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  },
+  90_000,
+);

@@ -5,7 +5,18 @@ import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField, qrImage, visibleText } from './support/agent.ts';
 import { linkIn, startSmtpServer } from './support/smtp.ts';
 import { codeFor, decodeQrDataUrl, parseOtpauth } from './support/totp.ts';
-import { addClient, addSchool, addStaff, Agent, authorizationRequest, PASSWORD, REDIRECT_URI, relyingParty, start, submitLogin } from './support/scenario.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  Agent,
+  authorizationRequest,
+  PASSWORD,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
 
 /**
  * A thief holding a copy of someone's session cookies keeps using them (many requests at once)
@@ -153,7 +164,12 @@ test('`user mfa-reset` ends a stolen session that had passed a code: no higher a
   const enrolment = await owner.get(`${KEYS()}/new`);
   const secret = parseOtpauth(decodeQrDataUrl(qrImage(enrolment.html))).secret;
   const action = new URL(/<form method="post" action="([^"]+)"/.exec(enrolment.html)![1]!, enrolment.url).toString();
-  await owner.post(action, { _csrf: formField(enrolment.html, '_csrf'), enrolment: formField(enrolment.html, 'enrolment'), name: 'Phone', code: codeFor(secret) });
+  await owner.post(action, {
+    _csrf: formField(enrolment.html, '_csrf'),
+    enrolment: formField(enrolment.html, 'enrolment'),
+    name: 'Phone',
+    code: codeFor(secret),
+  });
   // Consent once, interactively; the session has passed a code, so higher access is silent.
   const first = await owner.follow(await owner.get((await authorizationRequest(rp)).url));
   expect(first.location).toContain('code=');

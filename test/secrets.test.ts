@@ -130,7 +130,9 @@ describe('loadSecretBox (the master key and its check value)', () => {
     await fs.mkdir(dataDir, { recursive: true });
     await fs.writeFile(path.join(dataDir, 'master.key'), Buffer.alloc(16, 1).toString('base64') + '\n');
     await expect(loadSecretBox(secretsIn(new MemorySecrets()), { secretsKey: KEY, dataDir })).resolves.toBeInstanceOf(SecretBox);
-    await expect(loadSecretBox(secretsIn(new MemorySecrets()), { secretsKey: undefined, dataDir })).rejects.toThrow('does not hold a 32-byte base64 key');
+    await expect(loadSecretBox(secretsIn(new MemorySecrets()), { secretsKey: undefined, dataDir })).rejects.toThrow(
+      'does not hold a 32-byte base64 key',
+    );
   });
 
   test('an existing key file is read, not replaced', async () => {
@@ -223,6 +225,12 @@ describe('the otpauth URI an app scans', () => {
     expect(uri.protocol).toBe('otpauth:');
     expect(uri.host).toBe('totp');
     expect(decodeURIComponent(uri.pathname)).toBe('/Gatehouse:staff@hill.example');
-    expect(Object.fromEntries(uri.searchParams)).toEqual({ secret: 'JBSWY3DPEHPK3PXP', issuer: 'Gatehouse', algorithm: 'SHA1', digits: '6', period: '30' });
+    expect(Object.fromEntries(uri.searchParams)).toEqual({
+      secret: 'JBSWY3DPEHPK3PXP',
+      issuer: 'Gatehouse',
+      algorithm: 'SHA1',
+      digits: '6',
+      period: '30',
+    });
   });
 });

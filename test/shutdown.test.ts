@@ -146,7 +146,9 @@ test('a request that never finishes is cut at SHUTDOWN_TIMEOUT_SECONDS, and shut
   // A form post that announces 1000 bytes and sends 10: the request stays in flight.
   const socket = net.connect(port, 'localhost');
   await new Promise((resolve) => socket.once('connect', resolve));
-  socket.write('POST /password/forgot HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nemail=a%40');
+  socket.write(
+    'POST /password/forgot HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nemail=a%40',
+  );
   const socketClosed = new Promise((resolve) => socket.once('close', resolve));
   socket.on('error', () => undefined);
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -26,7 +26,11 @@ test('start, health, CLI alongside the server, graceful stop, restart with the s
   const kid = ((await (await fetch(`http://localhost:${port}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys[0]!.kid;
 
   const env = { ...process.env, DATA_DIR: storage.dataDir, DATABASE_URL: storage.databaseUrl ?? '' };
-  const added = await promisify(execFile)(NODE, ['src/admin/cli.ts', 'school', 'add', '--name', 'Smoke School', '--postcode', 'SM1 0KE', '--json'], { cwd: ROOT, env });
+  const added = await promisify(execFile)(
+    NODE,
+    ['src/admin/cli.ts', 'school', 'add', '--name', 'Smoke School', '--postcode', 'SM1 0KE', '--json'],
+    { cwd: ROOT, env },
+  );
   const schoolId = JSON.parse(added.stdout).id;
   expect(await first.stop()).toBe(0);
 

@@ -97,7 +97,10 @@ describe('oidc-provider adapter on PostgreSQL', () => {
     for (const key of [nobody, recent, account]) await repositories.throttle.countStreak(key);
     await repositories.throttle.lockStreaks([nobody, account], 1);
     const age = (key: string, days: number) =>
-      database.dataSource.query(`UPDATE auth_failure_streaks SET last_failed_at = now() - make_interval(days => $2) WHERE key = $1`, [key, days]);
+      database.dataSource.query(`UPDATE auth_failure_streaks SET last_failed_at = now() - make_interval(days => $2) WHERE key = $1`, [
+        key,
+        days,
+      ]);
     await age(nobody, 31);
     await age(recent, 29);
     await age(account, 400);
@@ -126,13 +129,25 @@ describe('rows written before bearer ids were hashed', () => {
       [model, id, JSON.stringify(payload), refs.grantId ?? null, refs.uid ?? null],
     );
   const rowsText = async () =>
-    ((await database.dataSource.query(`SELECT t::text AS row FROM oidc_payloads t`)) as Array<{ row: string }>).map((r) => r.row).join('\n');
+    ((await database.dataSource.query(`SELECT t::text AS row FROM oidc_payloads t`)) as Array<{ row: string }>)
+      .map((r) => r.row)
+      .join('\n');
 
   test('are set aside by the migration and re-keyed at start: they keep working, and no value stays in clear', async () => {
     await database.dataSource.query(`DELETE FROM oidc_payloads`); // the migration meets only rows written before it
     // As the adapter wrote them before: the value as the id and as `jti`, and copies in an interaction.
-    await insertLegacy('RefreshToken', 'legacy-refresh-token-value', { jti: 'legacy-refresh-token-value', grantId: 'legacy-grant', kind: 'RefreshToken' }, { grantId: 'legacy-grant' });
-    await insertLegacy('Session', 'legacy-session-cookie-value', { jti: 'legacy-session-cookie-value', uid: 'legacy-uid', accountId: 'a' }, { uid: 'legacy-uid' });
+    await insertLegacy(
+      'RefreshToken',
+      'legacy-refresh-token-value',
+      { jti: 'legacy-refresh-token-value', grantId: 'legacy-grant', kind: 'RefreshToken' },
+      { grantId: 'legacy-grant' },
+    );
+    await insertLegacy(
+      'Session',
+      'legacy-session-cookie-value',
+      { jti: 'legacy-session-cookie-value', uid: 'legacy-uid', accountId: 'a' },
+      { uid: 'legacy-uid' },
+    );
     await insertLegacy('Interaction', 'legacy-interaction-id', {
       jti: 'legacy-interaction-id',
       returnTo: 'http://localhost/auth/legacy-interaction-id',
@@ -152,10 +167,18 @@ describe('rows written before bearer ids were hashed', () => {
     expect(await rehashStoredIds(repositories.oidcPayloads, box)).toBe(0);
 
     const stored = await rowsText();
-    for (const value of ['legacy-refresh-token-value', 'legacy-session-cookie-value', 'legacy-interaction-id', 'legacy-pushed-request-id']) {
+    for (const value of [
+      'legacy-refresh-token-value',
+      'legacy-session-cookie-value',
+      'legacy-interaction-id',
+      'legacy-pushed-request-id',
+    ]) {
       expect({ value, stored: stored.includes(value) }).toEqual({ value, stored: false });
     }
-    expect(await new (Adapter())('RefreshToken').find('legacy-refresh-token-value')).toMatchObject({ jti: 'legacy-refresh-token-value', grantId: 'legacy-grant' });
+    expect(await new (Adapter())('RefreshToken').find('legacy-refresh-token-value')).toMatchObject({
+      jti: 'legacy-refresh-token-value',
+      grantId: 'legacy-grant',
+    });
     expect(await new (Adapter())('Session').find('legacy-session-cookie-value')).toMatchObject({ uid: 'legacy-uid', accountId: 'a' });
     expect(await new (Adapter())('Session').findByUid('legacy-uid')).toMatchObject({ accountId: 'a' });
     expect(await new (Adapter())('Interaction').find('legacy-interaction-id')).toMatchObject({

@@ -60,7 +60,9 @@ describe('short locks per (IP, account)', () => {
 
   test('failures spread over many accounts from one IP refuse nobody', async () => {
     for (let i = 0; i < 60; i += 1) {
-      expect(await fail('password', accountSubject(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`), untrusted())).toMatchObject({ allowed: true });
+      expect(await fail('password', accountSubject(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`), untrusted())).toMatchObject({
+        allowed: true,
+      });
     }
     expect(await throttle.attempt('password', ALICE, untrusted())).toEqual({ allowed: true, delayMs: 0 });
   });
@@ -288,7 +290,10 @@ describe('one normalisation of email addresses', () => {
   });
 
   test('normalising twice changes nothing', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => normaliseEmail(normaliseEmail(s)) === normaliseEmail(s)), { numRuns: 20_000 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => normaliseEmail(normaliseEmail(s)) === normaliseEmail(s)),
+      { numRuns: 20_000 },
+    );
   });
 });
 
@@ -304,7 +309,11 @@ describe('refusals after counting (attempts that raced past the standing check)'
 
   test(`beyond ${THROTTLE.lockAfter} in the window it is paused until the window's lock, or for the lock time from now`, () => {
     const until = new Date(NOW.getTime() + 60_000);
-    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1, until), streak(1), streak(1), NOW)).toEqual({ allowed: false, kind: 'paused', until });
+    expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1, until), streak(1), streak(1), NOW)).toEqual({
+      allowed: false,
+      kind: 'paused',
+      until,
+    });
     expect(refusalAfterCounting(window(THROTTLE.lockAfter + 1), streak(1), streak(1), NOW)).toEqual({
       allowed: false,
       kind: 'paused',

@@ -9,7 +9,18 @@ import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { MemoryThrottleStore } from './support/memory-throttle.ts';
 import { NODE, ROOT, spawnGatehouse } from './support/process.ts';
-import { addClient, addSchool, addStaff, Agent, authorizationRequest, PASSWORD, REDIRECT_URI, relyingParty, start, submitLogin } from './support/scenario.ts';
+import {
+  addClient,
+  addSchool,
+  addStaff,
+  Agent,
+  authorizationRequest,
+  PASSWORD,
+  REDIRECT_URI,
+  relyingParty,
+  start,
+  submitLogin,
+} from './support/scenario.ts';
 import { startSmtpServer } from './support/smtp.ts';
 
 /**
@@ -111,7 +122,9 @@ test(`codes sent in parallel are counted before they are checked: ${THROTTLE.loc
   const fromOneIp = await Promise.all(Array.from({ length: 30 }, () => noDelay.attempt('code', subject, { ip: '192.0.2.40' })));
   expect(fromOneIp.filter((gate) => gate.allowed)).toHaveLength(THROTTLE.lockAfter);
   await first.services.throttle.release(account);
-  const fromMany = await Promise.all(Array.from({ length: 80 }, (_, i) => noDelay.attempt('code', subject, { ip: `192.0.2.${100 + (i % 8)}` })));
+  const fromMany = await Promise.all(
+    Array.from({ length: 80 }, (_, i) => noDelay.attempt('code', subject, { ip: `192.0.2.${100 + (i % 8)}` })),
+  );
   expect(fromMany.filter((gate) => gate.allowed)).toHaveLength(THROTTLE.blockAfter);
   await first.services.throttle.release(account);
 });
@@ -153,7 +166,8 @@ test('a browser with a device cookie signs in while its account is locked for ev
   const attacker = undelayedAuthentication();
   for (let i = 0; i < THROTTLE.lockAfter; i += 1) await attacker.checkPassword(email, `guess ${i}`, { ip: SCHOOL_IP });
   const results = [];
-  for (let i = THROTTLE.lockAfter; i < THROTTLE.blockAfter; i += 1) results.push(await attacker.checkPassword(email, `guess ${i}`, { ip: `198.51.100.${i}` }));
+  for (let i = THROTTLE.lockAfter; i < THROTTLE.blockAfter; i += 1)
+    results.push(await attacker.checkPassword(email, `guess ${i}`, { ip: `198.51.100.${i}` }));
   expect(results.at(-1)).toEqual({ ok: false, reason: 'blocked' });
 
   // A new browser, even with the right password and from a fresh IP, is told what happened.
@@ -178,7 +192,9 @@ test('a browser with a device cookie signs in while its account is locked for ev
   expect(unlocked.released).toBeGreaterThan(0);
   expect((await signIn(second, browser('192.0.2.201'), email, PASSWORD)).status).toBe(303);
   const events = (await first.services.audit.forEmail(email)).map((e) => `${e.event}:${e.outcome}:${e.reason ?? ''}`);
-  expect(events).toEqual(expect.arrayContaining(['admin.user.unlock:success:', 'sign_in.password:failure:blocked', 'guessing.warning_sent:success:']));
+  expect(events).toEqual(
+    expect.arrayContaining(['admin.user.unlock:success:', 'sign_in.password:failure:blocked', 'guessing.warning_sent:success:']),
+  );
 }, 180_000);
 
 /** `n` wrong passwords, each from a new IP, no device cookie: the account's streak grows. */
@@ -259,7 +275,9 @@ test('an unknown address answers the same as an account, whatever look-alike spe
 
   // The finding itself: alternating i and İ. PostgreSQL's lower() may fold İ to i; nothing here uses it.
   const withDottedI = [spellings[0]!, spellings[5]!];
-  expect(await statuses('kim.zoë@hill.example', '192.0.2.61', withDottedI)).toEqual(await statuses('kia.zoë@hill.example', '192.0.2.61', withDottedI));
+  expect(await statuses('kim.zoë@hill.example', '192.0.2.61', withDottedI)).toEqual(
+    await statuses('kia.zoë@hill.example', '192.0.2.61', withDottedI),
+  );
 }, 120_000);
 
 test('200 first-time emails from one school IP to 200 addresses are all sent', async () => {
@@ -274,9 +292,12 @@ test('200 first-time emails from one school IP to 200 addresses are all sent', a
   for (const email of addresses) await smtp.waitFor(email, /Set your Gatehouse password/, 30_000);
   // Per address, the cap still holds: the 4th in 15 minutes is not sent.
   const again = addresses[0]!;
-  for (let i = 0; i < THROTTLE.resetEmailsPerAddress; i += 1) await agent.post(`${first.url}/password/forgot`, { _csrf: csrf, email: again });
+  for (let i = 0; i < THROTTLE.resetEmailsPerAddress; i += 1)
+    await agent.post(`${first.url}/password/forgot`, { _csrf: csrf, email: again });
   await first.services.passwordReset.drain();
-  expect(smtp.inbox.filter((mail) => mail.to.includes(again) && /Set your Gatehouse password/.test(mail.subject))).toHaveLength(THROTTLE.resetEmailsPerAddress);
+  expect(smtp.inbox.filter((mail) => mail.to.includes(again) && /Set your Gatehouse password/.test(mail.subject))).toHaveLength(
+    THROTTLE.resetEmailsPerAddress,
+  );
 }, 180_000);
 
 /** The unit tests use MemoryThrottleStore: it must behave as the PostgreSQL repository does. */

@@ -115,7 +115,9 @@ describe('no bearer value is stored usable', () => {
 
     for (const [name, value] of Object.entries(issued)) expect({ name, value: value.length >= 16 }).toEqual({ name, value: true });
     const stored = await everythingStored();
-    const found = Object.entries(issued).filter(([, value]) => stored.includes(value)).map(([name]) => name);
+    const found = Object.entries(issued)
+      .filter(([, value]) => stored.includes(value))
+      .map(([name]) => name);
     if (found.length) console.log(stored.split('\n').filter((line) => found.some((name) => line.includes(issued[name]!))));
     expect(found).toEqual([]);
 
@@ -127,7 +129,9 @@ describe('no bearer value is stored usable', () => {
     expect(userinfo.sub).toBe(refreshed.claims()!.sub);
     const again = await client.refreshTokenGrant(rp, issued.refreshedRefreshToken);
     expect(again.access_token).toBeTruthy();
-    const read = await fetch(registered.registration_client_uri!, { headers: { authorization: `Bearer ${issued.registrationAccessToken}` } });
+    const read = await fetch(registered.registration_client_uri!, {
+      headers: { authorization: `Bearer ${issued.registrationAccessToken}` },
+    });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { client_secret: string }).client_secret).toBe(registered.client_secret);
     // The session cookie still signs the person in to the next client without a password.

@@ -63,9 +63,23 @@ test('anything but exactly six ASCII digits is refused before any comparison, wi
   const fullWidth = [...right].map((digit) => String.fromCharCode(0xff10 + Number(digit))).join('');
   const arabicIndic = [...right].map((digit) => String.fromCharCode(0x0660 + Number(digit))).join('');
   const malformed = [
-    '', right.slice(0, 5), `${right}0`, `0${right}`, `${right}\n`, `\n${right}`, ` ${right}`, `${right} `,
-    fullWidth, arabicIndic, `${right.slice(0, 5)}a`, `+${right.slice(1)}`, `${right.slice(0, 3)} ${right.slice(3)}`,
-    `${right.slice(0, 5)}\u0000`, `${right}${right}`, '12345é', '١٢٣٤٥٦',
+    '',
+    right.slice(0, 5),
+    `${right}0`,
+    `0${right}`,
+    `${right}\n`,
+    `\n${right}`,
+    ` ${right}`,
+    `${right} `,
+    fullWidth,
+    arabicIndic,
+    `${right.slice(0, 5)}a`,
+    `+${right.slice(1)}`,
+    `${right.slice(0, 3)} ${right.slice(3)}`,
+    `${right.slice(0, 5)}\u0000`,
+    `${right}${right}`,
+    '12345é',
+    '١٢٣٤٥٦',
   ];
   for (const code of malformed) expect(() => matchingStep(secret, code, NOW)).not.toThrow();
   for (const code of malformed) expect(matchingStep(secret, code, NOW)).toBeNull();

@@ -58,8 +58,8 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
 
   const html = (ctx: Context, title: string, body: string) => {
     ctx.type = 'html';
-    ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head>
-<body><header><h1>${escape(options.title)}</h1></header><main>${body}</main></body></html>`;
+    ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body><header><h1>${escapeHtml(options.title)}</h1></header><main>${body}</main></body></html>`;
   };
 
   router.get('/', (ctx) => {
@@ -69,12 +69,12 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
     html(
       ctx,
       options.title,
-      `<p id="who">Signed in as ${escape(claims.name ?? claims.email ?? claims.sub)}</p>
-<p>School: <strong id="school">${escape(claims.school?.name ?? 'none')}</strong></p>
-<p>Access level: <strong id="access-level">${escape(claims.access_level ?? 'basic')}</strong></p>
+      `<p id="who">Signed in as ${escapeHtml(claims.name ?? claims.email ?? claims.sub)}</p>
+<p>School: <strong id="school">${escapeHtml(claims.school?.name ?? 'none')}</strong></p>
+<p>Access level: <strong id="access-level">${escapeHtml(claims.access_level ?? 'basic')}</strong></p>
 <form method="get" action="/switch">
   <label for="switch-to">Switch school</label>
-  <select id="switch-to" name="to">${others.map((s) => `<option value="${escape(s.id)}">${escape(s.name)}</option>`).join('')}</select>
+  <select id="switch-to" name="to">${others.map((s) => `<option value="${escapeHtml(s.id)}">${escapeHtml(s.name)}</option>`).join('')}</select>
   <button type="submit">Switch</button>
 </form>
 <p><a href="/reports">Reports (higher access)</a></p>
@@ -86,7 +86,11 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
   router.get('/reports', (ctx) => {
     const { claims } = sessionOf(ctx);
     if (claims?.access_level !== 'higher') return ctx.redirect(`/login?acr=higher&return=/reports`);
-    html(ctx, 'Reports', `<h2 id="reports">Reports</h2><p>Higher access at ${escape(claims.school?.name ?? '')}.</p><p><a href="/">Home</a></p>`);
+    html(
+      ctx,
+      'Reports',
+      `<h2 id="reports">Reports</h2><p>Higher access at ${escapeHtml(claims.school?.name ?? '')}.</p><p><a href="/">Home</a></p>`,
+    );
   });
 
   router.get('/switch', (ctx) => {
@@ -137,7 +141,11 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
     }
     if (!pending || ctx.query.error) {
       ctx.status = 400;
-      return html(ctx, 'Not signed in', `<p id="error">Not signed in: ${escape(String(ctx.query.error_description ?? ctx.query.error ?? 'no sign-in in progress'))}</p><p><a href="/">Home</a></p>`);
+      return html(
+        ctx,
+        'Not signed in',
+        `<p id="error">Not signed in: ${escapeHtml(String(ctx.query.error_description ?? ctx.query.error ?? 'no sign-in in progress'))}</p><p><a href="/">Home</a></p>`,
+      );
     }
     const url = new URL(ctx.href);
     const tokens = await client.authorizationCodeGrant(await oidc(), new URL(`${base}${url.pathname}${url.search}`), {
@@ -168,6 +176,6 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
   };
 }
 
-function escape(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -33,8 +33,7 @@ export async function submitEnrolment(
   } catch (error) {
     if (!isDomainError(error) || error.kind !== 'validation') throw error;
     const form =
-      (await services.authenticators.resumeEnrolment(account, input.enrolment)) ??
-      (await services.authenticators.beginEnrolment(account));
+      (await services.authenticators.resumeEnrolment(account, input.enrolment)) ?? (await services.authenticators.beginEnrolment(account));
     page(
       ctx,
       'enrol',

@@ -117,7 +117,14 @@ export function accountRoutes(deps: PageDeps) {
   router.post(`${KEYS}/new`, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
     if (!(await freshProofOrConfirm(ctx, current, `${KEYS}/new`))) return;
-    const device = await submitEnrolment(services, page, ctx, current.account, { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' }, requestContext(ctx));
+    const device = await submitEnrolment(
+      services,
+      page,
+      ctx,
+      current.account,
+      { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' },
+      requestContext(ctx),
+    );
     if (device) {
       await sessions.recordCodePassed(ctx);
       await services.freshProof.recordCode(current.session, device.id);

@@ -69,7 +69,14 @@ export function accountSession(provider: Provider, services: Services) {
   /** Sends the visitor through the provider's sign-in and back to where they were going. */
   function startSignIn(ctx: Context, returnTo: string) {
     const state = crypto.randomBytes(24).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}|${returnTo}`, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, path: '/account', maxAge: 30 * 60 * 1000 });
+    ctx.cookies.set(STATE_COOKIE, `${state}|${returnTo}`, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      signed: true,
+      path: '/account',
+      maxAge: 30 * 60 * 1000,
+    });
     const url = new URL(`${issuer}/auth`);
     url.search = new URLSearchParams({
       client_id: ACCOUNT_CLIENT_ID,

@@ -88,7 +88,10 @@ async function main(argv: string[]) {
     database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, role: 'command' });
   } catch (error) {
     // E.g. the embedded database's server is paused: say so in one sentence, change nothing.
-    fail(error instanceof EmbeddedDatabaseBusyError ? error.message : `The command could not open the database: ${(error as Error).message}`, wantsJson);
+    fail(
+      error instanceof EmbeddedDatabaseBusyError ? error.message : `The command could not open the database: ${(error as Error).message}`,
+      wantsJson,
+    );
   }
   try {
     await database.migrate();
@@ -96,7 +99,8 @@ async function main(argv: string[]) {
     const audited = { event: `admin.${name.replace(' ', '.')}`, email: one(parsed.values.email), detail: auditDetail(parsed.values) };
     try {
       const result = await command(services, parsed.values);
-      if (name !== 'audit' && name !== 'school list' && name !== 'keys list') await services.audit.record({ ...audited, outcome: 'success' });
+      if (name !== 'audit' && name !== 'school list' && name !== 'keys list')
+        await services.audit.record({ ...audited, outcome: 'success' });
       process.stdout.write(parsed.values.json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
     } catch (error) {
       if (name !== 'audit') await services.audit.record({ ...audited, outcome: 'failure', reason: (error as Error).message });

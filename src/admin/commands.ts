@@ -11,7 +11,11 @@ const list = (value: Options[string]) => (value === undefined ? [] : (Array.isAr
 const one = (value: Options[string]) => list(value).at(-1);
 
 const uuid = z.uuid('must be a school id (a UUID)');
-const email = z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
+const email = z
+  .string()
+  .trim()
+  .max(254)
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const membership = z.string().regex(/^[0-9a-fA-F-]{36}(:(basic|higher))?$/, 'must be <schoolId>[:basic|:higher]');
 
@@ -50,7 +54,9 @@ export const commands: Record<string, (services: Services, options: Options) => 
     if (schoolIds.length === 0) throw validationError('--school is required (once per school the client serves).');
     const grantType = one(options['grant-type']) ?? 'authorization_code';
     if (grantType !== 'authorization_code' && grantType !== 'client_credentials') {
-      throw validationError('--grant-type must be authorization_code (a school system people sign in to) or client_credentials (a machine client).');
+      throw validationError(
+        '--grant-type must be authorization_code (a school system people sign in to) or client_credentials (a machine client).',
+      );
     }
     const client = await services.clients.add({
       name: parse(text(200), required(options, 'name'), 'name'),
@@ -106,7 +112,10 @@ export const commands: Record<string, (services: Services, options: Options) => 
 
   async 'keys list'(services) {
     const keys = await services.keys.list();
-    return { json: { keys }, text: keys.map((k) => `${k.kid}  ${k.alg}  ${k.status}${k.retiredAt ? `  retired ${k.retiredAt}` : ''}`).join('\n') };
+    return {
+      json: { keys },
+      text: keys.map((k) => `${k.kid}  ${k.alg}  ${k.status}${k.retiredAt ? `  retired ${k.retiredAt}` : ''}`).join('\n'),
+    };
   },
 
   async 'user add'(services, options) {

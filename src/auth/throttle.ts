@@ -59,7 +59,9 @@ export const UNKNOWN_ADDRESS_STREAKS = `password:${UNKNOWN_ADDRESS}`;
  * the table need not hold the addresses people mistyped.
  */
 export const passwordSubject = (account: { id: string } | null, typed: string) =>
-  account ? accountSubject(account.id) : `${UNKNOWN_ADDRESS}${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
+  account
+    ? accountSubject(account.id)
+    : `${UNKNOWN_ADDRESS}${crypto.createHash('sha256').update(normaliseEmail(typed)).digest('base64url')}`;
 export const accountSubject = (accountId: string) => `account:${accountId}`;
 
 /**
@@ -92,10 +94,16 @@ export function delayAfterFailures(failuresBefore: number): number {
  * A lock already in place: a locked streak holds until released, a short lock until its time, and
  * the account's streak at the ceiling refuses every browser, trusted or not.
  */
-export function standingRefusal(window: WindowState | undefined, guard: StreakState | undefined, account: StreakState | undefined, now: Date): Refusal | null {
+export function standingRefusal(
+  window: WindowState | undefined,
+  guard: StreakState | undefined,
+  account: StreakState | undefined,
+  now: Date,
+): Refusal | null {
   if (guard?.lockedAt) return { allowed: false, kind: 'blocked' };
   if ((account?.count ?? 0) >= THROTTLE.ceilingAfter) return { allowed: false, kind: 'blocked' };
-  if (window?.lockedUntil && window.lockedUntil.getTime() > now.getTime()) return { allowed: false, kind: 'paused', until: window.lockedUntil };
+  if (window?.lockedUntil && window.lockedUntil.getTime() > now.getTime())
+    return { allowed: false, kind: 'paused', until: window.lockedUntil };
   return null;
 }
 
@@ -181,7 +189,10 @@ export class ThrottleService {
   }
 
   private async standing(keys: ReturnType<typeof attemptKeys>): Promise<Refusal | null> {
-    const [windows, streaks] = await Promise.all([this.store.readWindows([keys.window]), this.store.readStreaks([keys.guard, keys.streak])]);
+    const [windows, streaks] = await Promise.all([
+      this.store.readWindows([keys.window]),
+      this.store.readStreaks([keys.guard, keys.streak]),
+    ]);
     return standingRefusal(windows.get(keys.window), streaks.get(keys.guard), streaks.get(keys.streak), this.now());
   }
 }

@@ -22,7 +22,10 @@ export function parseOutboundAllow(value: string): OutboundAllow {
     const range = parseRange(entry);
     if (range) ranges.push(range);
     else if (isHostName(entry)) hosts.push(entry.replace(/\.$/, ''));
-    else throw new ConfigError(`Configuration error: OUTBOUND_ALLOW entry "${raw.trim()}" is neither a host name nor a CIDR range (e.g. mis.trust.internal or 10.20.0.0/16).`);
+    else
+      throw new ConfigError(
+        `Configuration error: OUTBOUND_ALLOW entry "${raw.trim()}" is neither a host name nor a CIDR range (e.g. mis.trust.internal or 10.20.0.0/16).`,
+      );
   }
   return { hosts, ranges };
 }

@@ -146,7 +146,10 @@ async function removeIfUnchanged(lockPath: string, deadText: string): Promise<vo
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // Someone else is clearing it. Its work takes microseconds; a leftover from a crash mid-way
     // is cleared after a few seconds.
-    const since = await fs.stat(breaking).then((stat) => Date.now() - stat.mtimeMs, () => 0);
+    const since = await fs.stat(breaking).then(
+      (stat) => Date.now() - stat.mtimeMs,
+      () => 0,
+    );
     if (since > 5_000) await fs.rm(breaking, { recursive: true, force: true });
     await new Promise((resolve) => setTimeout(resolve, 50));
     return;

@@ -116,7 +116,9 @@ function watchLock(lock: OwnerLock, onLockLost: ((message: string) => void) | un
       reported = true;
       clearInterval(timer);
       try {
-        onLockLost?.(`The embedded database owner file ${lock.path} no longer names this process (removed or replaced by hand?); stopping so that two processes never write one database.`);
+        onLockLost?.(
+          `The embedded database owner file ${lock.path} no longer names this process (removed or replaced by hand?); stopping so that two processes never write one database.`,
+        );
       } catch {
         // A report must never crash the process it reports on.
       }

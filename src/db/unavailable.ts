@@ -2,7 +2,16 @@
 export const RETRY_AFTER_SECONDS = 30;
 
 /** Socket errors of a connection that could not be made or was lost. */
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOENT',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 /**
  * SQLSTATEs of a server that cannot serve right now, as opposed to a query that is wrong:
@@ -15,7 +24,8 @@ function unavailableState(code: string): boolean {
 }
 
 /** Errors pg raises itself, with no code, when it cannot reach or lost the server. */
-const DRIVER_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Cannot use a pool after calling end|not currently accepting connections|Client has encountered a connection error/i;
+const DRIVER_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Cannot use a pool after calling end|not currently accepting connections|Client has encountered a connection error/i;
 
 /**
  * Whether an error means "the database cannot be used right now" (answer 503 and Retry-After)

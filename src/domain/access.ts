@@ -150,16 +150,8 @@ export class AccessService {
     return true;
   }
 
-  async schoolClaims(
-    accountId: string,
-    clientId: string,
-    amr: readonly string[] | undefined,
-    grantId?: string,
-  ): Promise<SchoolClaims> {
-    const [current, schools] = await Promise.all([
-      this.currentSchool(accountId, clientId, grantId),
-      this.switchableSchools(accountId),
-    ]);
+  async schoolClaims(accountId: string, clientId: string, amr: readonly string[] | undefined, grantId?: string): Promise<SchoolClaims> {
+    const [current, schools] = await Promise.all([this.currentSchool(accountId, clientId, grantId), this.switchableSchools(accountId)]);
     return {
       school: current ? publicSchool(current.school) : null,
       access_level: current ? effectiveAccessLevel(current.accessLevel, amr) : 'basic',

@@ -6,7 +6,11 @@ import type { Repositories } from '../db/repositories/index.ts';
  * Where a request came from, carried into the audit trail; `devices` are the browser's verified
  * device cookies (accounts it fully signed in to before), which the throttle trusts.
  */
-export type RequestContext = { ip: string; clientId?: string | undefined; devices?: ReadonlyArray<{ id: string; accountId: string; issuedAt: number }> | undefined };
+export type RequestContext = {
+  ip: string;
+  clientId?: string | undefined;
+  devices?: ReadonlyArray<{ id: string; accountId: string; issuedAt: number }> | undefined;
+};
 
 /**
  * The audit trail. Recording never fails the action it describes: an event that cannot be

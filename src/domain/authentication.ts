@@ -34,7 +34,14 @@ export class AuthenticationService {
   private readonly logger: Logger;
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(repositories: Repositories, throttle: ThrottleService, authenticators: AuthenticatorService, audit: AuditService, mailer: Mailer, logger: Logger) {
+  constructor(
+    repositories: Repositories,
+    throttle: ThrottleService,
+    authenticators: AuthenticatorService,
+    audit: AuditService,
+    mailer: Mailer,
+    logger: Logger,
+  ) {
     this.repositories = repositories;
     this.throttle = throttle;
     this.authenticators = authenticators;
@@ -46,7 +53,13 @@ export class AuthenticationService {
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
   async checkPassword(email: string, password: string, where: RequestContext): Promise<CredentialCheck> {
     const account = await this.repositories.accounts.findByEmail(email);
-    const guarded = { event: 'sign_in.password', factor: 'password' as const, subject: passwordSubject(account, email), loginName: email, known: account ?? undefined };
+    const guarded = {
+      event: 'sign_in.password',
+      factor: 'password' as const,
+      subject: passwordSubject(account, email),
+      loginName: email,
+      known: account ?? undefined,
+    };
     const result = await this.guarded(guarded, where, async () => {
       const matches = await verifyPassword(account?.passwordHash ?? null, password);
       return account && matches ? account : null;
@@ -58,17 +71,34 @@ export class AuthenticationService {
 
   /** Re-confirming the password of a signed-in person (e.g. to remove a device). */
   async checkPasswordOf(account: Account, password: string, where: RequestContext): Promise<CredentialCheck> {
-    const guarded = { event: 'reauth.password', factor: 'password' as const, subject: accountSubject(account.id), loginName: account.email, known: account };
-    const result = await this.guarded(guarded, where, async () => ((await verifyPassword(account.passwordHash, password)) ? account : null));
+    const guarded = {
+      event: 'reauth.password',
+      factor: 'password' as const,
+      subject: accountSubject(account.id),
+      loginName: account.email,
+      known: account,
+    };
+    const result = await this.guarded(guarded, where, async () =>
+      (await verifyPassword(account.passwordHash, password)) ? account : null,
+    );
     return result.ok ? { ...result, trustBrowser: false } : result;
   }
 
   /** A right code's check says which device it came from. */
   async checkCode(account: Account, code: string, where: RequestContext): Promise<CredentialCheck> {
     let deviceId: string | null = null;
-    const verify = async () => ((deviceId = await this.authenticators.verifyCode(account.id, code)) ? account : null);
+    const verify = async () => {
+      deviceId = await this.authenticators.verifyCode(account.id, code);
+      return deviceId ? account : null;
+    };
     // Codes are counted per account, apart from passwords: a known password cannot reset them.
-    const guarded = { event: 'sign_in.code', factor: 'code' as const, subject: accountSubject(account.id), loginName: account.email, known: account };
+    const guarded = {
+      event: 'sign_in.code',
+      factor: 'code' as const,
+      subject: accountSubject(account.id),
+      loginName: account.email,
+      known: account,
+    };
     const check = await this.guarded(guarded, where, verify);
     // Stryker disable next-line LogicalOperator: verify returns the account only with a device id, and a failed check never sets one.
     return check.ok && deviceId ? { ...check, deviceId } : check;
@@ -82,7 +112,9 @@ export class AuthenticationService {
   private async guarded(what: Guarded, where: RequestContext, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
     // A device cookie counts only for the account it was issued to, and only if issued since its
     // sessions were last ended (a reset, lock or mfa-reset also ends a thief's trusted browser).
-    const device = what.known ? where.devices?.find((trusted) => trusted.accountId === what.known!.id && trustedSince(what.known!, trusted.issuedAt))?.id : undefined;
+    const device = what.known
+      ? where.devices?.find((trusted) => trusted.accountId === what.known!.id && trustedSince(what.known!, trusted.issuedAt))?.id
+      : undefined;
     const source: Source = { ip: where.ip, device };
     const result = await this.check(what, source, verify);
     const account = result.ok ? result.account : what.known;
@@ -101,13 +133,16 @@ export class AuthenticationService {
 
   private async check(what: Guarded, source: Source, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
     const gate = await this.throttle.attempt(what.factor, what.subject, source);
-    if (!gate.allowed) return gate.kind === 'blocked' ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'throttled', lockedUntil: gate.until };
+    if (!gate.allowed)
+      return gate.kind === 'blocked' ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'throttled', lockedUntil: gate.until };
     const account = await verify();
     if (!account) {
       const failure = await this.throttle.failed(what.factor, what.subject, source);
       if (failure.warn && what.known) this.warnInBackground(what.known, what.factor);
       if (!failure.refusal) return { ok: false, reason: 'invalid' };
-      return failure.refusal.kind === 'blocked' ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'throttled', lockedUntil: failure.refusal.until };
+      return failure.refusal.kind === 'blocked'
+        ? { ok: false, reason: 'blocked' }
+        : { ok: false, reason: 'throttled', lockedUntil: failure.refusal.until };
     }
     await this.throttle.succeeded(what.factor, what.subject, source);
     if (!isUsable(account)) return { ok: false, reason: 'locked' };
@@ -131,6 +166,12 @@ export class AuthenticationService {
       template: 'guessing-warning',
       data: { name: account.name, email: account.email, code: factor === 'code', failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter },
     });
-    await this.audit.record({ event: 'guessing.warning_sent', outcome: 'success', accountId: account.id, email: account.email, detail: { factor } });
+    await this.audit.record({
+      event: 'guessing.warning_sent',
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      detail: { factor },
+    });
   }
 }

@@ -72,7 +72,14 @@ export class AuthenticatorService {
     if (trimmed.length > DEVICE_NAME_MAX) throw validationError(`Use at most ${DEVICE_NAME_MAX} characters for the name.`, 'name');
     const step = matchingStep(secret, code.trim());
     if (step === null) {
-      await this.audit.record({ event: 'authenticator.enrol', outcome: 'failure', reason: 'wrong_code', accountId: account.id, email: account.email, ...where });
+      await this.audit.record({
+        event: 'authenticator.enrol',
+        outcome: 'failure',
+        reason: 'wrong_code',
+        accountId: account.id,
+        email: account.email,
+        ...where,
+      });
       throw validationError(WRONG_CODE, 'code');
     }
     const id = crypto.randomUUID();
@@ -83,7 +90,14 @@ export class AuthenticatorService {
       secretSealed: this.box.seal(secret, `totp:${id}`),
       step,
     });
-    await this.audit.record({ event: 'authenticator.enrol', outcome: 'success', accountId: account.id, email: account.email, ...where, detail: { deviceId: id, name: trimmed } });
+    await this.audit.record({
+      event: 'authenticator.enrol',
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      ...where,
+      detail: { deviceId: id, name: trimmed },
+    });
     await this.notify(account, 'device-added', trimmed);
     return { id, name: trimmed, createdAt: new Date(), lastUsedAt: new Date() };
   }

@@ -60,8 +60,10 @@ export class ClientService {
     ];
     const problem = [...uris, ...(input.initiateLoginUri ? [input.initiateLoginUri] : [])].map((uri) => uriProblem(uri)).find(Boolean);
     if (problem) throw validationError(problem);
-    if (!input.machine && input.redirectUris.length === 0) throw validationError('A client needs at least one redirect URI (--redirect-uri).');
-    if (input.machine && input.redirectUris.length > 0) throw validationError('A machine client (client_credentials) takes no redirect URI.');
+    if (!input.machine && input.redirectUris.length === 0)
+      throw validationError('A client needs at least one redirect URI (--redirect-uri).');
+    if (input.machine && input.redirectUris.length > 0)
+      throw validationError('A machine client (client_credentials) takes no redirect URI.');
     const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
     const clientSecret = crypto.randomBytes(32).toString('base64url');
     await this.transaction(async (repositories) => {

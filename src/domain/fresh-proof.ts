@@ -20,9 +20,7 @@ export type FreshProof = {
   codeDeviceId: string | null;
 };
 
-export type Confirmation =
-  | { ok: true }
-  | { ok: false; field: 'password' | 'code'; check: CredentialCheck | undefined };
+export type Confirmation = { ok: true } | { ok: false; field: 'password' | 'code'; check: CredentialCheck | undefined };
 
 /**
  * Fresh proof for credential changes (issue 9, item 2b). Adding an authenticator device, removing

@@ -124,7 +124,12 @@ export class OutboundDeliveryService {
     }
     for (const delivery of claimed) {
       const attempt: Promise<void> = this.attempt(delivery)
-        .catch((error: unknown) => this.logger.warn({ err: error, ...this.logFields(delivery) }, 'could not record an outbound delivery outcome; the claim will expire and it will be retried'))
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { err: error, ...this.logFields(delivery) },
+            'could not record an outbound delivery outcome; the claim will expire and it will be retried',
+          ),
+        )
         .finally(() => {
           this.underWay.delete(attempt);
           for (const listener of this.slotListeners) listener();
@@ -164,7 +169,10 @@ export class OutboundDeliveryService {
 
   private async recordFailure(delivery: ClaimedDelivery, error: unknown): Promise<void> {
     const reason = describe(error);
-    const decision = error instanceof PermanentDeliveryError ? { giveUp: true as const } : afterFailure(delivery.attempts, delivery.createdAt, new Date(), this.schedule);
+    const decision =
+      error instanceof PermanentDeliveryError
+        ? { giveUp: true as const }
+        : afterFailure(delivery.attempts, delivery.createdAt, new Date(), this.schedule);
     const { outboundDeliveries } = this.repositories;
     if (decision.giveUp) {
       await outboundDeliveries.giveUp(delivery.id, delivery.claimToken, reason);
@@ -173,12 +181,22 @@ export class OutboundDeliveryService {
       return;
     }
     await outboundDeliveries.reschedule(delivery.id, delivery.claimToken, reason, decision.retryInSeconds);
-    this.logger.warn({ ...this.logFields(delivery), reason, retryInSeconds: decision.retryInSeconds }, 'outbound delivery failed; will retry');
+    this.logger.warn(
+      { ...this.logFields(delivery), reason, retryInSeconds: decision.retryInSeconds },
+      'outbound delivery failed; will retry',
+    );
     // Only the first failure goes to the audit trail; the retries are in the log and the row.
-    if (delivery.previousError === null) await this.record(delivery, 'failed', 'failure', reason, { retryInSeconds: decision.retryInSeconds });
+    if (delivery.previousError === null)
+      await this.record(delivery, 'failed', 'failure', reason, { retryInSeconds: decision.retryInSeconds });
   }
 
-  private record(delivery: ClaimedDelivery, what: string, outcome: 'success' | 'failure', reason?: string, extra: Record<string, unknown> = {}) {
+  private record(
+    delivery: ClaimedDelivery,
+    what: string,
+    outcome: 'success' | 'failure',
+    reason?: string,
+    extra: Record<string, unknown> = {},
+  ) {
     return this.audit.record({
       event: `${delivery.kind}.${what}`,
       outcome,
@@ -190,7 +208,13 @@ export class OutboundDeliveryService {
   }
 
   private logFields(delivery: ClaimedDelivery) {
-    return { delivery: delivery.id, kind: delivery.kind, clientId: delivery.clientId, destination: delivery.destination, attempt: delivery.attempts };
+    return {
+      delivery: delivery.id,
+      kind: delivery.kind,
+      clientId: delivery.clientId,
+      destination: delivery.destination,
+      attempt: delivery.attempts,
+    };
   }
 }
 

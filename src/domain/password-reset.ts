@@ -11,9 +11,7 @@ import type { ThrottleService } from '../auth/throttle.ts';
 import { endSessions, isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 
-export type ResetLinkState =
-  | { valid: true; account: Account; interactionUid: string | null }
-  | { valid: false; reason: string };
+export type ResetLinkState = { valid: true; account: Account; interactionUid: string | null } | { valid: false; reason: string };
 
 export type ResetOutcome =
   | { done: true; interactionUid: string | null }
@@ -166,7 +164,13 @@ export class PasswordResetService {
       return { done: false, field: 'token', message: error.message };
     }
     if (!spent) return { done: false, field: 'token', message: USED };
-    await this.audit.record({ event: 'password_reset.complete', outcome: 'success', accountId: state.account.id, email: state.account.email, ...where });
+    await this.audit.record({
+      event: 'password_reset.complete',
+      outcome: 'success',
+      accountId: state.account.id,
+      email: state.account.email,
+      ...where,
+    });
     await this.sendChangedNotice(state.account);
     return { done: true, interactionUid: spent.interactionUid };
   }

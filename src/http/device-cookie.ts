@@ -48,13 +48,19 @@ export function createDeviceCookies(csrfKey: Buffer, now = () => Date.now(), { s
   /** The valid entries this browser presents (at most a few, so a huge cookie costs little). */
   function read(ctx: Context) {
     const raw = ctx.cookies.get(COOKIE) ?? '';
-    return raw.split('~').slice(0, MAX_ACCOUNTS).map(parse).filter((entry) => entry !== null);
+    return raw
+      .split('~')
+      .slice(0, MAX_ACCOUNTS)
+      .map(parse)
+      .filter((entry) => entry !== null);
   }
 
   /** Puts the verified devices where `requestContext` finds them. */
   async function middleware(ctx: Context, next: Next) {
     // The cookie holds its expiry; it was issued one lifetime before.
-    ctx.state.trustedDevices = read(ctx).map(({ id, accountId, expires }): TrustedDevice => ({ id, accountId, issuedAt: expires - LIFETIME_SECONDS }));
+    ctx.state.trustedDevices = read(ctx).map(
+      ({ id, accountId, expires }): TrustedDevice => ({ id, accountId, issuedAt: expires - LIFETIME_SECONDS }),
+    );
     await next();
   }
 

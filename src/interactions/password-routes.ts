@@ -59,11 +59,19 @@ export function passwordRoutes(deps: PageDeps) {
       const state = await services.passwordReset.inspect(form.token);
       const email = state.valid ? state.account.email : '';
       const errors = { [`${outcome.field}Error`]: outcome.message };
-      return page(ctx, 'reset', { title: 'Choose your password', token: form.token, email, minLength: PASSWORD_MIN_LENGTH, ...errors }, 400);
+      return page(
+        ctx,
+        'reset',
+        { title: 'Choose your password', token: form.token, email, minLength: PASSWORD_MIN_LENGTH, ...errors },
+        400,
+      );
     }
     // The reset signs nobody in: it only offers the way back to the login page of that sign-in.
     const stillOpen = outcome.interactionUid ? await provider.Interaction.find(outcome.interactionUid) : undefined;
-    page(ctx, 'reset-done', { title: 'Password set', continueLink: stillOpen ? `/interaction/${outcome.interactionUid}?reset=1` : undefined });
+    page(ctx, 'reset-done', {
+      title: 'Password set',
+      continueLink: stillOpen ? `/interaction/${outcome.interactionUid}?reset=1` : undefined,
+    });
   });
 
   return router;

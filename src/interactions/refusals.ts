@@ -12,13 +12,15 @@ export const BLOCKED =
 export function refusalOf(check: CredentialCheck | undefined, wrong = WRONG_CREDENTIALS): { message: string; status: number } {
   if (check?.ok === false && check.reason === 'throttled') {
     const until = check.lockedUntil.toISOString().slice(11, 16);
-    return { message: `Too many wrong attempts. Signing in is paused until ${until} UTC. Try again then, or ask your school’s IT helpdesk.`, status: 429 };
+    return {
+      message: `Too many wrong attempts. Signing in is paused until ${until} UTC. Try again then, or ask your school’s IT helpdesk.`,
+      status: 429,
+    };
   }
   if (check?.ok === false && check.reason === 'blocked') return { message: BLOCKED, status: 423 };
   if (check?.ok === false && check.reason === 'locked') return { message: LOCKED, status: 423 };
   return { message: wrong, status: 401 };
 }
-
 
 const MISSING_ANSWER = { password: 'Enter your password.', code: 'Enter the 6-digit code your authenticator app shows now.' };
 const WRONG_ANSWER = { password: 'That password is not right.', code: WRONG_CODE };

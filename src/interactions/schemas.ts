@@ -49,7 +49,10 @@ export const confirmForm = z.object({
 });
 
 /** Where "confirm it's you" may send the browser back to: an /account page, nothing else. */
-export const accountReturnPath = z.string().max(256).regex(/^\/account\/[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/);
+export const accountReturnPath = z
+  .string()
+  .max(256)
+  .regex(/^\/account\/[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/);
 
 export const deviceIdParam = z.uuid();
 

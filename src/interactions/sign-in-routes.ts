@@ -76,14 +76,31 @@ export function signInRoutes(deps: PageDeps) {
     if (!form.email || !form.password) {
       // Nothing to check, so nothing is counted: just ask for what is missing.
       const schoolName = await schoolNameFor(details);
-      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: 'Enter your email address and your password.' }, 400);
+      return page(
+        ctx,
+        'login',
+        {
+          title: 'Log in',
+          uid: details.uid,
+          schoolName,
+          email: form.email,
+          remember: form.remember,
+          error: 'Enter your email address and your password.',
+        },
+        400,
+      );
     }
     const startedAt = Date.now();
     const check = await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check);
       const schoolName = await schoolNameFor(details);
-      return page(ctx, 'login', { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: refusal.message }, refusal.status);
+      return page(
+        ctx,
+        'login',
+        { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: refusal.message },
+        refusal.status,
+      );
     }
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
     // Unless the person asked to be remembered, the session cookie ends with the browser session
@@ -101,23 +118,43 @@ export function signInRoutes(deps: PageDeps) {
     const form = parseForm(codeForm, ctx.request.body);
     if (!form) throw BAD_FORM;
     if (!form.code.trim()) {
-      return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: 'Enter the 6-digit code your authenticator app shows now.' }, 400);
+      return page(
+        ctx,
+        'code',
+        {
+          title: 'Enter your code',
+          uid: details.uid,
+          schoolName: await schoolNameFor(details),
+          error: 'Enter the 6-digit code your authenticator app shows now.',
+        },
+        400,
+      );
     }
     const session = await sessionOf(details, account);
     const check = await services.authentication.checkCode(account, form.code, requestContext(ctx, details));
     if (!check.ok) {
       const refusal = refusalOf(check, WRONG_CODE);
-      return page(ctx, 'code', { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message }, refusal.status);
+      return page(
+        ctx,
+        'code',
+        { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message },
+        refusal.status,
+      );
     }
     await services.freshProof.recordCode(session, check.deviceId ?? null);
     if (check.trustBrowser) devices.trust(ctx, account.id, loginTsFor(account, Date.now()));
-    return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
+    return finish(ctx, {
+      login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs },
+    });
   });
 
   router.post('/interaction/:uid/abort', forms, csrf.verify, async (ctx) => {
     const details = await interaction(ctx, SCHOOL_ACCESS_PROMPT);
     const schoolName = await schoolNameFor(details);
-    return finish(ctx, { error: 'access_denied', error_description: `The account does not have access to ${schoolName ?? 'this school system'}.` });
+    return finish(ctx, {
+      error: 'access_denied',
+      error_description: `The account does not have access to ${schoolName ?? 'this school system'}.`,
+    });
   });
 
   router.post('/interaction/:uid/school', forms, csrf.verify, async (ctx) => {
@@ -128,7 +165,18 @@ export function signInRoutes(deps: PageDeps) {
     const memberships = await services.access.membershipsForClient(account.id, String(details.params.client_id));
     if (!memberships.some((m) => m.school.id === form.school)) {
       const error = 'Choose one of your schools from the list.';
-      return page(ctx, 'choose-school', { uid: details.uid, schoolName: await schoolNameFor(details), title: 'Choose your school', schools: memberships.map((m) => m.school), error }, 400);
+      return page(
+        ctx,
+        'choose-school',
+        {
+          uid: details.uid,
+          schoolName: await schoolNameFor(details),
+          title: 'Choose your school',
+          schools: memberships.map((m) => m.school),
+          error,
+        },
+        400,
+      );
     }
     // Recorded against the grant when the authorization resumes (see loadExistingGrant).
     return finish(ctx, { school: { id: form.school } });
@@ -157,14 +205,22 @@ export function signInRoutes(deps: PageDeps) {
     const session = await sessionOf(details, account);
     const action = `/interaction/${details.uid}/enrol`;
     // Leaving the offer goes back to it; leaving a step-up tells the client higher access was not set up.
-    const leave = details.prompt.name === ENROL_OFFER_PROMPT ? { cancelLink: `/interaction/${details.uid}` } : { declineAction: `/interaction/${details.uid}/decline` };
+    const leave =
+      details.prompt.name === ENROL_OFFER_PROMPT
+        ? { cancelLink: `/interaction/${details.uid}` }
+        : { declineAction: `/interaction/${details.uid}/decline` };
     const context = { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave };
     const fresh = (await services.freshProof.check(session)).fresh;
     return { account, session, fresh, where: requestContext(ctx, details), context };
   };
 
   const confirmPage = (ctx: Context, context: Record<string, unknown>, errors: Record<string, string> = {}, status = 200) =>
-    page(ctx, 'confirm', { title: 'Confirm it’s you', ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, ...errors }, status);
+    page(
+      ctx,
+      'confirm',
+      { title: 'Confirm it’s you', ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, ...errors },
+      status,
+    );
 
   router.get('/interaction/:uid/enrol', async (ctx) => {
     const { account, fresh, context } = await firstEnrolment(ctx);
@@ -179,7 +235,9 @@ export function signInRoutes(deps: PageDeps) {
     if (device) {
       // Enrolling proved a current code from the new device: the session now has otp.
       await services.freshProof.recordCode(session, device.id);
-      return finish(ctx, { login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs } });
+      return finish(ctx, {
+        login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs },
+      });
     }
   });
 

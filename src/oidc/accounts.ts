@@ -19,8 +19,7 @@ export function createFindAccount(services: Services): FindAccount {
       accountId: sub,
       async claims(_use, scope) {
         const scopes = new Set(scope.split(' '));
-        const schoolClaims =
-          scopes.has('school') && clientId ? await services.access.schoolClaims(sub, clientId, amr, grantId) : {};
+        const schoolClaims = scopes.has('school') && clientId ? await services.access.schoolClaims(sub, clientId, amr, grantId) : {};
         return {
           sub,
           email: account.email,

@@ -52,13 +52,25 @@ export function auditProviderEvents(provider: Provider, services: Services): voi
 
   provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string; clientName?: string }) =>
     safely(() =>
-      audit.record({ event: 'client.registered', outcome: 'success', clientId: client.clientId, ip: ctx.ip, detail: { name: client.clientName } }),
+      audit.record({
+        event: 'client.registered',
+        outcome: 'success',
+        clientId: client.clientId,
+        ip: ctx.ip,
+        detail: { name: client.clientName },
+      }),
     ),
   );
 
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) =>
     safely(() =>
-      audit.record({ event: 'sign_out', outcome: 'success', accountId: ctx.oidc.session?.accountId, clientId: ctx.oidc.client?.clientId, ip: ctx.ip }),
+      audit.record({
+        event: 'sign_out',
+        outcome: 'success',
+        accountId: ctx.oidc.session?.accountId,
+        clientId: ctx.oidc.client?.clientId,
+        ip: ctx.ip,
+      }),
     ),
   );
 }

@@ -24,7 +24,9 @@ export const CLIENT_AUTHENTICATION_FAILURES: ReadonlySet<string> = new Set([
 ]);
 
 /** The one that stays invalid_request: RFC 6749 §5.2 names "more than one mechanism" there. */
-export const MALFORMED_CLIENT_AUTHENTICATION: ReadonlySet<string> = new Set(['client authentication must only be provided using one mechanism']);
+export const MALFORMED_CLIENT_AUTHENTICATION: ReadonlySet<string> = new Set([
+  'client authentication must only be provided using one mechanism',
+]);
 
 type OAuthError = { error: string; error_description?: string };
 

@@ -46,13 +46,19 @@ export async function addNextSigningKey(secrets: SecretsRepository, box: SecretB
  * Step 2: the published `next` key signs from the next start of each process; the previous
  * signing key is retired but stays published for a day; keys retired longer ago are dropped.
  */
-export async function activateNextSigningKey(secrets: SecretsRepository, box: SecretBox, now = Date.now()): Promise<SigningKeyInfo[] | null> {
+export async function activateNextSigningKey(
+  secrets: SecretsRepository,
+  box: SecretBox,
+  now = Date.now(),
+): Promise<SigningKeyInfo[] | null> {
   const stored = await loadJwks(secrets, box);
   const next = stored.keys.find((key) => key.kid === stored.next);
   if (!next) return null;
   const nowSeconds = Math.floor(now / 1000);
   const retiredAt = { ...stored.retiredAt, [stored.keys[0]!.kid!]: nowSeconds };
-  const others = stored.keys.filter((key) => key.kid !== next.kid && nowSeconds - (retiredAt[key.kid!] ?? nowSeconds) < RETIRED_KEY_LIFETIME_SECONDS);
+  const others = stored.keys.filter(
+    (key) => key.kid !== next.kid && nowSeconds - (retiredAt[key.kid!] ?? nowSeconds) < RETIRED_KEY_LIFETIME_SECONDS,
+  );
   const keys = [next, ...others];
   return save(secrets, box, {
     keys,

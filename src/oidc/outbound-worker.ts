@@ -44,7 +44,7 @@ export function startOutboundWorker(outbound: OutboundDeliveryService, logger: L
 
   function kick() {
     if (stopped) return;
-    if (running) {
+    if (running !== undefined) {
       again = true;
       return;
     }

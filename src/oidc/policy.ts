@@ -37,7 +37,9 @@ export function higherAccessRequested({ acrValues, claims }: AcrRequest): boolea
   if (values.includes(ACR_HIGHER) && !values.includes(ACR_BASIC)) return true;
   const claim = claims?.id_token?.acr;
   if (!claim?.essential) return false;
-  return claim.value === ACR_HIGHER || (Array.isArray(claim.values) && claim.values.includes(ACR_HIGHER) && !claim.values.includes(ACR_BASIC));
+  return (
+    claim.value === ACR_HIGHER || (Array.isArray(claim.values) && claim.values.includes(ACR_HIGHER) && !claim.values.includes(ACR_BASIC))
+  );
 }
 
 /**
@@ -67,54 +69,83 @@ export function createInteractionPolicy(access: AccessService) {
   login.checks.remove('essential_acrs');
   // A session whose account was locked (or deleted) since, or whose sessions were ended, is no session.
   login.checks.add(
-    new Check('account_unavailable', 'the account of this session can no longer sign in', 'login_required', async (ctx: KoaContextWithOIDC) =>
-      (await accountUnavailable(sessionOf(ctx), access)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    new Check(
+      'account_unavailable',
+      'the account of this session can no longer sign in',
+      'login_required',
+      async (ctx: KoaContextWithOIDC) =>
+        (await accountUnavailable(sessionOf(ctx), access)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
     1,
   );
 
   const authenticator = new Prompt(
     { name: AUTHENTICATOR_PROMPT, requestable: false },
-    new Check('code_required', 'the account has an authenticator and this session has not passed a code', 'login_required', async (ctx: KoaContextWithOIDC) => {
-      const { accountId, amr } = sessionOf(ctx);
-      if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      return (await access.needsCode(accountId, amr)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
-    new Check('higher_requested', 'the client asked for higher access and this session has not passed a code', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
-      const { accountId, amr } = sessionOf(ctx);
-      if (!accountId || passedCode(amr)) return Check.NO_NEED_TO_PROMPT;
-      return higherAccessRequested(acrRequestOf(ctx)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      'code_required',
+      'the account has an authenticator and this session has not passed a code',
+      'login_required',
+      async (ctx: KoaContextWithOIDC) => {
+        const { accountId, amr } = sessionOf(ctx);
+        if (!accountId) return Check.NO_NEED_TO_PROMPT;
+        return (await access.needsCode(accountId, amr)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
+    new Check(
+      'higher_requested',
+      'the client asked for higher access and this session has not passed a code',
+      'interaction_required',
+      async (ctx: KoaContextWithOIDC) => {
+        const { accountId, amr } = sessionOf(ctx);
+        if (!accountId || passedCode(amr)) return Check.NO_NEED_TO_PROMPT;
+        return higherAccessRequested(acrRequestOf(ctx)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
 
   const schoolAccess = new Prompt(
     { name: SCHOOL_ACCESS_PROMPT, requestable: false },
-    new Check('no_membership', 'the account has no membership at a school this client serves', 'access_denied', async (ctx: KoaContextWithOIDC) => {
-      const { accountId, clientId } = sessionOf(ctx);
-      if (!accountId || !clientId || clientId === ACCOUNT_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
-      return (await access.canSignIn(accountId, clientId)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
-    }),
+    new Check(
+      'no_membership',
+      'the account has no membership at a school this client serves',
+      'access_denied',
+      async (ctx: KoaContextWithOIDC) => {
+        const { accountId, clientId } = sessionOf(ctx);
+        if (!accountId || !clientId || clientId === ACCOUNT_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
+        return (await access.canSignIn(accountId, clientId)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      },
+    ),
   );
 
   const enrolOffer = new Prompt(
     { name: ENROL_OFFER_PROMPT, requestable: false },
-    new Check('higher_without_device', 'a higher member without an authenticator has just signed in with a password', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
-      const { accountId, clientId } = sessionOf(ctx);
-      // Offered once, straight after a password login; continuing with basic ends the offer.
-      if (!accountId || !clientId || !ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return (await access.shouldOfferEnrolment(accountId, clientId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      'higher_without_device',
+      'a higher member without an authenticator has just signed in with a password',
+      'interaction_required',
+      async (ctx: KoaContextWithOIDC) => {
+        const { accountId, clientId } = sessionOf(ctx);
+        // Offered once, straight after a password login; continuing with basic ends the offer.
+        if (!accountId || !clientId || !ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+        return (await access.shouldOfferEnrolment(accountId, clientId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
 
   const schoolChoice = new Prompt(
     { name: SCHOOL_CHOICE_PROMPT, requestable: false },
-    new Check('school_not_chosen', 'the client serves several of the account’s schools and none was chosen', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
-      const { accountId, clientId } = sessionOf(ctx);
-      if (!accountId || !clientId || clientId === ACCOUNT_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
-      // Stryker disable next-line OptionalChaining: accountId came from the session, so it exists here.
-      const grantId = ctx.oidc.session?.grantIdFor(clientId);
-      return (await access.needsSchoolChoice(accountId, clientId, grantId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      'school_not_chosen',
+      'the client serves several of the account’s schools and none was chosen',
+      'interaction_required',
+      async (ctx: KoaContextWithOIDC) => {
+        const { accountId, clientId } = sessionOf(ctx);
+        if (!accountId || !clientId || clientId === ACCOUNT_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
+        // Stryker disable next-line OptionalChaining: accountId came from the session, so it exists here.
+        const grantId = ctx.oidc.session?.grantIdFor(clientId);
+        return (await access.needsSchoolChoice(accountId, clientId, grantId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
 
   policy.add(authenticator, 1);

@@ -36,7 +36,9 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
   }
   const [authMethod = 'client_secret_basic'] = stringsOf('token_endpoint_auth_method', properties.token_endpoint_auth_method);
   if (!ALLOWED_AUTH_METHODS.has(authMethod)) {
-    throw new errors.InvalidClientMetadata(`token_endpoint_auth_method ${authMethod} is not allowed: school systems are confidential clients`);
+    throw new errors.InvalidClientMetadata(
+      `token_endpoint_auth_method ${authMethod} is not allowed: school systems are confidential clients`,
+    );
   }
   for (const grant of stringsOf('grant_types', properties.grant_types ?? ['authorization_code'])) {
     if (!ALLOWED_GRANTS.has(grant)) throw new errors.InvalidClientMetadata(`grant type ${grant} is not supported`);
@@ -66,6 +68,7 @@ function illFormedField(value: unknown, field = ''): string | undefined {
 function stringsOf(field: string, value: unknown): string[] {
   if (value === undefined || value === null) return [];
   const list: unknown[] = Array.isArray(value) ? value : [value];
-  if (!list.every((item) => typeof item === 'string')) throw new errors.InvalidClientMetadata(`${field} must be text or a list of text values`);
+  if (!list.every((item) => typeof item === 'string'))
+    throw new errors.InvalidClientMetadata(`${field} must be text or a list of text values`);
   return list as string[];
 }

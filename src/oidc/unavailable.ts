@@ -5,7 +5,13 @@ import { UNAVAILABLE } from '../http/errors.ts';
 import type { ViewRenderer } from '../http/views.ts';
 
 /** Routes a person's browser visits: a failure there is answered with a page, elsewhere in JSON. */
-const BROWSER_ROUTES: ReadonlySet<string> = new Set(['authorization', 'resume', 'end_session', 'end_session_confirm', 'end_session_success']);
+const BROWSER_ROUTES: ReadonlySet<string> = new Set([
+  'authorization',
+  'resume',
+  'end_session',
+  'end_session_confirm',
+  'end_session_success',
+]);
 
 /**
  * oidc-provider answers any error it did not raise itself with 500 server_error. When the cause
@@ -30,7 +36,8 @@ export function answerUnavailableWith503(provider: Provider, render: ViewRendere
       unavailable.add(ctx);
     }
     if (!unavailable.has(ctx)) return;
-    const wantsPage = (typeof ctx.body === 'string' && ctx.response.is('html')) || BROWSER_ROUTES.has((ctx as KoaContextWithOIDC).oidc?.route ?? '');
+    const wantsPage =
+      (typeof ctx.body === 'string' && ctx.response.is('html')) || BROWSER_ROUTES.has((ctx as KoaContextWithOIDC).oidc?.route ?? '');
     // A redirect prepared before the failure (logout confirmed, interaction resumed) did not happen.
     ctx.remove('Location');
     ctx.status = 503;

@@ -18,10 +18,7 @@ export async function freePort(): Promise<number> {
 export type TestGatehouse = RunningGatehouse & { issuer: string; env: Record<string, string> };
 
 /** A real Gatehouse on a free port, configured the way an operator would through the environment. */
-export async function startTestGatehouse(
-  storage: TestStorage,
-  extraEnv: Record<string, string> = {},
-): Promise<TestGatehouse> {
+export async function startTestGatehouse(storage: TestStorage, extraEnv: Record<string, string> = {}): Promise<TestGatehouse> {
   const port = await freePort();
   const env: Record<string, string> = {
     NODE_ENV: 'test',

@@ -27,7 +27,10 @@ export class MemoryThrottleStore implements ThrottleStore {
   async countWindow(key: string, windowSeconds: number, lockAt: number | null, lockSeconds: number): Promise<WindowState> {
     const row = this.windows.get(key);
     // As the SQL (FRESH_WINDOW): a window that has passed with no lock, or whose lock has ended, starts again at 1.
-    const fresh = row && ((row.lockedUntil === null && row.startedAt < this.now - windowSeconds * 1000) || (row.lockedUntil !== null && row.lockedUntil <= this.now));
+    const fresh =
+      row &&
+      ((row.lockedUntil === null && row.startedAt < this.now - windowSeconds * 1000) ||
+        (row.lockedUntil !== null && row.lockedUntil <= this.now));
     if (!row || fresh) this.windows.set(key, { count: 1, startedAt: this.now, lockedUntil: null });
     else row.count += 1;
     const current = this.windows.get(key)!;

@@ -17,7 +17,7 @@ export async function startSmtpServer() {
         .then((mail: ParsedMail) => {
           const to = Array.isArray(mail.to) ? mail.to[0]?.text : mail.to?.text;
           inbox.push({ to: to ?? '', subject: mail.subject ?? '', text: mail.text ?? '', html: String(mail.html || '') });
-          waiters.splice(0).forEach((wake) => wake());
+          for (const wake of waiters.splice(0)) wake();
           callback();
         })
         .catch(callback);

@@ -50,7 +50,14 @@ export function decodeQrDataUrl(dataUrl: string): string {
   return decodeQrPng(Buffer.from(match[1]!, 'base64'));
 }
 
-export type OtpauthParameters = { label: string; secret: string; issuer: string | null; algorithm: string | null; digits: string | null; period: string | null };
+export type OtpauthParameters = {
+  label: string;
+  secret: string;
+  issuer: string | null;
+  algorithm: string | null;
+  digits: string | null;
+  period: string | null;
+};
 
 export function parseOtpauth(uri: string): OtpauthParameters {
   const url = new URL(uri);

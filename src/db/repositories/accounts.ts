@@ -23,7 +23,9 @@ export class AccountsRepository {
   }
 
   async insert(account: Pick<Account, 'id' | 'email' | 'name'>): Promise<Account> {
-    return this.repo.save(this.repo.create({ ...account, emailNormalised: normaliseEmail(account.email), status: 'active', passwordHash: null }));
+    return this.repo.save(
+      this.repo.create({ ...account, emailNormalised: normaliseEmail(account.email), status: 'active', passwordHash: null }),
+    );
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {

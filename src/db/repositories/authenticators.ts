@@ -74,17 +74,18 @@ export class AuthenticatorsRepository {
   }
 
   async delete(accountId: string, deviceId: string): Promise<boolean> {
-    const [, affected] = (await this.db.query(
-      `DELETE FROM authenticator_devices WHERE account_id = $1 AND id = $2`,
-      [accountId, deviceId],
-    )) as [unknown[], number];
+    const [, affected] = (await this.db.query(`DELETE FROM authenticator_devices WHERE account_id = $1 AND id = $2`, [
+      accountId,
+      deviceId,
+    ])) as [unknown[], number];
     return affected > 0;
   }
 
   async deleteAllFor(accountId: string): Promise<number> {
-    const [, affected] = (await this.db.query(`DELETE FROM authenticator_devices WHERE account_id = $1`, [
-      accountId,
-    ])) as [unknown[], number];
+    const [, affected] = (await this.db.query(`DELETE FROM authenticator_devices WHERE account_id = $1`, [accountId])) as [
+      unknown[],
+      number,
+    ];
     return affected;
   }
 }

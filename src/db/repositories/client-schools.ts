@@ -10,10 +10,7 @@ export class ClientSchoolsRepository {
 
   async link(clientId: string, schoolIds: string[]): Promise<void> {
     for (const schoolId of schoolIds) {
-      await this.db.query(
-        `INSERT INTO client_schools (client_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-        [clientId, schoolId],
-      );
+      await this.db.query(`INSERT INTO client_schools (client_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [clientId, schoolId]);
     }
   }
 

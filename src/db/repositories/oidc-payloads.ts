@@ -35,18 +35,17 @@ export class OidcPayloadsRepository {
 
   /** Rewrites a row only if it still exists (true then): a deleted session must stay deleted. */
   async update(model: string, id: string, payload: StoredPayload, expiresAt: Date | null): Promise<boolean> {
-    const [, affected] = (await this.db.query(
-      `UPDATE oidc_payloads SET payload = $3, expires_at = $4 WHERE model = $1 AND id = $2`,
-      [model, id, JSON.stringify(payload), expiresAt],
-    )) as [unknown[], number];
+    const [, affected] = (await this.db.query(`UPDATE oidc_payloads SET payload = $3, expires_at = $4 WHERE model = $1 AND id = $2`, [
+      model,
+      id,
+      JSON.stringify(payload),
+      expiresAt,
+    ])) as [unknown[], number];
     return affected > 0;
   }
 
   async find(model: string, id: string): Promise<Row | undefined> {
-    const rows: Row[] = await this.db.query(
-      `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2`,
-      [model, id],
-    );
+    const rows: Row[] = await this.db.query(`SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2`, [model, id]);
     return rows[0];
   }
 
@@ -83,10 +82,9 @@ export class OidcPayloadsRepository {
    * every code and token, so refresh tokens stop working too.
    */
   async revokeAccount(accountId: string): Promise<number> {
-    const [, affected] = (await this.db.query(
-      `DELETE FROM oidc_payloads WHERE payload ? 'accountId' AND payload->>'accountId' = $1`,
-      [accountId],
-    )) as [unknown[], number];
+    const [, affected] = (await this.db.query(`DELETE FROM oidc_payloads WHERE payload ? 'accountId' AND payload->>'accountId' = $1`, [
+      accountId,
+    ])) as [unknown[], number];
     return affected;
   }
 
@@ -101,17 +99,18 @@ export class OidcPayloadsRepository {
 
   /** Puts one set-aside row back under its stored form; a process that lost the race changes nothing. */
   async replaceUnhashed(row: UnhashedRow, stored: { id: string; payload: StoredPayload; userCode: string | undefined }): Promise<void> {
-    await this.db.query(
-      `UPDATE oidc_payloads SET model = $3, id = $4, payload = $5, user_code = $6 WHERE model = $1 AND id = $2`,
-      [UNHASHED + row.model, row.id, row.model, stored.id, JSON.stringify(stored.payload), stored.userCode ?? null],
-    );
+    await this.db.query(`UPDATE oidc_payloads SET model = $3, id = $4, payload = $5, user_code = $6 WHERE model = $1 AND id = $2`, [
+      UNHASHED + row.model,
+      row.id,
+      row.model,
+      stored.id,
+      JSON.stringify(stored.payload),
+      stored.userCode ?? null,
+    ]);
   }
 
   async deleteExpired(before: Date): Promise<number> {
-    const result = (await this.db.query(`DELETE FROM oidc_payloads WHERE expires_at < $1`, [before])) as [
-      unknown[],
-      number,
-    ];
+    const result = (await this.db.query(`DELETE FROM oidc_payloads WHERE expires_at < $1`, [before])) as [unknown[], number];
     return result[1] ?? 0;
   }
 }

@@ -122,10 +122,9 @@ export class OutboundDeliveriesRepository {
 
   /** Finished rows are kept a while for operators; the audit trail keeps the events for good. */
   async deleteFinished(before: Date): Promise<number> {
-    const [, affected] = (await this.db.query(
-      `DELETE FROM outbound_deliveries WHERE status <> 'pending' AND finished_at < $1`,
-      [before],
-    )) as [unknown[], number];
+    const [, affected] = (await this.db.query(`DELETE FROM outbound_deliveries WHERE status <> 'pending' AND finished_at < $1`, [
+      before,
+    ])) as [unknown[], number];
     return affected;
   }
 

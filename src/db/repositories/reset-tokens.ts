@@ -14,13 +14,7 @@ export class ResetTokensRepository {
     this.db = db;
   }
 
-  async insert(token: {
-    id: string;
-    accountId: string;
-    tokenHash: string;
-    interactionUid: string | null;
-    expiresAt: Date;
-  }): Promise<void> {
+  async insert(token: { id: string; accountId: string; tokenHash: string; interactionUid: string | null; expiresAt: Date }): Promise<void> {
     await this.db.query(
       `INSERT INTO password_reset_tokens (id, account_id, token_hash, interaction_uid, expires_at)
        VALUES ($1, $2, $3, $4, $5)`,
@@ -29,15 +23,12 @@ export class ResetTokensRepository {
   }
 
   async findByHash(tokenHash: string): Promise<ResetTokenState | null> {
-    const rows: Array<{ account_id: string; interaction_uid: string | null; expires_at: Date; used_at: Date | null }> =
-      await this.db.query(
-        `SELECT account_id, interaction_uid, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1`,
-        [tokenHash],
-      );
+    const rows: Array<{ account_id: string; interaction_uid: string | null; expires_at: Date; used_at: Date | null }> = await this.db.query(
+      `SELECT account_id, interaction_uid, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1`,
+      [tokenHash],
+    );
     const row = rows[0];
-    return row
-      ? { accountId: row.account_id, interactionUid: row.interaction_uid, expiresAt: row.expires_at, usedAt: row.used_at }
-      : null;
+    return row ? { accountId: row.account_id, interactionUid: row.interaction_uid, expiresAt: row.expires_at, usedAt: row.used_at } : null;
   }
 
   /** Spends a token atomically: of two concurrent uses, only one gets a row back. */
@@ -55,17 +46,11 @@ export class ResetTokensRepository {
 
   /** A new password makes every other outstanding link for the account useless. */
   async spendAllFor(accountId: string): Promise<void> {
-    await this.db.query(
-      `UPDATE password_reset_tokens SET used_at = now() WHERE account_id = $1 AND used_at IS NULL`,
-      [accountId],
-    );
+    await this.db.query(`UPDATE password_reset_tokens SET used_at = now() WHERE account_id = $1 AND used_at IS NULL`, [accountId]);
   }
 
   async deleteExpired(olderThan: Date): Promise<number> {
-    const result = (await this.db.query(
-      `DELETE FROM password_reset_tokens WHERE expires_at < $1`,
-      [olderThan],
-    )) as [unknown[], number];
+    const result = (await this.db.query(`DELETE FROM password_reset_tokens WHERE expires_at < $1`, [olderThan])) as [unknown[], number];
     return result[1] ?? 0;
   }
 }

@@ -19,9 +19,6 @@ export class SecretsRepository {
 
   /** First writer wins, so processes starting together agree on one value. */
   async insertIfAbsent(name: string, value: string): Promise<void> {
-    await this.db.query(`INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [
-      name,
-      value,
-    ]);
+    await this.db.query(`INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [name, value]);
   }
 }

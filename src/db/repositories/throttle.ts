@@ -122,10 +122,10 @@ export class ThrottleRepository implements ThrottleStore {
   /** Windows only: a streak is never forgotten with time (see the migration). */
   /** Consecutive-failure rows under `prefix` last counted before `before`, locked or not. */
   async deleteStreaksUntouched(prefix: string, before: Date): Promise<number> {
-    const [, affected] = (await this.db.query(
-      `DELETE FROM auth_failure_streaks WHERE starts_with(key, $1) AND last_failed_at < $2`,
-      [prefix, before],
-    )) as [unknown[], number];
+    const [, affected] = (await this.db.query(`DELETE FROM auth_failure_streaks WHERE starts_with(key, $1) AND last_failed_at < $2`, [
+      prefix,
+      before,
+    ])) as [unknown[], number];
     return affected;
   }
 
