@@ -9,6 +9,7 @@ import { AuthenticationService } from '../src/domain/authentication.ts';
 import type { AuthenticatorService } from '../src/domain/authenticators.ts';
 import { FRESH_PROOF_SECONDS, FreshProofService } from '../src/domain/fresh-proof.ts';
 import { MemoryThrottleStore } from './support/memory-throttle.ts';
+import { accountFixture } from './support/accounts.ts';
 
 /**
  * Unit tests of the access levels (rules 2, 4, 5), the fresh-proof window and the credential
@@ -19,19 +20,7 @@ import { MemoryThrottleStore } from './support/memory-throttle.ts';
 const school = (id: string, name = `School ${id}`): School => ({ id, name, postcode: 'AB1 2CD', createdAt: new Date(0) });
 const A = school('s-a', 'Ash');
 const B = school('s-b', 'Birch');
-const account = (overrides: Partial<Account> = {}): Account => ({
-  id: 'acc-1',
-  email: 'staff@hill.example',
-  emailNormalised: 'staff@hill.example',
-  sessionsNotBefore: null,
-  name: 'Staff',
-  passwordHash: null,
-  status: 'active',
-  passwordChangedAt: null,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-  ...overrides,
-});
+const account = accountFixture;
 
 type World = {
   devices: number;

@@ -7,6 +7,7 @@ import type { ResetTokenState } from '../src/db/repositories/reset-tokens.ts';
 import { AccountService } from '../src/domain/accounts.ts';
 import { PasswordResetService, UNKNOWN, USED } from '../src/domain/password-reset.ts';
 import { MemoryThrottleStore } from './support/memory-throttle.ts';
+import { accountFixture } from './support/accounts.ts';
 
 /**
  * Unit tests of the password-email request, the reset form's checks and the helpdesk's lock and
@@ -14,19 +15,7 @@ import { MemoryThrottleStore } from './support/memory-throttle.ts';
  * keep the journeys over PostgreSQL and SMTP.
  */
 
-const account = (overrides: Partial<Account> = {}): Account => ({
-  id: 'acc-1',
-  email: 'staff@hill.example',
-  emailNormalised: 'staff@hill.example',
-  sessionsNotBefore: null,
-  name: 'Staff',
-  passwordHash: null,
-  status: 'active',
-  passwordChangedAt: null,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-  ...overrides,
-});
+const account = accountFixture;
 const where = { ip: '192.0.2.1' };
 const PASSWORD = 'a quiet library at half past four';
 

@@ -16,6 +16,7 @@ import {
 } from '../src/domain/access.ts';
 import { accountProblem, EXPIRED, PasswordResetService, resetLinkProblem, UNKNOWN, USED } from '../src/domain/password-reset.ts';
 import { accountUnavailable, higherAccessRequested } from '../src/oidc/policy.ts';
+import { accountFixture } from './support/accounts.ts';
 
 /**
  * Unit tests of the security decisions that mutation testing found unguarded: pure functions,
@@ -23,19 +24,8 @@ import { accountUnavailable, higherAccessRequested } from '../src/oidc/policy.ts
  */
 
 const NOW = Date.UTC(2026, 10, 26, 10, 0, 0);
-const account = (overrides: Partial<Account> = {}): Account => ({
-  id: 'acc-1',
-  email: 'staff@hill.example',
-  emailNormalised: 'staff@hill.example',
-  name: 'Staff',
-  passwordHash: null,
-  status: 'active',
-  passwordChangedAt: null,
-  sessionsNotBefore: null,
-  createdAt: new Date(NOW),
-  updatedAt: new Date(NOW),
-  ...overrides,
-});
+const account = (overrides: Partial<Account> = {}): Account =>
+  accountFixture({ createdAt: new Date(NOW), updatedAt: new Date(NOW), ...overrides });
 const link = (overrides: Partial<ResetTokenState> = {}): ResetTokenState => ({
   accountId: 'acc-1',
   interactionUid: null,
