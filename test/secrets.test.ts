@@ -9,7 +9,7 @@ import { loadSecretBox, MasterKeyMismatchError } from '../src/auth/master-key.ts
 import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../src/auth/reset-tokens.ts';
 import { SecretBox } from '../src/auth/secret-box.ts';
 import type { SecretsRepository } from '../src/db/repositories/secrets.ts';
-import { sessionSecondsLeft } from '../src/domain/session-lifetime.ts';
+import { sessionSecondsLeft, sessionSecondsToSave, usedTheSession } from '../src/domain/session-lifetime.ts';
 
 /**
  * Unit tests of the key handling, token and session-lifetime rules (no database: the secrets
@@ -194,6 +194,31 @@ describe('sessionSecondsLeft (inactivity timeout within the absolute lifetime)',
   });
   test('without a sign-in time the absolute lifetime bounds it', () => {
     expect(sessionSecondsLeft(undefined, 1000, { idleSeconds: 9999, absoluteSeconds: 600 })).toBe(600);
+  });
+});
+
+describe('which requests move the idle deadline', () => {
+  const limits = { idleSeconds: 1800, absoluteSeconds: 8 * 3600 };
+  test('an authorization answered below 400 used the session; an error, or opening the sign-out form, did not', () => {
+    expect(usedTheSession({ route: 'authorization', status: 303 })).toBe(true);
+    expect(usedTheSession({ route: 'resume', status: 200 })).toBe(true);
+    expect(usedTheSession({ route: 'authorization', status: 399 })).toBe(true);
+    expect(usedTheSession({ route: 'authorization', status: 400 })).toBe(false);
+    expect(usedTheSession({ route: 'authorization', status: 404 })).toBe(false);
+    expect(usedTheSession({ route: 'end_session', status: 200 })).toBe(false);
+    expect(usedTheSession({ route: undefined, status: 200 })).toBe(true);
+  });
+  test('a used session is saved with a new idle deadline; an unused one keeps the deadline it had', () => {
+    const session = { loginTs: 1000, exp: 1000 + 1800 };
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 303 }, 1600, limits)).toBe(1800);
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 400 }, 1600, limits)).toBe(1200);
+    expect(sessionSecondsToSave(session, { route: 'end_session', status: 200 }, 1600, limits)).toBe(1200);
+    // Past its deadline, an unused session is saved to expire at once (never 0 or less).
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 400 }, 2800, limits)).toBe(1);
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 400 }, 2799, limits)).toBe(1);
+    expect(sessionSecondsToSave(session, { route: 'authorization', status: 400 }, 2798, limits)).toBe(2);
+    // A session not saved before (no exp yet) gets its first deadline whatever the request did.
+    expect(sessionSecondsToSave({ loginTs: 1000 }, { route: 'authorization', status: 400 }, 1600, limits)).toBe(1800);
   });
 });
 
