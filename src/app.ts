@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { drainable } from './http/drain.ts';
+import { rehashStoredIds } from './oidc/bearer-storage.ts';
 import { startOutboundWorker } from './oidc/outbound-worker.ts';
 import { startSweeper } from './oidc/sweeper.ts';
 import { createServer } from './server.ts';
@@ -27,6 +28,8 @@ export async function startGatehouse(
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);
+    // Before serving (the CLI never needs it): rows written before bearer ids were hashed.
+    await rehashStoredIds(services.repositories.oidcPayloads, services.box);
     const { provider, keys, render } = await services.oidc();
     let stopping = false;
     const ping = () => database.ping();

@@ -17,7 +17,6 @@ import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
-import { rehashStoredIds } from './oidc/bearer-storage.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { queueBackchannelLogout } from './oidc/backchannel.ts';
 import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys } from './oidc/keys.ts';
@@ -36,7 +35,6 @@ export async function createServices(database: Database, config: AppConfig, logg
   const repositories = repositoriesFor(database.dataSource.manager);
   const transaction: UnitOfWork = (work) => database.dataSource.transaction((manager) => work(repositoriesFor(manager)));
   const box: SecretBox = await loadSecretBox(repositories.secrets, config);
-  await rehashStoredIds(repositories.oidcPayloads, box);
   const mailer: Mailer = await createMailer({
     smtpUrl: config.smtpUrl,
     from: config.mailFrom,
