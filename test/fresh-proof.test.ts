@@ -166,6 +166,23 @@ test('a stolen signed-in browser cannot add or remove a device without the passw
   expect(visibleText(mail.html)).toContain('your account may be compromised');
 });
 
+test('a sign-in with the password and a code is fresh proof: the browser adds and removes devices without confirming again', async () => {
+  const email = 'bursar-fresh@hill.example';
+  const { secret } = await withPhone(email);
+  const browser = new Agent(REDIRECT_URI);
+  const login = await browser.follow(await browser.get(`${gatehouse.issuer}/account`));
+  const codePage = await browser.follow(await submitLogin(browser, login, email, PASSWORD));
+  expect(visibleText(codePage.html)).toContain('Enter your code');
+  await browser.follow(await submitCode(browser, codePage, codeFor(secret, 1)));
+
+  const add = await browser.get(`${KEYS()}/new`);
+  expect(add.status).toBe(200);
+  expect(add.html).toContain('class="qr"');
+  const phoneId = (await gatehouse.services.authenticators.list(await accountIdOf(email)))[0]!.id;
+  const removePage = await browser.get(`${gatehouse.issuer}/account/security-keys/${phoneId}/remove`);
+  expect(removePage.status).toBe(200);
+});
+
 test('the proof is kept in PostgreSQL, bound to the session, and does not survive it', async () => {
   const email = 'deputy@hill.example';
   const { agent, secret } = await withPhone(email);
