@@ -221,16 +221,16 @@ describe('fresh proof for credential changes', () => {
       });
       return { result, recorded: recorded.map(([uid, accountId, factor, device]) => [uid, accountId, factor, device]) };
     };
-    expect(await confirm(1, '', '123456')).toEqual({ result: { ok: false, field: 'password', check: undefined }, recorded: [] });
-    expect(await confirm(1, 'right', '  ')).toEqual({ result: { ok: false, field: 'code', check: undefined }, recorded: [] });
+    expect(await confirm(1, '', '123456')).toEqual({ result: { ok: false, field: 'password', check: undefined, needsCode: true }, recorded: [] });
+    expect(await confirm(1, 'right', '  ')).toEqual({ result: { ok: false, field: 'code', check: undefined, needsCode: true }, recorded: [] });
     expect(calls).toEqual([]);
     expect(await confirm(1, 'wrong', '123456')).toEqual({
-      result: { ok: false, field: 'password', check: { ok: false, reason: 'invalid' } },
+      result: { ok: false, field: 'password', check: { ok: false, reason: 'invalid' }, needsCode: true },
       recorded: [],
     });
     expect(calls).toEqual(['pwd:wrong']);
     expect(await confirm(1, 'right', '000000')).toEqual({
-      result: { ok: false, field: 'code', check: { ok: false, reason: 'invalid' } },
+      result: { ok: false, field: 'code', check: { ok: false, reason: 'invalid' }, needsCode: true },
       recorded: [],
     });
     expect(await confirm(1, 'right', '123456')).toEqual({

@@ -103,9 +103,8 @@ export function accountRoutes(deps: PageDeps) {
       ctx.status = 303;
       return ctx.redirect(next);
     }
-    const { needsCode } = await services.freshProof.check(current.session);
     const refusal = confirmationRefusal(outcome);
-    confirmPage(ctx, needsCode, next, { [`${outcome.field}Error`]: refusal.message }, refusal.status);
+    confirmPage(ctx, outcome.needsCode, next, { [`${outcome.field}Error`]: refusal.message }, refusal.status);
   });
 
   router.get(`${KEYS}/new`, async (ctx) => {

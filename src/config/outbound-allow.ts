@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { ConfigError } from './config-error.ts';
 
-export type AddressRange = Readonly<{ address: string; prefix: number; family: 'ipv4' | 'ipv6' }>;
+type AddressRange = Readonly<{ address: string; prefix: number; family: 'ipv4' | 'ipv6' }>;
 
 /** Private destinations an operator vouches for: exact host names and address ranges. */
 export type OutboundAllow = Readonly<{ hosts: readonly string[]; ranges: readonly AddressRange[] }>;

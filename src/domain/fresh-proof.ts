@@ -20,7 +20,8 @@ export type FreshProof = {
   codeDeviceId: string | null;
 };
 
-export type Confirmation = { ok: true } | { ok: false; field: 'password' | 'code'; check: CredentialCheck | undefined };
+/** A refusal says whether the page must ask for a code too (the account has a device). */
+export type Confirmation = { ok: true } | { ok: false; field: 'password' | 'code'; check: CredentialCheck | undefined; needsCode: boolean };
 
 /**
  * Fresh proof for credential changes (issue 9, item 2b). Adding an authenticator device, removing
@@ -56,12 +57,12 @@ export class FreshProofService {
    */
   async confirm(account: Account, session: ProofSession, password: string, code: string, where: RequestContext): Promise<Confirmation> {
     const needsCode = (await this.repositories.authenticators.countForAccount(account.id)) > 0;
-    if (!password) return { ok: false, field: 'password', check: undefined };
-    if (needsCode && !code.trim()) return { ok: false, field: 'code', check: undefined };
+    if (!password) return { ok: false, field: 'password', check: undefined, needsCode };
+    if (needsCode && !code.trim()) return { ok: false, field: 'code', check: undefined, needsCode };
     const passwordCheck = await this.authentication.checkPasswordOf(account, password, where);
-    if (!passwordCheck.ok) return { ok: false, field: 'password', check: passwordCheck };
+    if (!passwordCheck.ok) return { ok: false, field: 'password', check: passwordCheck, needsCode };
     const codeCheck = needsCode ? await this.authentication.checkCode(account, code, where) : undefined;
-    if (codeCheck && !codeCheck.ok) return { ok: false, field: 'code', check: codeCheck };
+    if (codeCheck && !codeCheck.ok) return { ok: false, field: 'code', check: codeCheck, needsCode };
     const at = new Date();
     await this.repositories.sessionProofs.record(session.sessionUid, account.id, 'password', null, at);
     if (codeCheck?.ok) await this.recordCode(session, codeCheck.deviceId ?? null, at);

@@ -7,7 +7,7 @@ const IDLE_SWEEP_MS = 50;
  * request is answered with `Connection: close`; closing idle sockets at once instead races requests
  * already on the wire, which clients see as a reset (a load balancer reports a 502).
  */
-export const KEEP_ALIVE_GRACE_MS = 1_000;
+const KEEP_ALIVE_GRACE_MS = 1_000;
 
 /**
  * Lets an HTTP server stop the way load balancers and keep-alive clients expect: nothing new is

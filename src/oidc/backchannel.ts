@@ -3,7 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PermanentDeliveryError, type OutboundDeliveryService } from '../domain/outbound.ts';
 
-export const BACKCHANNEL_LOGOUT = 'backchannel_logout';
+const BACKCHANNEL_LOGOUT = 'backchannel_logout';
 
 /** What @types/oidc-provider leaves out of Client: the library's own send. */
 type LogoutClient = {

@@ -19,7 +19,7 @@ export const hasBearerId = (model: string): boolean => !CLEAR_ID_MODELS.has(mode
  */
 const SEALED_INTERACTION_FIELDS = ['returnTo', 'parJti', 'deviceCode'] as const;
 
-export type StoredForm = { id: string; payload: StoredPayload; userCode: string | undefined };
+type StoredForm = { id: string; payload: StoredPayload; userCode: string | undefined };
 
 /**
  * The one place that decides what oidc_payloads holds for a bearer value: an HMAC-SHA256 of it

@@ -57,7 +57,6 @@ export function startOutboundWorker(outbound: OutboundDeliveryService, logger: L
   outbound.onSlotFreed(kick);
   kick();
   return {
-    kick,
     /** No new attempts; waits for those under way (queued rows stay in PostgreSQL). */
     async stop() {
       stopped = true;

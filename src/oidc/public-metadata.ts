@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
  * caches may keep them, but only briefly: a key published by `keys rotate` must reach relying
  * parties well before `keys activate` signs with it (README, "Signing keys").
  */
-export const PUBLIC_METADATA_MAX_AGE_SECONDS = 300;
+const PUBLIC_METADATA_MAX_AGE_SECONDS = 300;
 
 const CACHEABLE_ROUTES = new Set(['discovery', 'jwks']);
 
