@@ -301,10 +301,40 @@ test('200 first-time emails from one school IP to 200 addresses are all sent', a
 }, 180_000);
 
 /** The unit tests use MemoryThrottleStore: it must behave as the PostgreSQL repository does. */
+/** Moves a key's window (and lock) `seconds` into the past: time passing, for one store. */
+type Age = (store: ThrottleStore, key: string, seconds: number) => Promise<void>;
+const agePostgres: Age = async (_store, key, seconds) => {
+  await first.database.dataSource.query(
+    `UPDATE auth_throttle SET window_started_at = window_started_at - make_interval(secs => $2),
+       locked_until = locked_until - make_interval(secs => $2) WHERE key = $1`,
+    [key, seconds],
+  );
+};
+const ageMemory: Age = async (store, _key, seconds) => (store as MemoryThrottleStore).advance(seconds * 1000);
+
 describe.each([
-  ['PostgreSQL', () => first.services.repositories.throttle as ThrottleStore],
-  ['memory', () => new MemoryThrottleStore(Date.now()) as ThrottleStore],
-])('the %s throttle store', (_name, storeOf) => {
+  ['PostgreSQL', () => first.services.repositories.throttle as ThrottleStore, agePostgres],
+  ['memory', () => new MemoryThrottleStore(Date.now()) as ThrottleStore, ageMemory],
+])('the %s throttle store', (_name, storeOf, age) => {
+  test('a lock ends when it says, a window that has passed starts again, and a running lock keeps counting', async () => {
+    const store = storeOf();
+    const ended = `contract:${Math.random()}`;
+    for (let i = 0; i < 3; i += 1) await store.countWindow(ended, 900, 3, 60);
+    await age(store, ended, 61);
+    expect(await store.countWindow(ended, 900, 3, 60)).toEqual({ count: 1, lockedUntil: null });
+
+    const passed = `contract:${Math.random()}`;
+    await store.countWindow(passed, 900, 3, 60);
+    await store.countWindow(passed, 900, 3, 60);
+    await age(store, passed, 901);
+    expect(await store.countWindow(passed, 900, 3, 60)).toEqual({ count: 1, lockedUntil: null });
+
+    const running = `contract:${Math.random()}`;
+    for (let i = 0; i < 3; i += 1) await store.countWindow(running, 900, 3, 3600);
+    await age(store, running, 901);
+    expect((await store.countWindow(running, 900, 3, 3600)).count).toBe(4);
+  });
+
   test('counts windows, locks at the limit, and clears', async () => {
     const store = storeOf();
     const key = `contract:${Math.random()}`;

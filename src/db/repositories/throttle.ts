@@ -119,7 +119,6 @@ export class ThrottleRepository implements ThrottleStore {
     return windows + streaks;
   }
 
-  /** Windows only: a streak is never forgotten with time (see the migration). */
   /** Consecutive-failure rows under `prefix` last counted before `before`, locked or not. */
   async deleteStreaksUntouched(prefix: string, before: Date): Promise<number> {
     const [, affected] = (await this.db.query(`DELETE FROM auth_failure_streaks WHERE starts_with(key, $1) AND last_failed_at < $2`, [
@@ -129,6 +128,7 @@ export class ThrottleRepository implements ThrottleStore {
     return affected;
   }
 
+  /** Windows only: an account's streak is never forgotten with time (see the migration). */
   async deleteStale(before: Date): Promise<number> {
     const [, affected] = (await this.db.query(
       `DELETE FROM auth_throttle WHERE window_started_at < $1 AND coalesce(locked_until < now(), true)`,
