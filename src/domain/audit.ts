@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditEvent, StoredAuditEvent } from '../db/repositories/audit.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import { BackgroundWork } from './background.ts';
 
 /**
  * Where a request came from, carried into the audit trail; `devices` are the browser's verified
@@ -19,11 +20,12 @@ export type RequestContext = {
 export class AuditService {
   private readonly repositories: Repositories;
   private readonly logger: Logger;
-  private readonly pending = new Set<Promise<void>>();
+  private readonly background: BackgroundWork;
 
   constructor(repositories: Repositories, logger: Logger) {
     this.repositories = repositories;
     this.logger = logger;
+    this.background = new BackgroundWork(logger);
   }
 
   async record(event: AuditEvent): Promise<void> {
@@ -39,15 +41,12 @@ export class AuditService {
    * runs in the background, failures are logged, and shutdown waits for it (`drain`).
    */
   inBackground(work: () => Promise<void>): void {
-    const running: Promise<void> = work()
-      .catch((error: unknown) => this.logger.error({ err: error }, 'could not audit an event'))
-      .finally(() => this.pending.delete(running));
-    this.pending.add(running);
+    this.background.run('could not audit an event', work);
   }
 
   /** Resolves once every background audit event has been written (or has failed and been logged). */
   async drain(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.background.drain();
   }
 
   /** A client that serves one school tells which school an event was about. */

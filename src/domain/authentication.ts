@@ -7,6 +7,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { isUsable, trustedSince } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
+import { BackgroundWork } from './background.ts';
 
 /**
  * `trustBrowser`: the sign-in is complete with this check (a right code, or a right password for
@@ -31,8 +32,7 @@ export class AuthenticationService {
   private readonly authenticators: AuthenticatorService;
   private readonly audit: AuditService;
   private readonly mailer: Mailer;
-  private readonly logger: Logger;
-  private readonly pending = new Set<Promise<void>>();
+  private readonly background: BackgroundWork;
 
   constructor(
     repositories: Repositories,
@@ -47,7 +47,7 @@ export class AuthenticationService {
     this.authenticators = authenticators;
     this.audit = audit;
     this.mailer = mailer;
-    this.logger = logger;
+    this.background = new BackgroundWork(logger);
   }
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
@@ -106,7 +106,7 @@ export class AuthenticationService {
 
   /** Resolves once every warning mail started in the background has been handed over (shutdown). */
   async drain(): Promise<void> {
-    await Promise.all([...this.pending]);
+    await this.background.drain();
   }
 
   private async guarded(what: Guarded, where: RequestContext, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
@@ -154,10 +154,7 @@ export class AuthenticationService {
    * answer must take as long for an account as for an address nobody has.
    */
   private warnInBackground(account: Account, factor: Factor): void {
-    const work = this.warn(account, factor)
-      .catch((error: unknown) => this.logger.error({ err: error }, 'could not send the guessing warning'))
-      .finally(() => this.pending.delete(work));
-    this.pending.add(work);
+    this.background.run('could not send the guessing warning', () => this.warn(account, factor));
   }
 
   private async warn(account: Account, factor: Factor): Promise<void> {

@@ -10,6 +10,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
 import { endSessions, isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
+import { BackgroundWork } from './background.ts';
 
 export type ResetLinkState = { valid: true; account: Account; interactionUid: string | null } | { valid: false; reason: string };
 
@@ -65,28 +66,26 @@ export class PasswordResetService {
     this.throttle = throttle;
     this.audit = audit;
     this.options = options;
+    this.background = new BackgroundWork(options.logger);
   }
 
   get lifetimeMinutes(): number {
     return Math.round(this.options.tokenTtlSeconds / 60);
   }
 
-  private readonly pending = new Set<Promise<void>>();
+  private readonly background: BackgroundWork;
 
   /**
    * Starts a request without making the caller wait: the page must answer in the same time
    * whether or not the address has an account. Errors are logged; shutdown waits (`drain`).
    */
   requestInBackground(email: string, interactionUid: string | null, where: RequestContext): void {
-    const work = this.request(email, interactionUid, where)
-      .catch((error: unknown) => this.options.logger.error({ err: error }, 'could not send a password link'))
-      .finally(() => this.pending.delete(work));
-    this.pending.add(work);
+    this.background.run('could not send a password link', () => this.request(email, interactionUid, where));
   }
 
   /** Resolves once every request started in the background has finished. */
   async drain(): Promise<void> {
-    await Promise.all([...this.pending]);
+    await this.background.drain();
   }
 
   /** Always resolves the same way, so the caller cannot learn whether the address has an account. */
