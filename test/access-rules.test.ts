@@ -424,6 +424,9 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
       ['reauth.password', 'success'],
       ['reauth.password', 'failure'],
     ]);
+    // Counted with the account's sign-in passwords: once they are paused, even the right one is refused here.
+    for (let i = 1; i < THROTTLE.lockAfter; i += 1) await service.checkPassword('staff@hill.example', 'wrong', where);
+    expect(await service.checkPasswordOf(known, PASSWORD, where)).toMatchObject({ ok: false, reason: 'throttled' });
   });
 
   test('a device cookie counts only for the account it was issued to', async () => {
