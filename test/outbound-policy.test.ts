@@ -1,3 +1,4 @@
+import type dns from 'node:dns';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { ConfigError } from '../src/config/config-error.ts';
@@ -172,6 +173,17 @@ describe('the outbound fetch (the provider’s fetch hook)', () => {
     }
     expect(receiver.arrivals).toHaveLength(0);
     expect(logs.some((line) => line.includes('outbound call refused') && line.includes('OUTBOUND_ALLOW'))).toBe(true);
+  });
+
+  test('a name is refused when any address of its DNS answer is, not only the first', async () => {
+    // A name answering a public and a private address: a connection may try either.
+    const mixed = ((_hostname: string, _options: unknown, callback: (error: null, addresses: dns.LookupAddress[]) => void) =>
+      callback(null, [
+        { address: '93.184.216.34', family: 4 },
+        { address: '10.0.0.1', family: 4 },
+      ])) as unknown as typeof dns.lookup;
+    const strict = createOutboundFetch(createDestinationPolicy('https://sso.trust.example', parseOutboundAllow('')), logger, mixed);
+    await expect(post(strict, 'http://mixed.school.example/backchannel')).rejects.toThrow(OutboundRefusedError);
   });
 
   test('a listed range or host name is called; redirects are answered, not followed', async () => {

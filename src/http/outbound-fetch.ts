@@ -22,14 +22,14 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * It replaces the library's own guard, which cannot express OUTBOUND_ALLOW and does not start
  * inside Jest's VM modules; this one behaves the same in tests and in production.
  */
-export function createOutboundFetch(policy: DestinationPolicy, logger: Logger) {
+export function createOutboundFetch(policy: DestinationPolicy, logger: Logger, resolve: typeof dns.lookup = dns.lookup) {
   return async function outboundFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
     const url = new URL(input instanceof Request ? input.url : input);
     try {
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundRefusedError(`${url.protocol} URLs are not fetched`);
       const host = normaliseHost(url.hostname);
       if (net.isIP(host)) refuseUnlessAllowed(policy, host, host);
-      return await send(url, init, guardedLookup(policy, host));
+      return await send(url, init, guardedLookup(policy, host, resolve));
     } catch (error) {
       if (error instanceof OutboundRefusedError) logger.warn({ destination: url.origin, reason: error.message }, 'outbound call refused');
       throw error;
@@ -43,9 +43,9 @@ function refuseUnlessAllowed(policy: DestinationPolicy, host: string, address: s
 }
 
 /** DNS as usual, then every address of the answer must pass the policy before connecting. */
-function guardedLookup(policy: DestinationPolicy, host: string): LookupFunction {
+function guardedLookup(policy: DestinationPolicy, host: string, resolve: typeof dns.lookup): LookupFunction {
   return (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '', 0);
       try {
         for (const { address } of addresses) refuseUnlessAllowed(policy, host, address);
