@@ -134,6 +134,12 @@ describe('no bearer value is stored usable', () => {
     });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { client_secret: string }).client_secret).toBe(registered.client_secret);
+    // What is stored is not itself a token: a stored id presented as one finds nothing.
+    const [storedAccessToken] = await gatehouse.database.dataSource.query(
+      `SELECT id FROM oidc_payloads WHERE model = 'AccessToken' AND payload->>'clientId' = $1 LIMIT 1`,
+      [hillClient.clientId],
+    );
+    expect(await client.tokenIntrospection(rp, storedAccessToken.id)).toMatchObject({ active: false });
     // The session cookie still signs the person in to the next client without a password.
     const sso = await start(agent, await authorizationRequest(rp));
     expect(sso.location).toMatch(/\?code=/);
