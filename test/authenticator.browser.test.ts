@@ -1,10 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../src/auth/passwords.ts';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium, scanQrCode } from './support/browser.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { startRelyingPartyApp } from './support/relying-party-app.ts';
-import { codeFor, decodeQrPng, parseOtpauth } from './support/totp.ts';
+import { codeFor } from './support/totp.ts';
 
 let storage: TestStorage;
 let gatehouse: TestGatehouse;
@@ -46,11 +46,6 @@ async function logIn(page: Page, email: string) {
 }
 
 /** Reads the QR code from the rendered image, as a phone camera would, and returns its secret. */
-async function scanQrCode(page: Page): Promise<string> {
-  const png = await page.getByRole('img', { name: /QR code/ }).screenshot();
-  return parseOtpauth(decodeQrPng(png)).secret;
-}
-
 async function claimsAtClient(page: Page) {
   await page.locator('#welcome').waitFor();
   return JSON.parse((await page.locator('#claims').textContent()) ?? '{}');

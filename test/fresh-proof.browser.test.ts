@@ -1,9 +1,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../src/auth/passwords.ts';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium, scanQrCode } from './support/browser.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { codeFor, decodeQrPng, parseOtpauth } from './support/totp.ts';
+import { codeFor } from './support/totp.ts';
 
 let storage: TestStorage;
 let gatehouse: TestGatehouse;
@@ -26,11 +26,6 @@ afterAll(async () => {
   await gatehouse?.close();
   await storage?.drop();
 });
-
-async function scanQrCode(page: Page): Promise<string> {
-  const png = await page.getByRole('img', { name: /QR code/ }).screenshot();
-  return parseOtpauth(decodeQrPng(png)).secret;
-}
 
 async function saveDevice(page: Page, name: string): Promise<string> {
   const secret = await scanQrCode(page);

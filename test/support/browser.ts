@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { decodeQrPng, parseOtpauth } from './totp.ts';
 
 /** Debian's Chromium, never a downloaded one; the flags keep it off the (closed) network. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -21,4 +22,10 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/** Reads the enrolment QR code off the screen, as a phone's camera would: the TOTP secret. */
+export async function scanQrCode(page: Page): Promise<string> {
+  const png = await page.getByRole('img', { name: /QR code/ }).screenshot();
+  return parseOtpauth(decodeQrPng(png)).secret;
 }
