@@ -221,8 +221,14 @@ describe('fresh proof for credential changes', () => {
       });
       return { result, recorded: recorded.map(([uid, accountId, factor, device]) => [uid, accountId, factor, device]) };
     };
-    expect(await confirm(1, '', '123456')).toEqual({ result: { ok: false, field: 'password', check: undefined, needsCode: true }, recorded: [] });
-    expect(await confirm(1, 'right', '  ')).toEqual({ result: { ok: false, field: 'code', check: undefined, needsCode: true }, recorded: [] });
+    expect(await confirm(1, '', '123456')).toEqual({
+      result: { ok: false, field: 'password', check: undefined, needsCode: true },
+      recorded: [],
+    });
+    expect(await confirm(1, 'right', '  ')).toEqual({
+      result: { ok: false, field: 'code', check: undefined, needsCode: true },
+      recorded: [],
+    });
     expect(calls).toEqual([]);
     expect(await confirm(1, 'wrong', '123456')).toEqual({
       result: { ok: false, field: 'password', check: { ok: false, reason: 'invalid' }, needsCode: true },

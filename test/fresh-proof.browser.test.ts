@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { launchChromium, scanQrCode } from './support/browser.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
-import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { codeFor } from './support/totp.ts';
 
 let storage: TestStorage;
@@ -38,16 +38,7 @@ async function saveDevice(page: Page, name: string): Promise<string> {
 
 /** Ten minutes pass: the sign-in and every proof of this account's sessions are older than the window. */
 async function leaveTheBrowserUnattended() {
-  const account = (await gatehouse.services.accounts.findByEmail(EMAIL))!;
-  await gatehouse.database.dataSource.query(
-    `UPDATE oidc_payloads SET payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 600))
-      WHERE model = 'Session' AND payload->>'accountId' = $1`,
-    [account.id],
-  );
-  await gatehouse.database.dataSource.query(
-    `UPDATE session_proofs SET proven_at = proven_at - interval '10 minutes' WHERE account_id = $1`,
-    [account.id],
-  );
+  await ageSessionsOf(gatehouse, (await gatehouse.services.accounts.findByEmail(EMAIL))!.id);
 }
 
 test('a browser left signed in must confirm it is the owner (password and code) before changing devices', async () => {

@@ -1,6 +1,6 @@
 import { accountSubject, THROTTLE } from '../src/auth/throttle.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
-import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { formField, qrImage, visibleText, type Page } from './support/agent.ts';
 import { startSmtpServer } from './support/smtp.ts';
 import { codeFor, decodeQrDataUrl, parseOtpauth } from './support/totp.ts';
@@ -69,22 +69,8 @@ async function withPhone(email: string) {
   return { agent, secret: enrolment.secret };
 }
 
-/**
- * Ten minutes pass for the account's sessions: the password was given, and every proof stored,
- * longer ago than the window. What a thief finds in a browser left signed in.
- */
-async function ageSessions(email: string, seconds = 600) {
-  const accountId = await accountIdOf(email);
-  await gatehouse.database.dataSource.query(
-    `UPDATE oidc_payloads SET payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - $2))
-      WHERE model = 'Session' AND payload->>'accountId' = $1`,
-    [accountId, seconds],
-  );
-  await gatehouse.database.dataSource.query(
-    `UPDATE session_proofs SET proven_at = proven_at - make_interval(secs => $2) WHERE account_id = $1`,
-    [accountId, seconds],
-  );
-}
+/** Ten minutes pass for the account's sessions (see ageSessionsOf). */
+const ageSessions = async (email: string) => ageSessionsOf(gatehouse, await accountIdOf(email));
 
 const confirmUrl = (next: string) => `${gatehouse.issuer}/account/confirm?${new URLSearchParams({ next })}`;
 

@@ -32,3 +32,19 @@ export async function startTestGatehouse(storage: TestStorage, extraEnv: Record<
   const running = await startGatehouse(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   return { ...running, issuer: config.issuer, env };
 }
+
+/**
+ * Time passes for an account's sessions: the sign-in, and every fresh proof stored, move
+ * `seconds` into the past. What a thief finds in a browser left signed in.
+ */
+export async function ageSessionsOf(gatehouse: RunningGatehouse, accountId: string, seconds = 600): Promise<void> {
+  await gatehouse.database.dataSource.query(
+    `UPDATE oidc_payloads SET payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - $2))
+      WHERE model = 'Session' AND payload->>'accountId' = $1`,
+    [accountId, seconds],
+  );
+  await gatehouse.database.dataSource.query(
+    `UPDATE session_proofs SET proven_at = proven_at - make_interval(secs => $2) WHERE account_id = $1`,
+    [accountId, seconds],
+  );
+}
