@@ -11,6 +11,7 @@ import { HashBearerIds1764800000000 } from './1764800000000-hash-bearer-ids.ts';
 import { OutboundDeliveries1764900000000 } from './1764900000000-outbound-deliveries.ts';
 import { SessionsNotBefore1765200000000 } from './1765200000000-sessions-not-before.ts';
 import { AuditEmailNormalised1765210000000 } from './1765210000000-audit-email-normalised.ts';
+import { AdminRoles1765300000000 } from './1765300000000-admin-roles.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   OutboundDeliveries1764900000000,
   SessionsNotBefore1765200000000,
   AuditEmailNormalised1765210000000,
+  AdminRoles1765300000000,
 ];

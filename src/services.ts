@@ -5,6 +5,7 @@ import type { SecretBox } from './auth/secret-box.ts';
 import type { AppConfig } from './config/index.ts';
 import type { Database } from './db/database.ts';
 import { repositoriesFor, type Repositories, type UnitOfWork } from './db/repositories/index.ts';
+import { AdministrationService } from './admin/service.ts';
 import { AccessService } from './domain/access.ts';
 import { AccountService } from './domain/accounts.ts';
 import { AuthenticationService } from './domain/authentication.ts';
@@ -21,6 +22,7 @@ import { auditProviderEvents } from './oidc/audit-events.ts';
 import { queueBackchannelLogout } from './oidc/backchannel.ts';
 import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
+import { SCHOOL_SYSTEM_POLICY } from './oidc/registration-policy.ts';
 import { loadViews } from './http/views.ts';
 import type Provider from 'oidc-provider';
 import type { ViewRenderer } from './http/views.ts';
@@ -50,6 +52,19 @@ export async function createServices(database: Database, config: AppConfig, logg
     ...DEFAULT_SCHEDULE,
     baseSeconds: config.outbound.retryBaseSeconds,
   });
+  const schools = new SchoolService(repositories);
+  const accounts = new AccountService(repositories, transaction);
+  const clients = new ClientService(transaction, clientStore);
+  const keys = {
+    rotate: () => addNextSigningKey(repositories.secrets, box),
+    activate: () => activateNextSigningKey(repositories.secrets, box),
+    list: () => listSigningKeys(repositories.secrets, box),
+  };
+  const passwordReset = new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
+    issuer: config.issuer,
+    tokenTtlSeconds: config.ttl.resetTokenSeconds,
+    logger,
+  });
   const services = {
     config,
     logger,
@@ -57,25 +72,32 @@ export async function createServices(database: Database, config: AppConfig, logg
     box,
     mailer,
     oidcAdapter: createAdapterClass(repositories.oidcPayloads, box),
-    schools: new SchoolService(repositories),
-    accounts: new AccountService(repositories, transaction),
+    schools,
+    accounts,
     access: new AccessService(repositories),
-    clients: new ClientService(transaction, clientStore),
+    clients,
     throttle,
     authenticators,
     audit,
     outbound,
-    keys: {
-      rotate: () => addNextSigningKey(repositories.secrets, box),
-      activate: () => activateNextSigningKey(repositories.secrets, box),
-      list: () => listSigningKeys(repositories.secrets, box),
-    },
+    keys,
     authentication,
     freshProof: new FreshProofService(repositories, authentication),
-    passwordReset: new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
-      issuer: config.issuer,
-      tokenTtlSeconds: config.ttl.resetTokenSeconds,
-      logger,
+    passwordReset,
+    admin: new AdministrationService({
+      repositories,
+      transaction,
+      audit,
+      passwordReset,
+      accounts,
+      authenticators,
+      clients,
+      keys,
+      schools,
+      initialAccessToken: async (days): Promise<string> => {
+        const { provider }: OidcParts = await services.oidc();
+        return new provider.InitialAccessToken({ expiresIn: days * 86_400, policies: [SCHOOL_SYSTEM_POLICY] }).save();
+      },
     }),
     /** The provider over these services, with its keys and views; built once, on first use. */
     oidc: (): Promise<OidcParts> => {

@@ -80,6 +80,8 @@ describe('ClientService (in-memory repositories)', () => {
       response_types: ['code'],
       redirect_uris: ['https://mis.example/cb'],
       token_endpoint_auth_method: 'client_secret_basic',
+      // Never the management API's scope: that comes only with an API role.
+      scope: 'openid offline_access email profile school',
       post_logout_redirect_uris: ['https://mis.example/bye'],
       initiate_login_uri: 'https://mis.example/login',
       backchannel_logout_uri: 'https://mis.example/backchannel',

@@ -1,4 +1,5 @@
 import type * as client from 'openid-client';
+import { operatorAuthority } from '../src/admin/authority.ts';
 import { commands } from '../src/admin/commands.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
@@ -179,7 +180,7 @@ test('`user mfa-reset` ends a stolen session that had passed a code: no higher a
 
   const higherUrl = (await authorizationRequest(rp, { prompt: 'none', ...higher })).url;
   await whileHammering(thief, [KEYS(), higherUrl], async () => {
-    await commands['user mfa-reset']!(gatehouse.services, { email });
+    await commands['user mfa-reset']!(gatehouse.services, { email }, operatorAuthority('test'));
   });
 
   await expectRefused(thief, higher);
@@ -195,9 +196,9 @@ test('`user lock` then `user unlock` leaves a stolen session ended, even with re
 
   const silentUrl = (await authorizationRequest(rp, { prompt: 'none' })).url;
   await whileHammering(thief, [KEYS(), silentUrl], async () => {
-    await commands['user lock']!(gatehouse.services, { email });
+    await commands['user lock']!(gatehouse.services, { email }, operatorAuthority('test'));
   });
-  await commands['user unlock']!(gatehouse.services, { email });
+  await commands['user unlock']!(gatehouse.services, { email }, operatorAuthority('test'));
 
   await expectRefused(thief);
   const again = new Agent(REDIRECT_URI);

@@ -6,6 +6,7 @@ import { EmbeddedDatabaseBusyError } from '../db/embedded.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { createLogger } from '../logger.ts';
 import { createServices } from '../services.ts';
+import { operatorAuthority } from './authority.ts';
 import { commands } from './commands.ts';
 
 const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
@@ -21,10 +22,18 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   keys activate          (the next key signs; restart every process)
   keys list
   user add --email <email> [--name <name>] --school <schoolId>[:basic|:higher] [--school ...]
-  user mfa-reset --email <email>
+  user mfa-reset --email <email> [--reason <text>]   (the person is mailed, with the reason)
   audit --email <email> [--limit <n>]
   user lock --email <email>
   user unlock --email <email>
+  role grant --email <email> --role helpdesk
+  role grant --email <email> --role school-admin --school <schoolId>
+  role grant --client <clientId> --role helpdesk|school-admin [--school <schoolId>]
+  role revoke (the same options as role grant)
+  role list [--cursor <cursor>]
+  client add --name <name> --grant-type client_credentials --api-role helpdesk
+  client add --name <name> --grant-type client_credentials --api-role school-admin --school <schoolId>
+             (a machine client of the management API at /api/v1)
 `;
 
 const OPTIONS = {
@@ -42,15 +51,11 @@ const OPTIONS = {
   client: { type: 'string', multiple: true },
   'expires-in-days': { type: 'string', multiple: true },
   limit: { type: 'string', multiple: true },
+  role: { type: 'string', multiple: true },
+  'api-role': { type: 'string', multiple: true },
+  reason: { type: 'string', multiple: true },
+  cursor: { type: 'string', multiple: true },
 } as const;
-
-const one = (value: unknown) => (Array.isArray(value) ? String(value.at(-1)) : typeof value === 'string' ? value : undefined);
-
-/** The options of an admin action, for the audit trail (nothing secret is ever an option). */
-function auditDetail(values: Record<string, unknown>): Record<string, unknown> {
-  const { json: _json, help: _help, ...rest } = values;
-  return { ...rest, actor: process.env.USER ?? 'unknown' };
-}
 
 function fail(message: string, json: boolean, code = 1): never {
   process.stderr.write(json ? `${JSON.stringify({ error: message })}\n` : `${message}\n`);
@@ -96,16 +101,9 @@ async function main(argv: string[]) {
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);
-    const audited = { event: `admin.${name.replace(' ', '.')}`, email: one(parsed.values.email), detail: auditDetail(parsed.values) };
-    try {
-      const result = await command(services, parsed.values);
-      if (name !== 'audit' && name !== 'school list' && name !== 'keys list')
-        await services.audit.record({ ...audited, outcome: 'success' });
-      process.stdout.write(parsed.values.json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
-    } catch (error) {
-      if (name !== 'audit') await services.audit.record({ ...audited, outcome: 'failure', reason: (error as Error).message });
-      throw error;
-    }
+    // The administration service audits every act, naming the system user who ran the command.
+    const result = await command(services, parsed.values, operatorAuthority(process.env.USER ?? 'unknown'));
+    process.stdout.write(parsed.values.json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
   } catch (error) {
     process.exitCode = 1;
     const message = isDomainError(error) ? error.message : `The command failed: ${(error as Error).message}`;

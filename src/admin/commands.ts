@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { notFound, validationError } from '../domain/errors.ts';
+import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
+import { validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
-import { SCHOOL_SYSTEM_POLICY } from '../oidc/registration-policy.ts';
+import type { Authority } from './authority.ts';
+import type { RoleGrant } from './service.ts';
 
 export type CommandResult = { json: Record<string, unknown>; text: string };
 
@@ -31,34 +33,67 @@ function required(options: Options, name: string): string {
   return value;
 }
 
-/** The CLI's commands: each parses its options at the edge, then calls one service. */
-export const commands: Record<string, (services: Services, options: Options) => Promise<CommandResult>> = {
-  async 'school add'(services, options) {
-    const school = await services.schools.add({
+const ROLES: readonly AdminRoleName[] = ['helpdesk', 'school-admin'];
+
+function roleOption(options: Options, name: string): AdminRoleName {
+  const role = required(options, name);
+  if (!ROLES.includes(role as AdminRoleName)) throw validationError(`--${name} must be helpdesk or school-admin.`);
+  return role as AdminRoleName;
+}
+
+/** `role grant|revoke`: a person by --email, or a machine client by --client; a school for school-admin. */
+function roleGrant(options: Options): RoleGrant {
+  const role = roleOption(options, 'role');
+  const clientId = one(options.client);
+  const subject =
+    clientId !== undefined
+      ? { clientId: parse(text(200), clientId, 'client') }
+      : { email: parse(email, required(options, 'email'), 'email') };
+  const school = one(options.school);
+  return { subject, role, schoolId: school === undefined ? undefined : parse(uuid, school, 'school') };
+}
+
+type Command = (services: Services, options: Options, operator: Authority) => Promise<CommandResult>;
+
+/**
+ * The CLI's commands: each parses its options at the edge, then calls the administration service
+ * as the operator (the helpdesk's powers, on the server itself), which audits the act.
+ */
+export const commands: Record<string, Command> = {
+  async 'school add'(services, options, operator) {
+    const school = await services.admin.staff.addSchool(operator, {
       name: parse(text(200), required(options, 'name'), 'name'),
       postcode: parse(text(16), required(options, 'postcode'), 'postcode'),
     });
     return { json: { id: school.id }, text: `Added school ${school.name} (${school.id}).` };
   },
 
-  async 'school list'(services) {
-    const schools = await services.schools.list();
+  async 'school list'(services, _options, operator) {
+    const schools = [];
+    let cursor: string | undefined;
+    do {
+      const page = await services.admin.staff.listSchools(operator, { cursor, limit: 200 });
+      schools.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
     return {
       json: { schools: schools.map(({ id, name, postcode }) => ({ id, name, postcode })) },
       text: schools.map((s) => `${s.id}  ${s.name}  ${s.postcode}`).join('\n') || 'No schools yet.',
     };
   },
 
-  async 'client add'(services, options) {
+  async 'client add'(services, options, operator) {
     const schoolIds = list(options.school).map((id) => parse(uuid, id, 'school'));
-    if (schoolIds.length === 0) throw validationError('--school is required (once per school the client serves).');
+    const apiRole = options['api-role'] === undefined ? undefined : roleOption(options, 'api-role');
+    if (schoolIds.length === 0 && apiRole !== 'helpdesk')
+      throw validationError('--school is required (once per school the client serves).');
     const grantType = one(options['grant-type']) ?? 'authorization_code';
     if (grantType !== 'authorization_code' && grantType !== 'client_credentials') {
       throw validationError(
         '--grant-type must be authorization_code (a school system people sign in to) or client_credentials (a machine client).',
       );
     }
-    const client = await services.clients.add({
+    const client = await services.admin.clients.add(operator, {
       name: parse(text(200), required(options, 'name'), 'name'),
       schoolIds,
       machine: grantType === 'client_credentials',
@@ -66,6 +101,7 @@ export const commands: Record<string, (services: Services, options: Options) => 
       postLogoutRedirectUris: list(options['post-logout-redirect-uri']),
       initiateLoginUri: one(options['initiate-login-uri']),
       backchannelLogoutUri: one(options['backchannel-logout-uri']),
+      apiRole,
     });
     return {
       json: { client_id: client.clientId, client_secret: client.clientSecret },
@@ -73,27 +109,26 @@ export const commands: Record<string, (services: Services, options: Options) => 
     };
   },
 
-  async 'client link'(services, options) {
+  async 'client link'(services, options, operator) {
     const clientId = parse(text(200), required(options, 'client'), 'client');
     const schoolIds = list(options.school).map((id) => parse(uuid, id, 'school'));
     if (schoolIds.length === 0) throw validationError('--school is required (once per school to link).');
-    await services.clients.link(clientId, schoolIds);
+    await services.admin.clients.link(operator, clientId, schoolIds);
     return { json: { client_id: clientId, schools: schoolIds }, text: `Linked ${clientId} to ${schoolIds.length} school(s).` };
   },
 
-  async 'token initial-access'(services, options) {
+  async 'token initial-access'(services, options, operator) {
     const days = Number(one(options['expires-in-days']) ?? 7);
     if (!Number.isInteger(days) || days < 1 || days > 90) throw validationError('--expires-in-days must be a whole number from 1 to 90.');
-    const { provider } = await services.oidc();
-    const token = await new provider.InitialAccessToken({ expiresIn: days * 86_400, policies: [SCHOOL_SYSTEM_POLICY] }).save();
+    const token = await services.admin.clients.issueInitialAccessToken(operator, days);
     return {
       json: { token, expires_in: days * 86_400, registration_endpoint: `${services.config.issuer}/reg` },
       text: `Initial access token (valid ${days} days, for POST ${services.config.issuer}/reg):\n${token}`,
     };
   },
 
-  async 'keys rotate'(services) {
-    const keys = await services.keys.rotate();
+  async 'keys rotate'(services, _options, operator) {
+    const keys = (await services.admin.clients.rotateKeys(operator)) as Awaited<ReturnType<Services['keys']['rotate']>>;
     const next = keys.find((key) => key.status === 'next')!;
     return {
       json: { keys },
@@ -101,8 +136,8 @@ export const commands: Record<string, (services: Services, options: Options) => 
     };
   },
 
-  async 'keys activate'(services) {
-    const keys = await services.keys.activate();
+  async 'keys activate'(services, _options, operator) {
+    const keys = (await services.admin.clients.activateKey(operator)) as Awaited<ReturnType<Services['keys']['activate']>>;
     if (!keys) throw validationError('There is no next key to activate: run "keys rotate" first.');
     return {
       json: { keys },
@@ -110,22 +145,22 @@ export const commands: Record<string, (services: Services, options: Options) => 
     };
   },
 
-  async 'keys list'(services) {
-    const keys = await services.keys.list();
+  async 'keys list'(services, _options, operator) {
+    const keys = (await services.admin.clients.listKeys(operator)) as Awaited<ReturnType<Services['keys']['list']>>;
     return {
       json: { keys },
       text: keys.map((k) => `${k.kid}  ${k.alg}  ${k.status}${k.retiredAt ? `  retired ${k.retiredAt}` : ''}`).join('\n'),
     };
   },
 
-  async 'user add'(services, options) {
+  async 'user add'(services, options, operator) {
     const memberships = list(options.school).map((value) => {
       const [schoolId, level] = parse(membership, value, 'school').split(':');
       return { schoolId: schoolId!.toLowerCase(), accessLevel: (level ?? 'basic') as 'basic' | 'higher' };
     });
     if (memberships.length === 0) throw validationError('--school is required (<schoolId>[:basic|:higher]).');
     const nameOption = one(options.name);
-    const account = await services.accounts.addUser({
+    const account = await services.admin.people.addUser(operator, {
       email: parse(email, required(options, 'email'), 'email'),
       name: nameOption === undefined ? undefined : parse(text(200), nameOption, 'name'),
       memberships,
@@ -133,12 +168,14 @@ export const commands: Record<string, (services: Services, options: Options) => 
     return { json: { id: account.id }, text: `Account ${account.email} (${account.id}) has ${memberships.length} membership(s) added.` };
   },
 
-  async 'user mfa-reset'(services, options) {
-    const address = parse(email, required(options, 'email'), 'email');
-    const account = await services.accounts.findByEmail(address);
-    if (!account) throw notFound(`No account has the email address ${address}.`);
-    const removed = await services.authenticators.resetAll(account);
-    return { json: { id: account.id, removed }, text: `Removed ${removed} authenticator device(s) from ${account.email}.` };
+  async 'user mfa-reset'(services, options, operator) {
+    const accountId = await services.admin.people.idOf(parse(email, required(options, 'email'), 'email'));
+    const reason = one(options.reason) === undefined ? undefined : parse(text(500), one(options.reason), 'reason');
+    const account = await services.admin.people.resetAuthenticators(operator, accountId, reason);
+    return {
+      json: { id: account.id, removed: account.removed },
+      text: `Removed ${account.removed} authenticator device(s) from ${account.email}.`,
+    };
   },
 
   async audit(services, options) {
@@ -152,14 +189,50 @@ export const commands: Record<string, (services: Services, options: Options) => 
     return { json: { events }, text: text || `No events for ${address}.` };
   },
 
-  async 'user lock'(services, options) {
-    const account = await services.accounts.setStatus(parse(email, required(options, 'email'), 'email'), 'locked');
+  async 'user lock'(services, options, operator) {
+    const accountId = await services.admin.people.idOf(parse(email, required(options, 'email'), 'email'));
+    const account = await services.admin.people.lock(operator, accountId);
     return { json: { id: account.id, status: account.status }, text: `Locked ${account.email}.` };
   },
 
-  async 'user unlock'(services, options) {
-    const account = await services.accounts.setStatus(parse(email, required(options, 'email'), 'email'), 'active');
+  async 'user unlock'(services, options, operator) {
+    const accountId = await services.admin.people.idOf(parse(email, required(options, 'email'), 'email'));
+    const account = await services.admin.people.unlock(operator, accountId);
     // `released`: how many counters of wrong attempts (and the locks they caused) were lifted.
     return { json: { id: account.id, status: account.status, released: account.released }, text: `Unlocked ${account.email}.` };
   },
+
+  async 'role grant'(services, options, operator) {
+    const grant = roleGrant(options);
+    const { id, created } = await services.admin.roles.grant(operator, grant);
+    return { json: { id, created }, text: `${created ? 'Granted' : 'Already held:'} ${describeGrant(grant)} (${id}).` };
+  },
+
+  async 'role revoke'(services, options, operator) {
+    const grant = roleGrant(options);
+    const { id } = await services.admin.roles.revoke(operator, grant);
+    return { json: { id }, text: `Revoked ${describeGrant(grant)}.` };
+  },
+
+  async 'role list'(services, options, operator) {
+    const page = await services.admin.roles.list(operator, { cursor: one(options.cursor), limit: 200 });
+    const roles = page.items.map(({ id, role, schoolId, accountId, email, clientId }) => ({
+      id,
+      role,
+      school_id: schoolId,
+      ...(accountId ? { account_id: accountId, email } : { client_id: clientId }),
+    }));
+    const text = page.items
+      .map((r) => [r.id, r.role, r.schoolId ?? 'every school', r.email ?? `client ${r.clientId}`].join('  '))
+      .join('\n');
+    return {
+      json: { roles, next_cursor: page.nextCursor },
+      text: (text || 'No roles granted yet.') + (page.nextCursor ? `\nMore: --cursor ${page.nextCursor}` : ''),
+    };
+  },
 };
+
+function describeGrant(grant: RoleGrant): string {
+  const who = 'email' in grant.subject ? grant.subject.email : `client ${grant.subject.clientId}`;
+  return `${grant.role}${grant.schoolId ? ` of school ${grant.schoolId}` : ''} for ${who}`;
+}

@@ -139,15 +139,18 @@ export class AuthenticatorService {
     return device;
   }
 
-  /** Helpdesk: the next sign-in is password only, at basic, until the person enrols again. */
-  async resetAll(account: Account): Promise<number> {
+  /**
+   * Helpdesk: the next sign-in is password only, at basic, until the person enrols again. The
+   * person is mailed, with the helpdesk's reason when one was given.
+   */
+  async resetAll(account: Account, reason?: string): Promise<number> {
     // Whoever is signed in with a code from the lost device loses that session and its tokens.
     const removed = await this.transaction(async (repositories) => {
       const count = await repositories.authenticators.deleteAllFor(account.id);
       await endSessions(repositories, account.id);
       return count;
     });
-    if (removed > 0) await this.notify(account, 'device-removed', `all ${removed} device(s), by your helpdesk`);
+    if (removed > 0) await this.notify(account, 'device-removed', `all ${removed} device(s), by your helpdesk`, undefined, reason);
     return removed;
   }
 
@@ -165,12 +168,18 @@ export class AuthenticatorService {
     return { qrDataUrl, manualKey: groupedSecret(secret), enrolment };
   }
 
-  private async notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string, usedDeviceName?: string) {
+  private async notify(
+    account: Account,
+    template: 'device-added' | 'device-removed',
+    deviceName: string,
+    usedDeviceName?: string,
+    helpdeskReason?: string,
+  ) {
     try {
       await this.mailer.send({
         to: account.email,
         template,
-        data: { name: account.name, email: account.email, deviceName, usedDeviceName, when: new Date().toUTCString() },
+        data: { name: account.name, email: account.email, deviceName, usedDeviceName, helpdeskReason, when: new Date().toUTCString() },
       });
     } catch (error) {
       this.logger.error({ err: error, template }, 'could not send the device notification');

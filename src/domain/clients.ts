@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import { notFound, validationError } from './errors.ts';
+import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
 import { SchoolService } from './schools.ts';
 
 export type NewClient = {
@@ -13,7 +14,15 @@ export type NewClient = {
   postLogoutRedirectUris?: string[] | undefined;
   initiateLoginUri?: string | undefined;
   backchannelLogoutUri?: string | undefined;
+  /** A machine client of the management API holds this role (school-admin: at its schools). */
+  apiRole?: AdminRoleName | undefined;
 };
+
+/** The scope a token for the management API carries; only clients given an API role may ask for it. */
+export const ADMIN_API_SCOPE = 'gatehouse:admin';
+
+/** What a school system may ask for (see SCOPES in src/oidc/provider.ts). */
+export const SCHOOL_SYSTEM_SCOPES = 'openid offline_access email profile school';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -64,12 +73,19 @@ export class ClientService {
       throw validationError('A client needs at least one redirect URI (--redirect-uri).');
     if (input.machine && input.redirectUris.length > 0)
       throw validationError('A machine client (client_credentials) takes no redirect URI.');
+    if (input.apiRole && !input.machine) throw validationError('Only a machine client (client_credentials) can hold an API role.');
+    if (input.apiRole === 'school-admin' && input.schoolIds.length === 0)
+      throw validationError('A school-admin API client needs the school(s) it administers (--school).');
     const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
     const clientSecret = crypto.randomBytes(32).toString('base64url');
     await this.transaction(async (repositories) => {
       await new SchoolService(repositories).requireAll(input.schoolIds);
       await this.clientStore(repositories).upsert(clientId, clientMetadata(clientId, clientSecret, input) as AdapterPayload, 0);
       await repositories.clientSchools.link(clientId, input.schoolIds);
+      if (input.apiRole === 'helpdesk') await repositories.adminRoles.grant({ clientId }, 'helpdesk', null);
+      if (input.apiRole === 'school-admin') {
+        for (const schoolId of input.schoolIds) await repositories.adminRoles.grant({ clientId }, 'school-admin', schoolId);
+      }
     });
     return { clientId, clientSecret };
   }
@@ -95,6 +111,9 @@ function clientMetadata(clientId: string, clientSecret: string, input: NewClient
     client_name: input.name,
     ...flows,
     token_endpoint_auth_method: 'client_secret_basic',
+    // Every client has an explicit scope list: oidc-provider then refuses any other scope it knows,
+    // so only a client given an API role can be issued a token for the management API.
+    scope: input.apiRole ? ADMIN_API_SCOPE : SCHOOL_SYSTEM_SCOPES,
     ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
     ...(input.initiateLoginUri ? { initiate_login_uri: input.initiateLoginUri } : {}),
     ...(input.backchannelLogoutUri

@@ -1,6 +1,6 @@
 /** Typed failures of the domain; src/http/errors.ts maps each kind to a response in one place. */
 export class DomainError extends Error {
-  readonly kind: 'validation' | 'not_found';
+  readonly kind: 'validation' | 'not_found' | 'forbidden' | 'conflict' | 'rate_limited';
   readonly field: string | undefined;
 
   constructor(kind: DomainError['kind'], message: string, field?: string) {
@@ -13,5 +13,18 @@ export class DomainError extends Error {
 
 export const validationError = (message: string, field?: string) => new DomainError('validation', message, field);
 export const notFound = (message: string) => new DomainError('not_found', message);
+/** The actor is known but its role does not allow this. */
+export const forbidden = (message: string) => new DomainError('forbidden', message);
+export const conflict = (message: string) => new DomainError('conflict', message);
+export const rateLimited = (message: string) => new DomainError('rate_limited', message);
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
+
+/** The HTTP status of each kind, for every front end that speaks HTTP. */
+export const STATUS_OF_KIND: Record<DomainError['kind'], number> = {
+  validation: 400,
+  not_found: 404,
+  forbidden: 403,
+  conflict: 409,
+  rate_limited: 429,
+};

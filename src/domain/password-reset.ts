@@ -12,6 +12,8 @@ import { endSessions, isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { BackgroundWork } from './background.ts';
 
+export type ResetRequestOutcome = 'sent' | 'throttled' | 'refused';
+
 export type ResetLinkState = { valid: true; account: Account; interactionUid: string | null } | { valid: false; reason: string };
 
 export type ResetOutcome =
@@ -88,17 +90,20 @@ export class PasswordResetService {
     await this.background.drain();
   }
 
-  /** Always resolves the same way, so the caller cannot learn whether the address has an account. */
-  async request(email: string, interactionUid: string | null, where: RequestContext): Promise<void> {
+  /**
+   * Takes the same time and answers the page the same way whatever happens, so a person cannot
+   * learn whether the address has an account; the outcome is for administrators, who can.
+   */
+  async request(email: string, interactionUid: string | null, where: RequestContext): Promise<ResetRequestOutcome> {
     const requested = { event: 'password_reset.request', email, ...where };
     const account = await this.repositories.accounts.findByEmail(email);
     if (!(await this.throttle.mayEmail(account, email))) {
       await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: 'throttled' });
-      return;
+      return 'throttled';
     }
     if (!isUsable(account)) {
       await this.audit.record({ ...requested, accountId: account?.id, outcome: 'failure', reason: account ? 'locked' : 'unknown_address' });
-      return;
+      return 'refused';
     }
     const { token, hash } = newResetToken();
     await this.repositories.resetTokens.insert({
@@ -116,6 +121,7 @@ export class PasswordResetService {
       data: { name: account.name, email: account.email, link, lifetime: this.lifetimeMinutes },
     });
     await this.audit.record({ ...requested, accountId: account.id, outcome: 'success' });
+    return 'sent';
   }
 
   async inspect(token: string): Promise<ResetLinkState> {

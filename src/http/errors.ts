@@ -1,14 +1,9 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
-import { isDomainError, type DomainError } from '../domain/errors.ts';
+import { isDomainError, STATUS_OF_KIND } from '../domain/errors.ts';
 import { PageError } from './page-error.ts';
 import type { ViewRenderer } from './views.ts';
-
-const STATUS_BY_KIND: Record<DomainError['kind'], number> = {
-  validation: 400,
-  not_found: 404,
-};
 
 /**
  * The one place errors become responses: typed errors keep their words; anything unexpected is
@@ -40,7 +35,7 @@ export const UNAVAILABLE = {
 function describe(error: unknown): { status: number; heading: string; detail: string } {
   if (error instanceof PageError) return error;
   if (isDomainError(error)) {
-    return { status: STATUS_BY_KIND[error.kind], heading: 'Something is not right', detail: error.message };
+    return { status: STATUS_OF_KIND[error.kind], heading: 'Something is not right', detail: error.message };
   }
   if (isDatabaseUnavailable(error)) return UNAVAILABLE;
   const status = (error as { status?: number; expose?: boolean }).status;

@@ -6,6 +6,7 @@ import { sessionSecondsToSave } from '../domain/session-lifetime.ts';
 import { createDestinationPolicy } from '../domain/outbound-destinations.ts';
 import { createOutboundFetch } from '../http/outbound-fetch.ts';
 import type { Services } from '../services.ts';
+import { ADMIN_API_SCOPE, SCHOOL_SYSTEM_SCOPES } from '../domain/clients.ts';
 import { createFindAccount } from './accounts.ts';
 import { answersInJson, clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
@@ -14,7 +15,7 @@ import { cachePublicMetadata } from './public-metadata.ts';
 import { answerUnavailableWith503 } from './unavailable.ts';
 import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
 
-export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'school'];
+export const SCOPES = [...SCHOOL_SYSTEM_SCOPES.split(' '), ADMIN_API_SCOPE];
 
 /**
  * The session cookie: no Max-Age, so a browser-session cookie. oidc-provider adds Expires only
@@ -64,6 +65,9 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+      // A client registered without a scope list (dynamically, or before API roles existed) may
+      // ask for these only: never the management API's scope.
+      scope: SCHOOL_SYSTEM_SCOPES,
     },
     features: {
       devInteractions: { enabled: false },

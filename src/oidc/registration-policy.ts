@@ -1,5 +1,5 @@
 import { errors } from 'oidc-provider';
-import { uriProblem } from '../domain/clients.ts';
+import { ADMIN_API_SCOPE, uriProblem } from '../domain/clients.ts';
 
 export const SCHOOL_SYSTEM_POLICY = 'school-system';
 
@@ -20,6 +20,10 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
   // letting anyone with an initial access token probe hosts Gatehouse can reach.
   if (properties.sector_identifier_uri !== undefined) {
     throw new errors.InvalidClientMetadata('sector_identifier_uri is not supported: Gatehouse issues public subject identifiers');
+  }
+  // The management API's scope comes only with an API role, which only the helpdesk gives.
+  if (stringsOf('scope', properties.scope).some((scope) => scope.split(' ').includes(ADMIN_API_SCOPE))) {
+    throw new errors.InvalidClientMetadata(`scope ${ADMIN_API_SCOPE} cannot be registered: ask the helpdesk for an API client`);
   }
   const uris = [
     ...stringsOf('redirect_uris', properties.redirect_uris),

@@ -15,8 +15,20 @@ export type AuditEvent = {
 
 export type StoredAuditEvent = AuditEvent & { at: Date };
 
+/** What a page of the trail is filtered by; `schoolIds` confines it (a school administrator's view). */
+export type AuditFilter = {
+  email?: string | undefined;
+  schoolId?: string | undefined;
+  event?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  schoolIds?: readonly string[] | null | undefined;
+};
+
 type Row = {
+  id: string;
   at: Date;
+  at_exact: string;
   event: string;
   outcome: 'success' | 'failure';
   reason: string | null;
@@ -27,6 +39,24 @@ type Row = {
   ip: string | null;
   detail: Record<string, unknown> | null;
 };
+
+const SELECT = `SELECT id, at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_exact,
+                       event, outcome, reason, account_id, email, school_id, client_id, ip, detail
+                  FROM audit_events`;
+
+const toEvent = (row: Row): StoredAuditEvent & { id: string } => ({
+  id: row.id,
+  at: row.at,
+  event: row.event,
+  outcome: row.outcome,
+  reason: row.reason ?? undefined,
+  accountId: row.account_id ?? undefined,
+  email: row.email ?? undefined,
+  schoolId: row.school_id ?? undefined,
+  clientId: row.client_id ?? undefined,
+  ip: row.ip ?? undefined,
+  detail: row.detail ?? undefined,
+});
 
 export class AuditRepository {
   private readonly db: EntityManager;
@@ -58,23 +88,56 @@ export class AuditRepository {
   /** Newest first: events of the account, or typed with its address in any spelling that normalises alike (failed sign-ins). */
   async forAccount(accountId: string | null, email: string, limit: number): Promise<StoredAuditEvent[]> {
     const rows: Row[] = await this.db.query(
-      `SELECT at, event, outcome, reason, account_id, email, school_id, client_id, ip, detail
-         FROM audit_events
+      `${SELECT}
         WHERE ($1::uuid IS NOT NULL AND account_id = $1::uuid) OR email_normalised = $2
         ORDER BY at DESC, id DESC LIMIT $3`,
       [accountId, normaliseEmail(email), limit],
     );
-    return rows.map((row) => ({
-      at: row.at,
-      event: row.event,
-      outcome: row.outcome,
-      reason: row.reason ?? undefined,
-      accountId: row.account_id ?? undefined,
-      email: row.email ?? undefined,
-      schoolId: row.school_id ?? undefined,
-      clientId: row.client_id ?? undefined,
-      ip: row.ip ?? undefined,
-      detail: row.detail ?? undefined,
-    }));
+    return rows.map(toEvent);
+  }
+
+  /**
+   * Newest first, at most `limit` older than the cursor (the last row's time and id). An email
+   * filter matches the account's events and those typed with its address in any spelling.
+   */
+  async page(
+    filter: AuditFilter & { accountId: string | null },
+    options: { after: [string, string] | null; limit: number },
+  ): Promise<Array<StoredAuditEvent & { cursor: [string, string] }>> {
+    const rows: Row[] = await this.db.query(
+      `${SELECT}
+        WHERE ($1::text IS NULL OR ($2::uuid IS NOT NULL AND account_id = $2::uuid) OR email_normalised = $1)
+          AND ($3::uuid IS NULL OR school_id = $3::uuid)
+          AND ($4::uuid[] IS NULL OR school_id = ANY($4::uuid[]))
+          AND ($5::text IS NULL OR event = $5)
+          AND ($6::timestamptz IS NULL OR at >= $6)
+          AND ($7::timestamptz IS NULL OR at < $7)
+          AND ($8::timestamptz IS NULL OR (at, id) < ($8::timestamptz, $9::bigint))
+        ORDER BY at DESC, id DESC LIMIT $10`,
+      [
+        filter.email ? normaliseEmail(filter.email) : null,
+        filter.accountId,
+        filter.schoolId ?? null,
+        filter.schoolIds ?? null,
+        filter.event ?? null,
+        filter.since ?? null,
+        filter.until ?? null,
+        options.after?.[0] ?? null,
+        options.after?.[1] ?? null,
+        options.limit,
+      ],
+    );
+    // The cursor keeps the time to the microsecond as PostgreSQL has it (a Date keeps milliseconds).
+    return rows.map((row) => ({ ...toEvent(row), cursor: [row.at_exact, row.id] }));
+  }
+
+  /** When the account last completed a sign-in to a school system, if ever. */
+  async lastSignIn(accountId: string): Promise<Date | null> {
+    const rows: Array<{ at: Date }> = await this.db.query(
+      `SELECT at FROM audit_events WHERE account_id = $1 AND event = 'sign_in.authorized' AND outcome = 'success'
+        ORDER BY at DESC LIMIT 1`,
+      [accountId],
+    );
+    return rows[0]?.at ?? null;
   }
 }

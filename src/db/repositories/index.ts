@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { AccountsRepository } from './accounts.ts';
+import { AdminRolesRepository } from './admin-roles.ts';
 import { AuditRepository } from './audit.ts';
 import { AuthenticatorsRepository } from './authenticators.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
@@ -19,6 +20,7 @@ export type Repositories = ReturnType<typeof repositoriesFor>;
 export function repositoriesFor(manager: EntityManager) {
   return {
     accounts: new AccountsRepository(manager),
+    adminRoles: new AdminRolesRepository(manager),
     audit: new AuditRepository(manager),
     authenticators: new AuthenticatorsRepository(manager),
     clientSchools: new ClientSchoolsRepository(manager),

@@ -88,6 +88,28 @@ export class OidcPayloadsRepository {
     return affected;
   }
 
+  /**
+   * A leaver's reach into one school: every grant of the account (and the codes and tokens issued
+   * under it) through a client serving the school that was chosen for that school, or that no
+   * other membership of the account still covers. Run after the membership is gone; other
+   * schools' grants are untouched. Returns how many grants went.
+   */
+  async revokeSchoolGrants(accountId: string, schoolId: string): Promise<number> {
+    const doomed: Array<{ id: string }> = await this.db.query(
+      `SELECT g.id FROM oidc_payloads g
+        WHERE g.model = 'Grant' AND g.payload ? 'accountId' AND g.payload->>'accountId' = $1
+          AND EXISTS (SELECT 1 FROM client_schools cs WHERE cs.client_id = g.payload->>'clientId' AND cs.school_id = $2)
+          AND (EXISTS (SELECT 1 FROM grant_schools gs WHERE gs.grant_id = g.id AND gs.school_id = $2)
+               OR NOT EXISTS (SELECT 1 FROM memberships m JOIN client_schools cs ON cs.school_id = m.school_id
+                               WHERE m.account_id = $1::uuid AND cs.client_id = g.payload->>'clientId'))`,
+      [accountId, schoolId],
+    );
+    const ids = doomed.map((row) => row.id);
+    if (ids.length === 0) return 0;
+    await this.db.query(`DELETE FROM oidc_payloads WHERE grant_id = ANY($1::text[]) OR (model = 'Grant' AND id = ANY($1::text[]))`, [ids]);
+    return ids.length;
+  }
+
   /** Rows written before bearer ids were hashed, set aside by a migration under `unhashed:<model>`. */
   async listUnhashed(limit: number): Promise<UnhashedRow[]> {
     const rows: Array<{ model: string; id: string; payload: StoredPayload }> = await this.db.query(

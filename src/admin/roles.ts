@@ -1,0 +1,85 @@
+import type { AdminRole, AdminRoleName, RoleHolder } from '../db/repositories/admin-roles.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+import type { AuditService } from '../domain/audit.ts';
+import { notFound, validationError } from '../domain/errors.ts';
+import type { SchoolService } from '../domain/schools.ts';
+import { act } from './acting.ts';
+import { type Authority, requireAdministrator, requireHelpdesk, schoolScope } from './authority.ts';
+import { type Page, type PageRequest, pageOf } from './pagination.ts';
+
+export type RolesDeps = { repositories: Repositories; audit: AuditService; schools: SchoolService };
+
+/** Who the role is for, as a front end names them: a person by email, or a client by id. */
+export type RoleSubject = { email: string } | { clientId: string };
+
+export type RoleGrant = { subject: RoleSubject; role: AdminRoleName; schoolId?: string | undefined };
+
+/** Roles are the helpdesk's to give and take; a school administrator sees those at their schools. */
+export class RolesAdministration {
+  private readonly deps: RolesDeps;
+
+  constructor(deps: RolesDeps) {
+    this.deps = deps;
+  }
+
+  grant(authority: Authority, grant: RoleGrant): Promise<{ id: string; created: boolean }> {
+    return this.change(authority, 'role.grant', grant, async (holder, schoolId) =>
+      this.deps.repositories.adminRoles.grant(holder, grant.role, schoolId),
+    );
+  }
+
+  revoke(authority: Authority, grant: RoleGrant): Promise<{ id: string }> {
+    return this.change(authority, 'role.revoke', grant, async (holder, schoolId) => {
+      const held = await this.deps.repositories.adminRoles.find(holder, grant.role, schoolId);
+      if (!held || !(await this.deps.repositories.adminRoles.revoke(holder, grant.role, schoolId))) {
+        throw notFound('That role is not held, so there is nothing to revoke.');
+      }
+      return { id: held.id };
+    });
+  }
+
+  list(authority: Authority, request: PageRequest): Promise<Page<AdminRole>> {
+    requireAdministrator(authority);
+    return pageOf(
+      request,
+      ['uuid'],
+      (after, limit) =>
+        this.deps.repositories.adminRoles.page({ schoolIds: schoolScope(authority), after: after as [string] | null, limit }),
+      (role) => [role.id],
+      (role) => role,
+    );
+  }
+
+  private change<T>(
+    authority: Authority,
+    event: string,
+    grant: RoleGrant,
+    work: (holder: RoleHolder, schoolId: string | null) => Promise<T>,
+  ): Promise<T> {
+    const target = {
+      schoolId: grant.schoolId,
+      email: 'email' in grant.subject ? grant.subject.email : undefined,
+      detail: { role: grant.role, ...('clientId' in grant.subject ? { clientId: grant.subject.clientId } : {}) },
+    };
+    return act(this.deps.audit, authority, event, target, async () => {
+      requireHelpdesk(authority);
+      if (grant.role === 'school-admin' && !grant.schoolId)
+        throw validationError('A school-admin role needs the school it is for.', 'school');
+      if (grant.role === 'helpdesk' && grant.schoolId)
+        throw validationError('The helpdesk role covers every school: give no school.', 'school');
+      if (grant.schoolId) await this.deps.schools.requireAll([grant.schoolId]);
+      return work(await this.holderOf(grant.subject), grant.schoolId ?? null);
+    });
+  }
+
+  private async holderOf(subject: RoleSubject): Promise<RoleHolder> {
+    if ('clientId' in subject) {
+      const found = await this.deps.repositories.oidcPayloads.find('Client', subject.clientId);
+      if (!found) throw notFound(`No client has the id ${subject.clientId}.`);
+      return { clientId: subject.clientId };
+    }
+    const account = await this.deps.repositories.accounts.findByEmail(subject.email);
+    if (!account) throw notFound(`No account has the email address ${subject.email}.`);
+    return { accountId: account.id };
+  }
+}

@@ -1,0 +1,43 @@
+import type { RoleHolder } from '../db/repositories/admin-roles.ts';
+import type { Repositories } from '../db/repositories/index.ts';
+import type { SchoolService } from '../domain/schools.ts';
+import { AuditTrailAdministration } from './audit-trail.ts';
+import { type Actor, type Authority, authorityFrom } from './authority.ts';
+import { ClientsAdministration, type ClientsDeps } from './clients.ts';
+import { PeopleAdministration, type PeopleDeps } from './people.ts';
+import { RolesAdministration } from './roles.ts';
+
+export type { RoleGrant } from './roles.ts';
+import { StaffAdministration, type StaffDeps } from './staff.ts';
+
+export type AdministrationDeps = StaffDeps & PeopleDeps & ClientsDeps & { schools: SchoolService; repositories: Repositories };
+
+/**
+ * The one administration service: who may do what lives here (see authority.ts), and every act
+ * is audited here. The CLI, the console and the REST API are thin front ends over it.
+ */
+export class AdministrationService {
+  readonly staff: StaffAdministration;
+  readonly people: PeopleAdministration;
+  readonly roles: RolesAdministration;
+  readonly clients: ClientsAdministration;
+  readonly audit: AuditTrailAdministration;
+  private readonly repositories: Repositories;
+
+  constructor(deps: AdministrationDeps) {
+    this.repositories = deps.repositories;
+    this.staff = new StaffAdministration(deps);
+    this.people = new PeopleAdministration(deps);
+    this.roles = new RolesAdministration(deps);
+    this.clients = new ClientsAdministration(deps);
+    this.audit = new AuditTrailAdministration(deps.repositories);
+  }
+
+  /** What the actor may do, from the roles it holds now (read on every request: a revoked role ends at once). */
+  async authorityOf(actor: Actor, ip?: string): Promise<Authority> {
+    const holder: RoleHolder | null =
+      actor.kind === 'person' ? { accountId: actor.accountId } : actor.kind === 'client' ? { clientId: actor.clientId } : null;
+    const roles = holder ? await this.repositories.adminRoles.heldBy(holder) : [];
+    return authorityFrom(actor, roles, ip);
+  }
+}
