@@ -11,6 +11,7 @@ import { requestLog } from './http/request-log.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { ViewRenderer } from './http/views.ts';
 import { accountRoutes } from './account/routes.ts';
+import { apiRouter } from './admin/api/router.ts';
 import { passwordRoutes } from './interactions/password-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
@@ -44,6 +45,9 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   app.use(health.routes());
   const assets = await assetRoutes();
   app.use(assets.routes());
+  // The management API answers in JSON problem documents, before the HTML error pages below.
+  const api = apiRouter({ admin: services.admin, provider, issuer: config.issuer, logger });
+  app.use(api.routes());
 
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, logger));

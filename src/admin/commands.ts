@@ -3,6 +3,7 @@ import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
 import { validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import type { Authority } from './authority.ts';
+import { fields } from './fields.ts';
 import type { RoleGrant } from './service.ts';
 
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -12,13 +13,9 @@ type Options = Record<string, string | boolean | Array<string | boolean> | undef
 const list = (value: Options[string]) => (value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String));
 const one = (value: Options[string]) => list(value).at(-1);
 
-const uuid = z.uuid('must be a school id (a UUID)');
-const email = z
-  .string()
-  .trim()
-  .max(254)
-  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const uuid = fields.id;
+const email = fields.email;
+const text = fields.text;
 const membership = z.string().regex(/^[0-9a-fA-F-]{36}(:(basic|higher))?$/, 'must be <schoolId>[:basic|:higher]');
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, option: string): z.infer<T> {
