@@ -12,6 +12,7 @@ import { securityHeaders } from './http/security-headers.ts';
 import type { ViewRenderer } from './http/views.ts';
 import { accountRoutes } from './account/routes.ts';
 import { apiRouter } from './admin/api/router.ts';
+import { consoleRoutes } from './admin/console/routes.ts';
 import { passwordRoutes } from './interactions/password-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
@@ -55,7 +56,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   app.use(devices.middleware);
   const pages = { provider, services, render, csrf, devices };
   // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.
-  for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages)]) app.use(router.routes());
+  for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages), consoleRoutes(pages)]) app.use(router.routes());
 
   // The provider is a koa application of its own; it answers every other path.
   const handleOidc = provider.callback();

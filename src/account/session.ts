@@ -12,6 +12,8 @@ import { saveExistingSession } from '../oidc/session-store.ts';
 import type { Services } from '../services.ts';
 
 const STATE_COOKIE = 'gatehouse.account_signin';
+/** Where a sign-in started from our own pages may return to: never anywhere else. */
+const SIGNED_IN_AREAS = ['/account', '/admin'];
 
 export type SignedInAccount = { account: Account; amr: string[]; session: ProofSession };
 
@@ -66,8 +68,11 @@ export function accountSession(provider: Provider, services: Services) {
     await saveExistingSession(session, Math.max(1, session.exp - Math.floor(Date.now() / 1000)));
   }
 
-  /** Sends the visitor through the provider's sign-in and back to where they were going. */
-  function startSignIn(ctx: Context, returnTo: string) {
+  /**
+   * Sends the visitor through the provider's sign-in and back to where they were going; with
+   * `higher`, the sign-in asks for a code (or enrolment first), as a step-up from a school system would.
+   */
+  function startSignIn(ctx: Context, returnTo: string, options: { higher?: boolean } = {}) {
     const state = crypto.randomBytes(24).toString('base64url');
     ctx.cookies.set(STATE_COOKIE, `${state}|${returnTo}`, {
       httpOnly: true,
@@ -84,6 +89,7 @@ export function accountSession(provider: Provider, services: Services) {
       scope: 'openid',
       redirect_uri: `${issuer}/account/callback`,
       state,
+      ...(options.higher ? { acr_values: ACR_HIGHER } : {}),
     }).toString();
     ctx.redirect(url.toString());
   }
@@ -92,10 +98,13 @@ export function accountSession(provider: Provider, services: Services) {
   function finishSignIn(ctx: Context): string | null {
     const stored = ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '';
     ctx.cookies.set(STATE_COOKIE, null, { path: '/account' });
-    const [state, returnTo] = stored.split('|');
+    const cut = stored.indexOf('|');
+    const [state, returnTo] = cut < 0 ? [] : [stored.slice(0, cut), stored.slice(cut + 1)];
     const received = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     if (!state || !returnTo || !sameSecret(received, state)) return null;
-    return returnTo.startsWith('/account') ? returnTo : '/account';
+    return SIGNED_IN_AREAS.some((area) => returnTo === area || returnTo.startsWith(`${area}/`) || returnTo.startsWith(`${area}?`))
+      ? returnTo
+      : '/account';
   }
 
   return { current, recordCodePassed, startSignIn, finishSignIn };

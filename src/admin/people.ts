@@ -57,6 +57,8 @@ export class PeopleAdministration {
       'user.add',
       { email: input.email, detail: { memberships: input.memberships } },
       async () => {
+        // With no membership asked for, the loop checks nothing: still only an administrator may add an account.
+        requireAdministrator(authority);
         for (const membership of input.memberships) requireSchool(authority, membership.schoolId);
         return this.deps.accounts.addUser(input);
       },

@@ -38,7 +38,22 @@ export class RolesAdministration {
     });
   }
 
-  list(authority: Authority, request: PageRequest): Promise<Page<AdminRole>> {
+  /** The console revokes the grant a row of its list shows. */
+  async revokeById(authority: Authority, id: string): Promise<{ id: string }> {
+    requireHelpdesk(authority);
+    const held = await this.deps.repositories.adminRoles.findById(id);
+    if (!held) throw notFound('That role is not held any more.');
+    const subject: RoleSubject = held.clientId ? { clientId: held.clientId } : { email: held.email ?? '' };
+    return this.revoke(authority, { subject, role: held.role, schoolId: held.schoolId ?? undefined });
+  }
+
+  /** The school-admin grant of a person at a school, if held (for the console's member page). */
+  async schoolAdminGrant(authority: Authority, accountId: string, schoolId: string): Promise<AdminRole | null> {
+    requireHelpdesk(authority);
+    return this.deps.repositories.adminRoles.find({ accountId }, 'school-admin', schoolId);
+  }
+
+  async list(authority: Authority, request: PageRequest): Promise<Page<AdminRole>> {
     requireAdministrator(authority);
     return pageOf(
       request,

@@ -40,7 +40,7 @@ export class StaffAdministration {
     this.deps = deps;
   }
 
-  listSchools(authority: Authority, request: PageRequest & { search?: string | undefined }): Promise<Page<School>> {
+  async listSchools(authority: Authority, request: PageRequest & { search?: string | undefined }): Promise<Page<School>> {
     requireAdministrator(authority);
     return pageOf(
       request,

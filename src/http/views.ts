@@ -22,6 +22,7 @@ export async function loadViews(): Promise<ViewRenderer> {
     }
   }
   handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  handlebars.registerHelper('or', (a: unknown, b: unknown) => Boolean(a) || Boolean(b));
   handlebars.registerHelper('date', (value: unknown) => (value instanceof Date ? DATE_FORMAT.format(value) : ''));
   const layout = handlebars.compile(await fs.readFile(path.join(VIEWS_DIR, 'layouts', 'main.hbs'), 'utf8'));
   const pages = new Map<string, Handlebars.TemplateDelegate>();

@@ -10,6 +10,7 @@ export type AdminRole = {
   id: string;
   role: AdminRoleName;
   schoolId: string | null;
+  schoolName: string | null;
   accountId: string | null;
   email: string | null;
   clientId: string | null;
@@ -20,6 +21,7 @@ type Row = {
   id: string;
   role: AdminRoleName;
   school_id: string | null;
+  school_name: string | null;
   account_id: string | null;
   email: string | null;
   client_id: string | null;
@@ -30,6 +32,7 @@ const toRole = (row: Row): AdminRole => ({
   id: row.id,
   role: row.role,
   schoolId: row.school_id,
+  schoolName: row.school_name,
   accountId: row.account_id,
   email: row.email,
   clientId: row.client_id,
@@ -39,8 +42,8 @@ const toRole = (row: Row): AdminRole => ({
 const holderColumns = (holder: RoleHolder): [string | null, string | null] =>
   'accountId' in holder ? [holder.accountId, null] : [null, holder.clientId];
 
-const SELECT = `SELECT r.id, r.role, r.school_id, r.account_id, a.email, r.client_id, r.created_at
-                  FROM admin_roles r LEFT JOIN accounts a ON a.id = r.account_id`;
+const SELECT = `SELECT r.id, r.role, r.school_id, s.name AS school_name, r.account_id, a.email, r.client_id, r.created_at
+                  FROM admin_roles r LEFT JOIN accounts a ON a.id = r.account_id LEFT JOIN schools s ON s.id = r.school_id`;
 
 export class AdminRolesRepository {
   private readonly db: EntityManager;
@@ -70,6 +73,11 @@ export class AdminRolesRepository {
           AND r.role = $3 AND r.school_id IS NOT DISTINCT FROM $4`,
       [accountId, clientId, role, schoolId],
     );
+    return rows[0] ? toRole(rows[0]) : null;
+  }
+
+  async findById(id: string): Promise<AdminRole | null> {
+    const rows: Row[] = await this.db.query(`${SELECT} WHERE r.id = $1`, [id]);
     return rows[0] ? toRole(rows[0]) : null;
   }
 

@@ -1,0 +1,89 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { isDomainError } from '../../domain/errors.ts';
+import { forms } from '../../http/forms.ts';
+import { PageError } from '../../http/page-error.ts';
+import type { PageDeps } from '../../interactions/pages.ts';
+import { fields } from '../fields.ts';
+import { type ConsoleHelpers, queryString, queryText, readForm } from './console.ts';
+
+const helpdeskForm = z.object({ email: fields.email });
+const revokeForm = z.object({
+  id: fields.id,
+  next: z
+    .string()
+    .regex(/^\/admin\/[\w/-]*$/)
+    .optional(),
+});
+const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address.');
+
+const NOTICES: Record<string, string> = { granted: 'The role has been given.', revoked: 'The role has been taken away.' };
+
+/** Roles, for the helpdesk: who holds which, give the helpdesk role, make or unmake a school administrator, revoke. */
+export function rolesPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
+  const { csrf, services } = deps;
+  const { administrator, view, redirect } = helpers;
+  const roles = services.admin.roles;
+
+  async function rolesPage(ctx: Context, errors: Record<string, string> = {}, status = 200) {
+    const admin = await administrator(ctx);
+    if (!admin) return;
+    const cursor = queryText(ctx.query.cursor, 2000);
+    // The list itself needs only an administrator; giving and taking roles needs the helpdesk.
+    if (!admin.authority.helpdesk) throw new PageError(403, 'Helpdesk only', 'Only the helpdesk can manage roles.');
+    const page = await roles.list(admin.authority, { cursor });
+    view(
+      ctx,
+      admin,
+      'admin-roles',
+      {
+        title: 'Roles',
+        tab: 'roles',
+        notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined,
+        roles: page.items,
+        nextLink: page.nextCursor ? `/admin/roles${queryString({ cursor: page.nextCursor })}` : undefined,
+        firstLink: cursor ? '/admin/roles' : undefined,
+        form: ctx.method === 'POST' ? ctx.request.body : {},
+        errors,
+      },
+      status,
+    );
+  }
+
+  router.get('/admin/roles', (ctx) => rolesPage(ctx));
+  router.post('/admin/roles', forms, csrf.verify, async (ctx) => {
+    const admin = await administrator(ctx);
+    if (!admin) return;
+    const form = readForm(helpdeskForm, ctx.request.body);
+    if (form.errors) return rolesPage(ctx, form.errors, 400);
+    try {
+      await roles.grant(admin.authority, { subject: { email: form.data.email }, role: 'helpdesk' });
+    } catch (error) {
+      if (isDomainError(error) && error.kind === 'not_found')
+        return rolesPage(ctx, { email: 'No account has this email address. Add them to a school first.' }, 404);
+      throw error;
+    }
+    redirect(ctx, '/admin/roles?done=granted');
+  });
+
+  router.post('/admin/roles/revoke', forms, csrf.verify, async (ctx) => {
+    const admin = await administrator(ctx);
+    if (!admin) return;
+    const form = readForm(revokeForm, ctx.request.body);
+    if (form.errors) throw NOT_FOUND;
+    await roles.revokeById(admin.authority, form.data.id);
+    redirect(ctx, `${form.data.next ?? '/admin/roles'}?done=revoked`);
+  });
+
+  router.post('/admin/schools/:schoolId/members/:accountId/school-admin', forms, csrf.verify, async (ctx) => {
+    const admin = await administrator(ctx);
+    if (!admin) return;
+    const schoolId = fields.id.safeParse(ctx.params.schoolId);
+    const accountId = fields.id.safeParse(ctx.params.accountId);
+    if (!schoolId.success || !accountId.success) throw NOT_FOUND;
+    const member = await services.admin.staff.getMember(admin.authority, schoolId.data, accountId.data);
+    await roles.grant(admin.authority, { subject: { email: member.email }, role: 'school-admin', schoolId: schoolId.data });
+    redirect(ctx, `/admin/schools/${schoolId.data}/members/${accountId.data}?done=granted`);
+  });
+}
