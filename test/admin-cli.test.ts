@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as client from 'openid-client';
 import { createTestStorage, type TestStorage } from './support/database.ts';
+import { startTestGatehouse } from './support/gatehouse.ts';
+import { Agent, authorizationRequest, REDIRECT_URI, relyingParty, start } from './support/scenario.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -150,4 +153,108 @@ test('integrator and key commands: initial access token, machine client, link, k
   ]);
   const nothingNext = await admin('keys', 'activate');
   expect(nothingNext.stderr).toContain('There is no next key to activate');
+}, 120_000);
+
+test('role commands: grant helpdesk or a school, refuse the wrong shape, list, revoke once', async () => {
+  const school = await adminJson('school', 'add', '--name', 'Moor School', '--postcode', 'MO1 1OR');
+  const desk = await adminJson('user', 'add', '--email', 'desk@moor.example', '--school', String(school.id));
+  const office = await adminJson('user', 'add', '--email', 'office@moor.example', '--school', String(school.id));
+
+  const helpdesk = await adminJson('role', 'grant', '--email', 'Desk@Moor.example', '--role', 'helpdesk');
+  expect(helpdesk).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), created: true });
+  expect(await adminJson('role', 'grant', '--email', 'desk@moor.example', '--role', 'helpdesk')).toEqual({ ...helpdesk, created: false });
+  const schoolAdmin = await adminJson(
+    'role',
+    'grant',
+    '--email',
+    'office@moor.example',
+    '--role',
+    'school-admin',
+    '--school',
+    String(school.id),
+  );
+  expect(schoolAdmin.created).toBe(true);
+
+  const noSchool = await admin('role', 'grant', '--email', 'office@moor.example', '--role', 'school-admin', '--json');
+  expect(noSchool.code).not.toBe(0);
+  expect(noSchool.stdout).toBe('');
+  expect(JSON.parse(noSchool.stderr).error).toContain('needs the school');
+  const helpdeskAtSchool = await admin(
+    'role',
+    'grant',
+    '--email',
+    'office@moor.example',
+    '--role',
+    'helpdesk',
+    '--school',
+    String(school.id),
+  );
+  expect(helpdeskAtSchool.code).not.toBe(0);
+  expect(helpdeskAtSchool.stderr).toContain('covers every school');
+  const unknownRole = await admin('role', 'grant', '--email', 'office@moor.example', '--role', 'root');
+  expect(unknownRole.code).not.toBe(0);
+  expect(unknownRole.stderr).toContain('--role must be helpdesk or school-admin');
+  const unknownPerson = await admin('role', 'grant', '--email', 'nobody@moor.example', '--role', 'helpdesk');
+  expect(unknownPerson.stderr).toContain('No account has the email address');
+
+  const roles = (await adminJson('role', 'list')).roles as Array<Record<string, unknown>>;
+  expect(roles).toEqual(
+    expect.arrayContaining([
+      { id: helpdesk.id, role: 'helpdesk', school_id: null, account_id: desk.id, email: 'desk@moor.example' },
+      { id: schoolAdmin.id, role: 'school-admin', school_id: school.id, account_id: office.id, email: 'office@moor.example' },
+    ]),
+  );
+  expect(roles.filter((role) => role.account_id === office.id)).toHaveLength(1);
+
+  const revokeArgs = ['role', 'revoke', '--email', 'office@moor.example', '--role', 'school-admin', '--school', String(school.id)];
+  expect(await adminJson(...revokeArgs)).toEqual({ id: schoolAdmin.id });
+  const twice = await admin(...revokeArgs);
+  expect(twice.code).not.toBe(0);
+  expect(twice.stderr).toContain('nothing to revoke');
+  expect(((await adminJson('role', 'list')).roles as Array<{ id: string }>).map((role) => role.id)).not.toContain(schoolAdmin.id);
+}, 120_000);
+
+test('a helpdesk API client gets a gatehouse:admin token; other machine and school-system clients are refused that scope', async () => {
+  const school = await adminJson('school', 'add', '--name', 'Dale School', '--postcode', 'DA1 1LE');
+  const api = await adminJson('client', 'add', '--name', 'Helpdesk tool', '--grant-type', 'client_credentials', '--api-role', 'helpdesk');
+  const machine = await adminJson('client', 'add', '--name', 'Sync', '--school', String(school.id), '--grant-type', 'client_credentials');
+  const mis = await adminJson('client', 'add', '--name', 'Dale MIS', '--school', String(school.id), '--redirect-uri', REDIRECT_URI);
+  const roles = (await adminJson('role', 'list')).roles as Array<Record<string, unknown>>;
+  expect(roles).toContainEqual(expect.objectContaining({ role: 'helpdesk', school_id: null, client_id: api.client_id }));
+
+  const schoolAdminWithout = await admin(
+    'client',
+    'add',
+    '--name',
+    'X',
+    '--grant-type',
+    'client_credentials',
+    '--api-role',
+    'school-admin',
+  );
+  expect(schoolAdminWithout.code).not.toBe(0);
+  expect(schoolAdminWithout.stderr).toContain('--school is required');
+
+  const gatehouse = await startTestGatehouse(storage);
+  try {
+    const credentials = (c: Record<string, unknown>) => ({ clientId: String(c.client_id), clientSecret: String(c.client_secret) });
+    const apiRp = await relyingParty(gatehouse.issuer, credentials(api));
+    const token = await client.clientCredentialsGrant(apiRp, { scope: 'gatehouse:admin' });
+    expect(token).toMatchObject({ access_token: expect.any(String), scope: 'gatehouse:admin' });
+    expect(await client.tokenIntrospection(apiRp, token.access_token)).toMatchObject({
+      active: true,
+      client_id: api.client_id,
+      scope: 'gatehouse:admin',
+    });
+
+    const machineRp = await relyingParty(gatehouse.issuer, credentials(machine));
+    await expect(client.clientCredentialsGrant(machineRp, { scope: 'gatehouse:admin' })).rejects.toMatchObject({ error: 'invalid_scope' });
+
+    const misRp = await relyingParty(gatehouse.issuer, credentials(mis));
+    const agent = new Agent(REDIRECT_URI);
+    const asked = await start(agent, await authorizationRequest(misRp, { scope: 'openid gatehouse:admin' }));
+    expect(new URL(asked.location!).searchParams.get('error')).toBe('invalid_scope');
+  } finally {
+    await gatehouse.close();
+  }
 }, 120_000);
