@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { operatorAuthority } from '../src/admin/authority.ts';
 import { startGatehouse } from '../src/app.ts';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -45,10 +46,17 @@ for (const school of SCHOOLS) {
 }
 const account = await services.accounts.addUser({ email: DEMO_EMAIL, name: 'Jo Demo', memberships });
 await services.repositories.accounts.setPasswordHash(account.id, await hashPassword(DEMO_PASSWORD));
+// The demo user administers the second school, so the console can be tried too.
+await services.admin.roles.grant(operatorAuthority('demo'), {
+  subject: { email: DEMO_EMAIL },
+  role: 'school-admin',
+  schoolId: memberships[1]!.schoolId,
+});
 
 process.stdout.write(`
 Gatehouse demo
   Provider:        ${config.issuer}   (account settings: ${config.issuer}/account)
+  Console:         ${config.issuer}/admin   (the demo user administers ${SCHOOLS[1]!.name})
   School system A: ${systems[0]!.url}   (${SCHOOLS[0]!.name}: basic member)
   School system B: ${systems[1]!.url}   (${SCHOOLS[1]!.name}: higher member)
   Sign in as ${DEMO_EMAIL} / "${DEMO_PASSWORD}".
