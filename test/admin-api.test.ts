@@ -142,7 +142,7 @@ describe('as the helpdesk', () => {
 
     const removed = await call(helpdesk, 'DELETE', `/schools/${schoolId}/members/${accountId}`);
     expect(removed.status).toBe(200);
-    expect(removed.body).toEqual({ revoked_grants: 0 });
+    expect(removed.body).toEqual({ revoked_grants: 0, revoked_role: false });
     isProblem(await call(helpdesk, 'GET', `/schools/${schoolId}/members/${accountId}`), 404);
     isProblem(await call(helpdesk, 'DELETE', `/schools/${schoolId}/members/${accountId}`), 404);
   });
@@ -166,6 +166,22 @@ describe('as the helpdesk', () => {
         detail: expect.objectContaining({ reason: 'Left in a hurry', actor: { type: 'client', clientId: helpdesk.clientId } }),
       }),
     ]);
+  });
+  test('a school administrator who leaves the school stops administering it, in the same act', async () => {
+    const helpdesk = await apiClient('helpdesk');
+    const school = await addSchool(gatehouse.services, 'Hazel School');
+    const other = await addSchool(gatehouse.services, 'Holly School');
+    const head = await addStaff(gatehouse.services, 'head@hazel.example', [
+      { schoolId: school.id, accessLevel: 'higher' },
+      { schoolId: other.id, accessLevel: 'higher' },
+    ]);
+    for (const schoolId of [school.id, other.id]) {
+      await gatehouse.services.admin.roles.grant(operator, { subject: { email: head.email }, role: 'school-admin', schoolId });
+    }
+    const removed = await call(helpdesk, 'DELETE', `/schools/${school.id}/members/${head.id}`);
+    expect(removed.body).toEqual({ revoked_grants: 0, revoked_role: true });
+    const authority = await gatehouse.services.admin.authorityOf({ kind: 'person', accountId: head.id, email: head.email });
+    expect([...authority.schoolIds]).toEqual([other.id]);
   });
 });
 
@@ -195,6 +211,16 @@ describe('as a school administrator', () => {
     isProblem(await call(admin, 'POST', `/accounts/${both.id}/mfa-reset`, { reason: 'lost phone' }), 403);
     isProblem(await call(admin, 'GET', `/audit?school=${other.id}`), 403);
 
+    // A refused look is in the trail, naming who looked.
+    const refusedReads = await gatehouse.database.dataSource.query(
+      `SELECT detail FROM audit_events WHERE event = 'admin.read' AND outcome = 'failure' AND detail->'actor'->>'clientId' = $1`,
+      [admin.clientId],
+    );
+    expect(refusedReads.length).toBeGreaterThanOrEqual(3);
+
+    // Someone who already signs in gets no set-your-password mail from a school administrator.
+    isProblem(await call(admin, 'POST', `/schools/${own.id}/members/${both.id}/invite`), 409);
+
     expect((await call(admin, 'POST', `/schools/${own.id}/members`, { email: 'new@cedar.example', level: 'higher' })).status).toBe(201);
     const events = (await call(admin, 'GET', '/audit')).body!.items as Array<{ school_id: string | null }>;
     expect(events.length).toBeGreaterThan(0);
@@ -217,6 +243,8 @@ describe('bad input is a 4xx problem, never a 500 or a page', () => {
     ['a bad email', { email: 'not-an-address', level: 'basic' }, 400],
     ['a bad level', { email: 'a@elm.example', level: 'root' }, 400],
     ['a lone surrogate', '{"email":"a@elm.example","level":"basic","name":"\\ud800"}', 400],
+    ['a NUL in the address', '{"email":"a\\u0000@elm.example","level":"basic"}', 400],
+    ['a lone surrogate in the address', '{"email":"\\ud800@elm.example","level":"basic"}', 400],
   ])('%s', async (_label, body, status) => {
     const answer = await call(helpdesk, 'POST', `/schools/${schoolId}/members`, body);
     isProblem(answer, status);
@@ -236,6 +264,14 @@ describe('bad input is a 4xx problem, never a 500 or a page', () => {
     isProblem(await call(helpdesk, 'GET', '/schools?colour=blue'), 400);
     isProblem(await call(helpdesk, 'GET', '/schools?limit=100000'), 400);
     isProblem(await call(helpdesk, 'GET', '/audit?since=yesterday'), 400);
+    // Date.parse takes 30 February and year 0; PostgreSQL would answer them with an error (a 500).
+    for (const at of ['2024-02-30T00:00:00.000000Z', '0000-01-01T00:00:00.000000Z']) {
+      isProblem(await call(helpdesk, 'GET', `/audit?cursor=${Buffer.from(JSON.stringify([at, '1'])).toString('base64url')}`), 400);
+    }
+    // NUL cannot be stored or searched for: a 400, never a 500.
+    isProblem(await call(helpdesk, 'GET', '/accounts?email=a%00@b.example'), 400);
+    isProblem(await call(helpdesk, 'GET', '/schools?search=%00'), 400);
+    isProblem(await call(helpdesk, 'GET', `/schools/${schoolId}/members?search=a%00`), 400);
     isProblem(await call(helpdesk, 'GET', '/nothing-here'), 404);
     isProblem(await call(null, 'GET', '/nothing-here'), 404);
   });

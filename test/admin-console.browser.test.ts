@@ -96,7 +96,10 @@ test('the helpdesk: schools, staff, a school administrator, lock with a reason, 
   await expectAccessible(page);
   await page.getByLabel('Reason', { exact: true }).fill('');
   await page.getByRole('button', { name: 'Remove every device' }).click();
-  await page.getByText(/Must not be empty|Required|Invalid/).first().waitFor();
+  await page
+    .getByText(/Must not be empty|Required|Invalid/)
+    .first()
+    .waitFor();
   await page.getByLabel('Reason (for the audit trail)').fill('Checking the lock works');
   await page.getByRole('button', { name: 'Lock' }).click();
   await page.getByText('The account is locked: every session and token has ended.').waitFor();

@@ -136,7 +136,7 @@ test('removed from one school, with one client for both: the sign-in chosen for 
   expect(forHill.claims()!.school).toMatchObject({ id: hill.id });
   expect(forOak.claims()!.school).toMatchObject({ id: oak.id });
 
-  expect(await services.admin.staff.removeMember(helpdesk, hill.id, leaver.id)).toEqual({ revokedGrants: 1 });
+  expect(await services.admin.staff.removeMember(helpdesk, hill.id, leaver.id)).toEqual({ revokedGrants: 1, revokedRole: false });
 
   await expect(client.refreshTokenGrant(rp, forHill.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   await expect(client.fetchUserInfo(rp, forHill.access_token, leaver.id)).rejects.toMatchObject(INVALID_TOKEN);
@@ -159,7 +159,7 @@ test('removed from their only school at the client, a leaver at the shared clien
   const tokens = await signIn(agent, rp, leaver.email);
   expect(tokens.claims()!.school).toMatchObject({ id: hill.id });
 
-  expect(await services.admin.staff.removeMember(helpdesk, hill.id, leaver.id)).toEqual({ revokedGrants: 1 });
+  expect(await services.admin.staff.removeMember(helpdesk, hill.id, leaver.id)).toEqual({ revokedGrants: 1, revokedRole: false });
   await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   expect((await silently(agent, rp)).params.get('error')).toBe('access_denied');
 });

@@ -1,9 +1,16 @@
+import type { RegisteredClient } from '../db/repositories/clients.ts';
+import type { Repositories } from '../db/repositories/index.ts';
 import type { AuditService } from '../domain/audit.ts';
 import type { ClientService, NewClient } from '../domain/clients.ts';
+import { notFound } from '../domain/errors.ts';
 import { act } from './acting.ts';
 import { type Authority, requireHelpdesk } from './authority.ts';
+import { type Page, type PageRequest, pageOf } from './pagination.ts';
+
+export type { RegisteredClient } from '../db/repositories/clients.ts';
 
 export type ClientsDeps = {
+  repositories: Repositories;
   audit: AuditService;
   clients: ClientService;
   keys: { rotate(): Promise<unknown[]>; activate(): Promise<unknown[] | null>; list(): Promise<unknown[]> };
@@ -16,6 +23,25 @@ export class ClientsAdministration {
 
   constructor(deps: ClientsDeps) {
     this.deps = deps;
+  }
+
+  /** Every registered client (added here or registered dynamically), by name; never a secret. */
+  async list(authority: Authority, request: PageRequest & { search?: string | undefined }): Promise<Page<RegisteredClient>> {
+    requireHelpdesk(authority);
+    return pageOf(
+      request,
+      ['text', 'text'],
+      (after, limit) => this.deps.repositories.clients.page({ search: request.search, after: after as [string, string] | null, limit }),
+      (row) => row.cursor,
+      ({ cursor: _cursor, ...client }) => client,
+    );
+  }
+
+  async get(authority: Authority, clientId: string): Promise<RegisteredClient> {
+    requireHelpdesk(authority);
+    const client = await this.deps.repositories.clients.find(clientId);
+    if (!client) throw notFound(`No client has the id ${clientId}.`);
+    return client;
   }
 
   add(authority: Authority, input: NewClient): Promise<{ clientId: string; clientSecret: string }> {
@@ -31,6 +57,18 @@ export class ClientsAdministration {
 
   link(authority: Authority, clientId: string, schoolIds: string[]): Promise<void> {
     return this.helpdeskAct(authority, 'client.link', { clientId, schools: schoolIds }, () => this.deps.clients.link(clientId, schoolIds));
+  }
+
+  unlink(authority: Authority, clientId: string, schoolId: string): Promise<void> {
+    return this.helpdeskAct(authority, 'client.unlink', { clientId, school: schoolId }, () => this.deps.clients.unlink(clientId, schoolId));
+  }
+
+  /** A new secret, shown once: the old one stops working at once. The audit event names the client, never the secret. */
+  newSecret(authority: Authority, clientId: string): Promise<{ clientId: string; clientSecret: string }> {
+    return this.helpdeskAct(authority, 'client.secret', { clientId }, async () => ({
+      clientId,
+      ...(await this.deps.clients.newSecret(clientId)),
+    }));
   }
 
   issueInitialAccessToken(authority: Authority, days: number): Promise<string> {

@@ -11,10 +11,30 @@ export type PageRequest = { cursor?: string | undefined; limit?: number | undefi
 /** The type of each part of a sort key: checked before a cursor reaches SQL, where a wrong type would be a 500. */
 export type KeyPart = 'text' | 'uuid' | 'timestamp' | 'serial';
 
+/**
+ * A time as PostgreSQL wrote it (to the microsecond, UTC) that names a real instant: Date.parse
+ * accepts 30 February and year 0, which PostgreSQL refuses with an error.
+ */
+function isRealInstant(part: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/.exec(part);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const instant = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  return (
+    year >= 1 &&
+    instant.getUTCFullYear() === year &&
+    instant.getUTCMonth() === month - 1 &&
+    instant.getUTCDate() === day &&
+    instant.getUTCHours() === hour &&
+    instant.getUTCMinutes() === minute &&
+    instant.getUTCSeconds() === second
+  );
+}
+
 const fitsPart: Record<KeyPart, (part: string) => boolean> = {
   text: (part) => part.length <= 400 && part.isWellFormed() && !part.includes('\u0000'),
   uuid: (part) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(part),
-  timestamp: (part) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(part) && !Number.isNaN(Date.parse(part)),
+  timestamp: isRealInstant,
   serial: (part) => /^[1-9]\d{0,17}$/.test(part),
 };
 

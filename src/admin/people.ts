@@ -5,7 +5,7 @@ import type { AuditService } from '../domain/audit.ts';
 import type { AuthenticatorService } from '../domain/authenticators.ts';
 import { notFound } from '../domain/errors.ts';
 import { act } from './acting.ts';
-import { type Authority, requireAdministrator, requireHelpdesk, requireSchool } from './authority.ts';
+import { type Authority, requireAdministrator, requireHelpdesk, requireSchool, schoolScope } from './authority.ts';
 
 export type PeopleDeps = {
   repositories: Repositories;
@@ -115,7 +115,8 @@ export class PeopleAdministration {
     if (visible.length === 0 && !authority.helpdesk) return null;
     const [devices, lastSignIn] = await Promise.all([
       this.deps.repositories.authenticators.countForAccount(account.id),
-      this.deps.repositories.audit.lastSignIn(account.id),
+      // A school administrator learns nothing of the person's other schools, their sign-ins included.
+      this.deps.repositories.audit.lastSignIn(account.id, schoolScope(authority)),
     ]);
     return {
       id: account.id,

@@ -2,13 +2,15 @@ import type { RoleHolder } from '../db/repositories/admin-roles.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { SchoolService } from '../domain/schools.ts';
 import { AuditTrailAdministration } from './audit-trail.ts';
-import { type Actor, type Authority, authorityFrom } from './authority.ts';
+import type { AuditService } from '../domain/audit.ts';
+import { type Actor, type Authority, authorityFrom, describeActor } from './authority.ts';
 import { ClientsAdministration, type ClientsDeps } from './clients.ts';
 import { PeopleAdministration, type PeopleDeps } from './people.ts';
 import { RolesAdministration } from './roles.ts';
 
 export type { RoleGrant } from './roles.ts';
 import { StaffAdministration, type StaffDeps } from './staff.ts';
+import { StaffImport } from './staff-import.ts';
 
 export type AdministrationDeps = StaffDeps & PeopleDeps & ClientsDeps & { schools: SchoolService; repositories: Repositories };
 
@@ -18,19 +20,38 @@ export type AdministrationDeps = StaffDeps & PeopleDeps & ClientsDeps & { school
  */
 export class AdministrationService {
   readonly staff: StaffAdministration;
+  /** A school's staff from a CSV file: preview, then apply. */
+  readonly staffImport: StaffImport;
   readonly people: PeopleAdministration;
   readonly roles: RolesAdministration;
   readonly clients: ClientsAdministration;
   readonly audit: AuditTrailAdministration;
   private readonly repositories: Repositories;
+  private readonly auditService: AuditService;
 
   constructor(deps: AdministrationDeps) {
     this.repositories = deps.repositories;
+    this.auditService = deps.audit;
     this.staff = new StaffAdministration(deps);
+    this.staffImport = new StaffImport({ ...deps, staff: this.staff });
     this.people = new PeopleAdministration(deps);
     this.roles = new RolesAdministration(deps);
     this.clients = new ClientsAdministration(deps);
     this.audit = new AuditTrailAdministration(deps.repositories);
+  }
+
+  /**
+   * A read the actor's role refused (another school, a helpdesk page): acts record their own
+   * refusals; a refused look is recorded here, so probing shows in the trail too.
+   */
+  async recordRefusedRead(authority: Authority, what: string, reason: string): Promise<void> {
+    await this.auditService.record({
+      event: 'admin.read',
+      outcome: 'failure',
+      reason,
+      ip: authority.ip,
+      detail: { what, actor: describeActor(authority.actor) },
+    });
   }
 
   /** What the actor may do, from the roles it holds now (read on every request: a revoked role ends at once). */

@@ -150,9 +150,10 @@ export class StaffAdministration {
   /**
    * A leaver loses this school at once: the membership goes and, in the same transaction, every
    * grant that reached the school through it (so the next refresh is refused, and the next
-   * authorization meets the membership check). Other schools' sessions and tokens are untouched.
+   * authorization meets the membership check) and any role administering it. Other schools'
+   * sessions, tokens and roles are untouched.
    */
-  removeMember(authority: Authority, schoolId: string, accountId: string): Promise<{ revokedGrants: number }> {
+  removeMember(authority: Authority, schoolId: string, accountId: string): Promise<{ revokedGrants: number; revokedRole: boolean }> {
     return act(
       this.deps.audit,
       authority,
@@ -163,17 +164,29 @@ export class StaffAdministration {
         return this.deps.transaction(async (repositories) => {
           if (!(await repositories.memberships.remove(accountId, schoolId)))
             throw notFound('This person is not on the staff of this school.');
-          return { revokedGrants: await repositories.oidcPayloads.revokeSchoolGrants(accountId, schoolId) };
+          return {
+            revokedGrants: await repositories.oidcPayloads.revokeSchoolGrants(accountId, schoolId),
+            revokedRole: await repositories.adminRoles.revoke({ accountId }, 'school-admin', schoolId),
+          };
         });
       },
       (outcome) => outcome,
     );
   }
 
-  /** Sends the first-time (or forgotten password) email again, within the per-address cap. */
+  /**
+   * Sends the first-time email again, within the per-address cap, to someone who has not set a
+   * password yet. Someone who has uses "Forgotten your password" themselves: an administrator
+   * must not be able to send a set-your-password mail to a working account.
+   */
   inviteMember(authority: Authority, schoolId: string, accountId: string): Promise<void> {
     return act(this.deps.audit, authority, 'member.invite', { schoolId, accountId }, async () => {
       const member = await this.getMember(authority, schoolId, accountId);
+      if (member.hasPassword) {
+        throw conflict(
+          'They have already set a password. If they have forgotten it, they can use “Forgotten your password” on the login page.',
+        );
+      }
       const outcome = await this.sendFirstTimeEmail(authority, member.email);
       if (outcome === 'throttled') throw rateLimited('Several emails have gone to this address recently. Try again later.');
       if (outcome === 'refused') throw conflict('This account is locked: the helpdesk must unlock it before an email can be sent.');

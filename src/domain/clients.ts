@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import { notFound, validationError } from './errors.ts';
+import { conflict, notFound, validationError } from './errors.ts';
 import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
 import { SchoolService } from './schools.ts';
 
@@ -62,20 +62,25 @@ export class ClientService {
 
   /** A confidential client for a school system: code flow with PKCE, refresh tokens. */
   async add(input: NewClient): Promise<{ clientId: string; clientSecret: string }> {
-    const uris = [
-      ...input.redirectUris,
-      ...(input.postLogoutRedirectUris ?? []),
-      ...(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []),
+    // Each problem names the field it is about (NewClient's), so a form can show it next to that field.
+    const fieldsOfUris: Array<[keyof NewClient, string[]]> = [
+      ['redirectUris', input.redirectUris],
+      ['postLogoutRedirectUris', input.postLogoutRedirectUris ?? []],
+      ['initiateLoginUri', input.initiateLoginUri ? [input.initiateLoginUri] : []],
+      ['backchannelLogoutUri', input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []],
     ];
-    const problem = [...uris, ...(input.initiateLoginUri ? [input.initiateLoginUri] : [])].map((uri) => uriProblem(uri)).find(Boolean);
-    if (problem) throw validationError(problem);
+    for (const [field, values] of fieldsOfUris) {
+      const problem = values.map((uri) => uriProblem(uri)).find(Boolean);
+      if (problem) throw validationError(problem, field);
+    }
     if (!input.machine && input.redirectUris.length === 0)
-      throw validationError('A client needs at least one redirect URI (--redirect-uri).');
+      throw validationError('A client needs at least one redirect URI (--redirect-uri).', 'redirectUris');
     if (input.machine && input.redirectUris.length > 0)
-      throw validationError('A machine client (client_credentials) takes no redirect URI.');
-    if (input.apiRole && !input.machine) throw validationError('Only a machine client (client_credentials) can hold an API role.');
+      throw validationError('A machine client (client_credentials) takes no redirect URI.', 'redirectUris');
+    if (input.apiRole && !input.machine)
+      throw validationError('Only a machine client (client_credentials) can hold an API role.', 'apiRole');
     if (input.apiRole === 'school-admin' && input.schoolIds.length === 0)
-      throw validationError('A school-admin API client needs the school(s) it administers (--school).');
+      throw validationError('A school-admin API client needs the school(s) it administers (--school).', 'schoolIds');
     const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
     const clientSecret = crypto.randomBytes(32).toString('base64url');
     await this.transaction(async (repositories) => {
@@ -98,7 +103,42 @@ export class ClientService {
       await repositories.clientSchools.link(clientId, schoolIds);
     });
   }
+
+  /** The client no longer serves the school: its staff cannot sign in through it from the next sign-in. */
+  async unlink(clientId: string, schoolId: string): Promise<void> {
+    await this.transaction(async (repositories) => {
+      if (!(await repositories.clientSchools.unlink(clientId, schoolId))) throw notFound('This client does not serve this school.');
+    });
+  }
+
+  /**
+   * A new random secret for the client, returned once and stored only sealed (by the adapter):
+   * the old one is refused from the next request, since the provider reads the client afresh.
+   */
+  async newSecret(clientId: string): Promise<{ clientSecret: string }> {
+    const clientSecret = crypto.randomBytes(32).toString('base64url');
+    await this.transaction(async (repositories) => {
+      // Held until the end: two new secrets at once cannot leave a third state behind.
+      if (!(await repositories.clients.lock(clientId))) throw notFound(`No client has the id ${clientId}.`);
+      const store = this.clientStore(repositories);
+      const [payload, stored] = await Promise.all([store.find(clientId), repositories.clients.find(clientId)]);
+      if (!payload || !stored) throw notFound(`No client has the id ${clientId}.`);
+      if (!SECRET_METHODS.has(stored.tokenEndpointAuthMethod)) {
+        throw conflict(`This client authenticates with ${stored.tokenEndpointAuthMethod}, not a secret: there is no secret to replace.`);
+      }
+      // The adapter hides a development (loopback http) initiate_login_uri from the provider; keep it stored.
+      const loginUri =
+        stored.initiateLoginUri && payload.initiate_login_uri === undefined ? { initiate_login_uri: stored.initiateLoginUri } : {};
+      await store.upsert(clientId, { ...payload, ...loginUri, client_secret: clientSecret }, 0);
+      // A leaked secret is replaced to shut its holder out: the machine tokens it bought end too.
+      await repositories.oidcPayloads.revokeClientCredentials(clientId);
+    });
+    return { clientSecret };
+  }
 }
+
+/** The token endpoint authentication methods that use the client's secret. */
+const SECRET_METHODS: ReadonlySet<string> = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 
 function clientMetadata(clientId: string, clientSecret: string, input: NewClient) {
   const flows = input.machine

@@ -94,7 +94,15 @@ function handlerFor(route: ApiRoute, admin: AdministrationService, provider: Pro
     if (!parsed.params.success) throw invalid('path', parsed.params.error);
     if (!parsed.query.success) throw invalid('query', parsed.query.error);
     if (!parsed.body.success) throw invalid('body', parsed.body.error);
-    const answer = await route.handle(admin, authority, { params: parsed.params.data, query: parsed.query.data, body: parsed.body.data });
+    let answer;
+    try {
+      answer = await route.handle(admin, authority, { params: parsed.params.data, query: parsed.query.data, body: parsed.body.data });
+    } catch (error) {
+      if (route.method === 'get' && isDomainError(error) && error.kind === 'forbidden') {
+        await admin.recordRefusedRead(authority, `GET ${ctx.path}`, error.message);
+      }
+      throw error;
+    }
     ctx.status = answer.status;
     ctx.set('Cache-Control', 'no-store');
     if (answer.body !== undefined) ctx.body = answer.body;

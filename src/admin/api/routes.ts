@@ -132,14 +132,14 @@ export const API_ROUTES: ApiRoute[] = [
     body: bodies.none,
     responses: { 200: responses.removed },
     handle: async (admin, authority, { params }) => {
-      const { revokedGrants } = await admin.staff.removeMember(authority, params.schoolId, params.accountId);
-      return ok({ revoked_grants: revokedGrants });
+      const { revokedGrants, revokedRole } = await admin.staff.removeMember(authority, params.schoolId, params.accountId);
+      return ok({ revoked_grants: revokedGrants, revoked_role: revokedRole });
     },
   }),
   route({
     method: 'post',
     path: '/schools/{schoolId}/members/{accountId}/invite',
-    summary: 'Send the first-time (set your password) email again',
+    summary: 'Send the first-time (set your password) email again, to someone who has not set a password yet',
     who: 'administrators',
     params: params.member,
     query: noParams,

@@ -1,9 +1,14 @@
 import { z } from 'zod';
-import { fields } from '../fields.ts';
+import { fields, isStorableText } from '../fields.ts';
 import { MAX_PAGE_SIZE } from '../pagination.ts';
 
 /** The request and response shapes of /api/v1: they validate requests and generate openapi.json. */
-const cursor = z.string().max(2000).optional().describe('From `next_cursor` of the previous page.');
+const cursor = z
+  .string()
+  .max(2000)
+  .refine(isStorableText, 'must be a cursor from a previous page')
+  .optional()
+  .describe('From `next_cursor` of the previous page.');
 const limit = z.coerce
   .number()
   .int()
@@ -11,7 +16,7 @@ const limit = z.coerce
   .max(MAX_PAGE_SIZE)
   .optional()
   .describe(`Items per page (default 50, at most ${MAX_PAGE_SIZE}).`);
-const search = z.string().trim().min(1).max(200).optional().describe('Part of a name, email address or postcode.');
+const search = fields.text(200).optional().describe('Part of a name, email address or postcode.');
 const reason = z
   .object({ reason: fields.text(500).optional().describe('Why; kept in the audit trail and mailed to the person.') })
   .strict();
@@ -109,7 +114,10 @@ export const responses = {
   person,
   people: z.object({ items: z.array(person) }),
   events: pageOf(event),
-  removed: z.object({ revoked_grants: z.number().int().describe('Sign-ins (grants) at this school that ended.') }),
+  removed: z.object({
+    revoked_grants: z.number().int().describe('Sign-ins (grants) at this school that ended.'),
+    revoked_role: z.boolean().describe('Whether they administered this school (that role ended too).'),
+  }),
   none: z.null(),
 };
 

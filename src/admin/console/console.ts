@@ -6,6 +6,7 @@ import { passedCode } from '../../domain/access.ts';
 import { PageError } from '../../http/page-error.ts';
 import { pageHelpers, type PageDeps } from '../../interactions/pages.ts';
 import { type Authority, isAdministrator } from '../authority.ts';
+import { isStorableText } from '../fields.ts';
 
 export type Administrator = { authority: Authority; account: Account };
 
@@ -35,8 +36,9 @@ export function queryString(values: Record<string, string | undefined>): string 
   return present.length > 0 ? `?${new URLSearchParams(present)}` : '';
 }
 
+/** A query parameter as text worth using: one value, not empty, not too long, storable (else ignored). */
 export const queryText = (value: unknown, max = 200): string | undefined =>
-  typeof value === 'string' && value.trim() !== '' && value.length <= max && value.isWellFormed() ? value.trim() : undefined;
+  typeof value === 'string' && value.trim() !== '' && value.length <= max && isStorableText(value) ? value.trim() : undefined;
 
 /**
  * The console signs in through Gatehouse like /account and needs higher access: the code (a
@@ -77,7 +79,9 @@ export function consoleHelpers(deps: PageDeps) {
         'Your account has no administrative role in Gatehouse. Ask your helpdesk if you need one.',
       );
     }
-    return { authority, account: current.account };
+    const admin = { authority, account: current.account };
+    ctx.state.administrator = admin;
+    return admin;
   }
 
   /** A console page: the wide layout, the navigation for the administrator's role, a CSRF token. */

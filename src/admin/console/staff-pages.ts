@@ -7,6 +7,7 @@ import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
 import { type ConsoleHelpers, queryString, queryText, readForm } from './console.ts';
+import { importNotice } from './import-pages.ts';
 
 const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address. Go back to the list and try again.');
 const idOf = (value: unknown) => {
@@ -33,7 +34,7 @@ const NOTICES: Record<string, string> = {
   revoked: 'They no longer administer this school.',
   school: 'The school has been added.',
 };
-const noticeOf = (ctx: Context) => (typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined);
+const noticeOf = (ctx: Context) => importNotice(ctx.query) ?? (typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined);
 
 /** Schools and their staff: lists with search and pages, add, change level, remove, resend the email. */
 export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {

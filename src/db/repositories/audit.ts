@@ -40,6 +40,10 @@ type Row = {
   detail: Record<string, unknown> | null;
 };
 
+/** Text PostgreSQL can store: a lone surrogate becomes U+FFFD, and so does NUL. */
+const storable = (text: string | undefined): string | null =>
+  text === undefined ? null : text.toWellFormed().replaceAll('\u0000', '\uFFFD');
+
 const SELECT = `SELECT id, at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_exact,
                        event, outcome, reason, account_id, email, school_id, client_id, ip, detail
                   FROM audit_events`;
@@ -65,22 +69,23 @@ export class AuditRepository {
     this.db = db;
   }
 
+  /** Written whatever was typed: evidence of a hostile request must not be lost to its NUL or lone surrogate. */
   async insert(event: AuditEvent): Promise<void> {
     await this.db.query(
       `INSERT INTO audit_events (event, outcome, reason, account_id, email, school_id, client_id, ip, detail, email_normalised)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
-        event.event,
+        storable(event.event),
         event.outcome,
-        event.reason ?? null,
+        storable(event.reason),
         event.accountId ?? null,
-        event.email ?? null,
+        storable(event.email),
         event.schoolId ?? null,
-        event.clientId ?? null,
-        event.ip ?? null,
-        event.detail ? JSON.stringify(event.detail) : null,
+        storable(event.clientId),
+        storable(event.ip),
+        event.detail ? JSON.stringify(event.detail, (_key, value: unknown) => (typeof value === 'string' ? storable(value) : value)) : null,
         // What was typed is kept as typed; lookups compare the one normalisation (as accounts do).
-        event.email ? normaliseEmail(event.email) : null,
+        event.email ? storable(normaliseEmail(event.email)) : null,
       ],
     );
   }
@@ -131,12 +136,14 @@ export class AuditRepository {
     return rows.map((row) => ({ ...toEvent(row), cursor: [row.at_exact, row.id] }));
   }
 
-  /** When the account last completed a sign-in to a school system, if ever. */
-  async lastSignIn(accountId: string): Promise<Date | null> {
+  /** When the account last completed a sign-in to a school system (at one of `schoolIds`, when given), if ever. */
+  async lastSignIn(accountId: string, schoolIds: readonly string[] | null): Promise<Date | null> {
     const rows: Array<{ at: Date }> = await this.db.query(
-      `SELECT at FROM audit_events WHERE account_id = $1 AND event = 'sign_in.authorized' AND outcome = 'success'
+      `SELECT at FROM audit_events
+        WHERE account_id = $1 AND event = 'sign_in.authorized' AND outcome = 'success'
+          AND ($2::uuid[] IS NULL OR school_id = ANY($2::uuid[]))
         ORDER BY at DESC LIMIT 1`,
-      [accountId],
+      [accountId, schoolIds],
     );
     return rows[0]?.at ?? null;
   }

@@ -14,6 +14,15 @@ export class ClientSchoolsRepository {
     }
   }
 
+  /** False when the client was not linked to the school. */
+  async unlink(clientId: string, schoolId: string): Promise<boolean> {
+    const [, affected] = (await this.db.query(`DELETE FROM client_schools WHERE client_id = $1 AND school_id = $2`, [
+      clientId,
+      schoolId,
+    ])) as [unknown[], number];
+    return affected > 0;
+  }
+
   async schoolsOf(clientId: string): Promise<School[]> {
     const rows: Array<{ id: string; name: string; postcode: string; created_at: Date }> = await this.db.query(
       `SELECT s.id, s.name, s.postcode, s.created_at

@@ -4,6 +4,7 @@ import { AdminRolesRepository } from './admin-roles.ts';
 import { AuditRepository } from './audit.ts';
 import { AuthenticatorsRepository } from './authenticators.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
+import { ClientsRepository } from './clients.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { GrantSchoolsRepository } from './grant-schools.ts';
 import { MembershipsRepository } from './memberships.ts';
@@ -12,6 +13,7 @@ import { ResetTokensRepository } from './reset-tokens.ts';
 import { SchoolsRepository } from './schools.ts';
 import { SecretsRepository } from './secrets.ts';
 import { SessionProofsRepository } from './session-proofs.ts';
+import { StaffImportRepository } from './staff-import.ts';
 import { ThrottleRepository } from './throttle.ts';
 
 export type Repositories = ReturnType<typeof repositoriesFor>;
@@ -24,6 +26,7 @@ export function repositoriesFor(manager: EntityManager) {
     audit: new AuditRepository(manager),
     authenticators: new AuthenticatorsRepository(manager),
     clientSchools: new ClientSchoolsRepository(manager),
+    clients: new ClientsRepository(manager),
     clientLoginUris: new ClientLoginUrisRepository(manager),
     oidcPayloads: new OidcPayloadsRepository(manager),
     grantSchools: new GrantSchoolsRepository(manager),
@@ -33,6 +36,7 @@ export function repositoriesFor(manager: EntityManager) {
     schools: new SchoolsRepository(manager),
     secrets: new SecretsRepository(manager),
     sessionProofs: new SessionProofsRepository(manager),
+    staffImport: new StaffImportRepository(manager),
     throttle: new ThrottleRepository(manager),
   };
 }

@@ -110,6 +110,11 @@ export class OidcPayloadsRepository {
     return ids.length;
   }
 
+  /** Every client_credentials token issued to the client (its secret was replaced). */
+  async revokeClientCredentials(clientId: string): Promise<void> {
+    await this.db.query(`DELETE FROM oidc_payloads WHERE model = 'ClientCredentials' AND payload->>'clientId' = $1`, [clientId]);
+  }
+
   /** Rows written before bearer ids were hashed, set aside by a migration under `unhashed:<model>`. */
   async listUnhashed(limit: number): Promise<UnhashedRow[]> {
     const rows: Array<{ model: string; id: string; payload: StoredPayload }> = await this.db.query(
