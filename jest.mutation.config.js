@@ -22,5 +22,7 @@ export default {
     '<rootDir>/test/account-rules.test.ts',
     '<rootDir>/test/bearer-rules.test.ts',
     '<rootDir>/test/audit-rules.test.ts',
+    '<rootDir>/test/admin-rules.test.ts',
+    '<rootDir>/test/staff-csv.test.ts',
   ],
 };
