@@ -95,6 +95,31 @@ describe('authentication', () => {
     expect(answer.challenge).toContain('error="insufficient_scope"');
   });
 
+  test('a sender-constrained (DPoP) token is not accepted as a bearer token', async () => {
+    const credentials = await gatehouse.services.admin.clients.add(operator, {
+      name: 'DPoP',
+      schoolIds: [],
+      machine: true,
+      redirectUris: [],
+      apiRole: 'helpdesk',
+    });
+    const config = await relyingParty(gatehouse.issuer, credentials);
+    const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair());
+    const bound = await client.clientCredentialsGrant(config, { scope: 'gatehouse:admin' }, { DPoP });
+    expect(bound.token_type.toLowerCase()).toBe('dpop');
+    const answer = await call({ token: bound.access_token, clientId: credentials.clientId }, 'GET', '/schools');
+    isProblem(answer, 401);
+    expect(answer.challenge).toContain('error="invalid_token"');
+  });
+
+  test('an API role can only be given to a client made for the API (no other is ever issued the scope)', async () => {
+    const school = await addSchool(gatehouse.services, 'Role School');
+    const ordinary = await gatehouse.services.clients.add({ name: 'Sync', schoolIds: [school.id], machine: true, redirectUris: [] });
+    await expect(
+      gatehouse.services.admin.roles.grant(operator, { subject: { clientId: ordinary.clientId }, role: 'helpdesk' }),
+    ).rejects.toMatchObject({ kind: 'validation' });
+  });
+
   test('a client whose API role is revoked is refused on its next request, with the same token', async () => {
     const helpdesk = await apiClient('helpdesk');
     expect((await call(helpdesk, 'GET', '/schools')).status).toBe(200);
@@ -118,7 +143,12 @@ describe('as the helpdesk', () => {
     await smtp.waitFor('new.teacher@ash.example', /password/i);
     const again = await call(helpdesk, 'POST', `/schools/${schoolId}/members`, member);
     expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ result: 'unchanged', account_created: false, account_id: first.body!.account_id });
+    expect(again.body).toMatchObject({ result: 'unchanged', account_created: false, account_id: first.body!.account_id, invited: false });
+    // A retried request sends no second mail.
+    const requested = await gatehouse.database.dataSource.query(
+      `SELECT 1 FROM audit_events WHERE event = 'password_reset.request' AND email_normalised = 'new.teacher@ash.example'`,
+    );
+    expect(requested).toHaveLength(1);
     const accountId = first.body!.account_id as string;
 
     const changed = await call(helpdesk, 'PATCH', `/schools/${schoolId}/members/${accountId}`, { level: 'higher' });
@@ -205,8 +235,13 @@ describe('as a school administrator', () => {
     isProblem(await call(admin, 'POST', '/schools', { name: 'Mine', postcode: 'M1 1MM' }), 403);
     isProblem(await call(admin, 'GET', `/accounts/${elsewhere.id}`), 404);
     expect((await call(admin, 'GET', '/accounts?email=elsewhere@damson.example')).body!.items).toEqual([]);
+    // Signed in at the other school only: a school administrator learns nothing of it.
+    await gatehouse.services.audit.record({ event: 'sign_in.authorized', outcome: 'success', accountId: both.id, schoolId: other.id });
     const seen = await call(admin, 'GET', `/accounts/${both.id}`);
     expect(seen.body!.memberships).toEqual([{ school_id: own.id, school_name: 'Cedar School', level: 'basic' }]);
+    expect(seen.body!.last_sign_in).toBeNull();
+    const byHelpdesk = await call(await apiClient('helpdesk'), 'GET', `/accounts/${both.id}`);
+    expect(byHelpdesk.body!.last_sign_in).toEqual(expect.any(String));
     isProblem(await call(admin, 'POST', `/accounts/${both.id}/lock`), 403);
     isProblem(await call(admin, 'POST', `/accounts/${both.id}/mfa-reset`, { reason: 'lost phone' }), 403);
     isProblem(await call(admin, 'GET', `/audit?school=${other.id}`), 403);
@@ -315,6 +350,10 @@ describe('the OpenAPI document', () => {
       const answer = await call(helpdesk, method.toUpperCase(), path, method === 'get' || method === 'delete' ? undefined : {});
       expect([entry, answer.body?.detail ?? '']).not.toEqual([entry, expect.stringMatching(/^There is no /)]);
       expect(answer.status).toBeLessThan(500);
+      // What the server answers is what the document says it answers.
+      const route = API_ROUTES.find((r) => `${r.method} ${r.path}` === entry)!;
+      const schema = route.responses[answer.status];
+      if (answer.status < 300) expect([entry, schema?.safeParse(answer.body ?? null).success]).toEqual([entry, true]);
     }
   });
 });

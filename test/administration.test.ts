@@ -217,7 +217,10 @@ describe('who may do what', () => {
     expect((await services.admin.staff.getMember(helpdesk, oak.id, oakOnly.id)).email).toBe(oakOnly.email);
     const added = await services.admin.staff.addMember(helpdesk, oak.id, { email: 'new@oak.example', name: 'New', level: 'basic' });
     expect(added.result).toBe('added');
-    expect(await services.admin.staff.removeMember(helpdesk, oak.id, added.member.accountId)).toEqual({ revokedGrants: 0, revokedRole: false });
+    expect(await services.admin.staff.removeMember(helpdesk, oak.id, added.member.accountId)).toEqual({
+      revokedGrants: 0,
+      revokedRole: false,
+    });
     expect((await services.admin.audit.list(helpdesk, { schoolId: oak.id }, {})).items.length).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,7 @@
 import type { AdminRole, AdminRoleName, RoleHolder } from '../db/repositories/admin-roles.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { AuditService } from '../domain/audit.ts';
+import { ADMIN_API_SCOPE } from '../domain/clients.ts';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { SchoolService } from '../domain/schools.ts';
 import { act } from './acting.ts';
@@ -91,6 +92,17 @@ export class RolesAdministration {
     if ('clientId' in subject) {
       const found = await this.deps.repositories.oidcPayloads.find('Client', subject.clientId);
       if (!found) throw notFound(`No client has the id ${subject.clientId}.`);
+      // Only a client made for the API is ever issued its scope: a role on any other would do nothing.
+      if (
+        !String(found.payload.scope ?? '')
+          .split(' ')
+          .includes(ADMIN_API_SCOPE)
+      ) {
+        throw validationError(
+          `Client ${subject.clientId} is not a client of the management API: add one with client add --grant-type client_credentials --api-role.`,
+          'client',
+        );
+      }
       return { clientId: subject.clientId };
     }
     const account = await this.deps.repositories.accounts.findByEmail(subject.email);

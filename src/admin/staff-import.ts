@@ -7,6 +7,7 @@ import { act } from './acting.ts';
 import type { Authority } from './authority.ts';
 import { type ImportProblem, readStaffCsv, type StaffCsvRow } from './staff-csv.ts';
 import type { StaffAdministration, StaffDeps } from './staff.ts';
+import { onceMoreIfRaced } from '../db/retry.ts';
 
 /** What importing one row will do (or did) at the school. */
 export type PlannedRow = StaffCsvRow & {
@@ -44,17 +45,6 @@ export type ImportOutcome = {
 
 /** First-time emails go out a few at a time: a large import must not open hundreds of SMTP connections. */
 const MAIL_CONCURRENCY = 4;
-
-/** Runs `work` again once if it lost a race on a unique index (PostgreSQL 23505): someone added one of the addresses meanwhile. */
-async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? (error as { driverError?: { code?: string } }).driverError?.code;
-    if (code !== '23505') throw error;
-    return work();
-  }
-}
 
 /** "line 7: …; line 9: … and 3 more": the first problems of an import, for a refusal's message. */
 function summary(preview: ImportPreview): string {

@@ -8,17 +8,7 @@ import type { PasswordResetService } from '../domain/password-reset.ts';
 import { act } from './acting.ts';
 import { type Authority, requireAdministrator, requireHelpdesk, requireSchool, schoolScope } from './authority.ts';
 import { type Page, type PageRequest, pageOf } from './pagination.ts';
-
-/** Runs `work` again once if it lost a race on a unique index (PostgreSQL 23505). */
-async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if ((error as { code?: string }).code !== '23505' && (error as { driverError?: { code?: string } }).driverError?.code !== '23505')
-      throw error;
-    return work();
-  }
-}
+import { onceMoreIfRaced } from '../db/retry.ts';
 
 export type StaffDeps = {
   repositories: Repositories;
@@ -131,7 +121,12 @@ export class StaffAdministration {
           }),
         );
         // The first-time email goes only to someone who has never set a password.
-        const invited = Boolean(input.invite) && !outcome.hasPassword && (await this.sendFirstTimeEmail(authority, input.email)) === 'sent';
+        // Only on the request that added them, so a retried request sends nothing again.
+        const invited =
+          Boolean(input.invite) &&
+          outcome.result === 'added' &&
+          !outcome.hasPassword &&
+          (await this.sendFirstTimeEmail(authority, input.email)) === 'sent';
         const member = (await this.deps.repositories.memberships.get(outcome.accountId, schoolId))!;
         return { member, result: outcome.result, accountCreated: outcome.accountCreated, invited };
       },

@@ -104,6 +104,8 @@ export function auditPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       rows += page.items.length;
       cursor = page.nextCursor ?? undefined;
     } while (cursor && rows < CSV_ROW_LIMIT);
+    // Said in a header as well as on the page, for a script that downloads it.
+    if (cursor) ctx.set('X-Gatehouse-Truncated', `only the newest ${CSV_ROW_LIMIT} events; narrow the dates for the rest`);
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Content-Disposition', `attachment; filename="gatehouse-audit-${new Date().toISOString().slice(0, 10)}.csv"`);
     ctx.type = 'text/csv; charset=utf-8';

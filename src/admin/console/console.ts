@@ -6,7 +6,7 @@ import { passedCode } from '../../domain/access.ts';
 import { PageError } from '../../http/page-error.ts';
 import { pageHelpers, type PageDeps } from '../../interactions/pages.ts';
 import { type Authority, isAdministrator } from '../authority.ts';
-import { isStorableText } from '../fields.ts';
+import { fields, isStorableText } from '../fields.ts';
 
 export type Administrator = { authority: Authority; account: Account };
 
@@ -28,6 +28,15 @@ export function readForm<T extends z.ZodType>(
     errors[field] ??= issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
   }
   return { errors };
+}
+
+const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address. Go back to the list and try again.');
+
+/** An id from the path: anything that is not one is a page that does not exist. */
+export function idOf(value: unknown): string {
+  const parsed = fields.id.safeParse(value);
+  if (!parsed.success) throw NOT_FOUND;
+  return parsed.data;
 }
 
 /** A query string of the given values, leaving out the empty ones. */

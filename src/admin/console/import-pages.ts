@@ -3,17 +3,9 @@ import type { Context, Next } from 'koa';
 import { isDomainError } from '../../domain/errors.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
-import { fields } from '../fields.ts';
 import { IMPORT_LIMITS } from '../staff-csv.ts';
 import type { ImportOutcome, ImportPreview } from '../staff-import.ts';
-import type { ConsoleHelpers } from './console.ts';
-
-const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address. Go back to the list and try again.');
-const idOf = (value: unknown) => {
-  const parsed = fields.id.safeParse(value);
-  if (!parsed.success) throw NOT_FOUND;
-  return parsed.data;
-};
+import { type ConsoleHelpers, idOf } from './console.ts';
 
 /**
  * The most an import form may carry: the file (256 kB at most) and the pasted text, with room

@@ -1,20 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { isDomainError } from '../../domain/errors.ts';
+import { isDomainError, STATUS_OF_KIND } from '../../domain/errors.ts';
 import { forms } from '../../http/forms.ts';
-import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
-import { type ConsoleHelpers, queryString, queryText, readForm } from './console.ts';
+import { type ConsoleHelpers, idOf, queryString, queryText, readForm } from './console.ts';
 import { importNotice } from './import-pages.ts';
-
-const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address. Go back to the list and try again.');
-const idOf = (value: unknown) => {
-  const parsed = fields.id.safeParse(value);
-  if (!parsed.success) throw NOT_FOUND;
-  return parsed.data;
-};
 
 const schoolForm = z.object({ name: fields.text(200), postcode: fields.text(16) });
 const memberForm = z.object({
@@ -164,7 +156,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       await staff.inviteMember(admin.authority, idOf(ctx.params.schoolId), idOf(ctx.params.accountId));
     } catch (error) {
       if (isDomainError(error) && (error.kind === 'rate_limited' || error.kind === 'conflict'))
-        return memberPage(ctx, { invite: error.message }, 429);
+        return memberPage(ctx, { invite: error.message }, STATUS_OF_KIND[error.kind]);
       throw error;
     }
     redirect(ctx, `${memberPath(ctx)}?done=invited`);
