@@ -61,6 +61,9 @@ export function openApiDocument(routes: readonly ApiRoute[], issuer: string) {
         401: problemResponse('No valid access token'),
         403: problemResponse('The caller may not do this (another school, or helpdesk only)'),
         404: problemResponse('No such resource (or not visible to the caller)'),
+        ...(body ? { 415: problemResponse('The body is not uncompressed application/json') } : {}),
+        ...Object.fromEntries(Object.entries(route.problems ?? {}).map(([status, description]) => [status, problemResponse(description)])),
+        503: problemResponse('The database is unavailable for a moment (with Retry-After)'),
       },
     };
   }

@@ -21,6 +21,8 @@ export type ApiRoute = {
   body: Schema;
   /** Status -> response schema, for the documentation. */
   responses: Record<number, Schema>;
+  /** Problem statuses particular to this operation, beyond those every operation may answer. */
+  problems?: Record<number, string>;
   handle(admin: AdministrationService, authority: Authority, input: Input<Schema, Schema, Schema>): Promise<Answer>;
 };
 
@@ -145,6 +147,10 @@ export const API_ROUTES: ApiRoute[] = [
     query: noParams,
     body: bodies.none,
     responses: { 204: responses.none },
+    problems: {
+      409: 'They have already set a password, or the account is locked',
+      429: 'Several emails have gone to this address recently',
+    },
     handle: async (admin, authority, { params }) => {
       await admin.staff.inviteMember(authority, params.schoolId, params.accountId);
       return { status: 204 };
