@@ -54,6 +54,40 @@ describe('who may do what', () => {
     expect(kindOf(() => requireHelpdesk(authority))).toBe('forbidden');
   });
 
+  test('each refusal says why, in words', () => {
+    const none = authorityFrom(person, []);
+    const hill = authorityFrom(person, [{ role: 'school-admin', schoolId: HILL }]);
+    const message = (work: () => unknown) => {
+      try {
+        work();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'allowed';
+    };
+    expect(message(() => requireHelpdesk(none))).toBe('You do not have an administrative role in Gatehouse.');
+    expect(message(() => requireSchool(none, HILL))).toBe('You do not have an administrative role in Gatehouse.');
+    expect(message(() => requireHelpdesk(hill))).toBe('Only the helpdesk can do this.');
+    expect(message(() => requireSchool(hill, OAK))).toBe('You do not administer this school.');
+    expect(message(() => decodeCursor('nonsense', ['uuid']))).toBe(
+      'The cursor is not one this service handed out: start again from the first page.',
+    );
+    expect(
+      (() => {
+        try {
+          decodeCursor('nonsense', ['uuid']);
+        } catch (error) {
+          return (error as DomainError).field;
+        }
+      })(),
+    ).toBe('cursor');
+  });
+
+  test('only a school-admin grant names a school the holder administers', () => {
+    const odd = authorityFrom(person, [{ role: 'helpdesk', schoolId: HILL }]);
+    expect([...odd.schoolIds]).toEqual([]);
+  });
+
   test('no role: nothing at all; a school-admin grant without a school counts for nothing', () => {
     for (const authority of [authorityFrom(person, []), authorityFrom(person, [{ role: 'school-admin', schoolId: null }])]) {
       expect(isAdministrator(authority)).toBe(false);
@@ -199,7 +233,14 @@ describe('cursors', () => {
     ]) {
       expect(kindOf(() => decodeCursor(encodeCursor([at, '1']), ['timestamp', 'serial']))).toBe('validation');
     }
-    for (const serial of ['0', '-1', '1.5', '1'.repeat(19)]) {
+    expect(decodeCursor(encodeCursor(['2024-02-29T23:59:59.999999Z', '123']), ['timestamp', 'serial'])).toEqual([
+      '2024-02-29T23:59:59.999999Z',
+      '123',
+    ]);
+    expect(decodeCursor(encodeCursor(['x'.repeat(400), uuid]), ['text', 'uuid'])).toEqual(['x'.repeat(400), uuid]);
+    for (const near of [`x${uuid}`, `${uuid}x`])
+      expect(kindOf(() => decodeCursor(encodeCursor(['Hill', near]), ['text', 'uuid']))).toBe('validation');
+    for (const serial of ['0', '-1', '1.5', '1'.repeat(19), '12x', 'x12']) {
       expect(kindOf(() => decodeCursor(encodeCursor(['2026-09-01T08:30:00.123456Z', serial]), ['timestamp', 'serial']))).toBe('validation');
     }
   });

@@ -117,3 +117,66 @@ describe('reading a staff list', () => {
     expect(readStaffCsv('email,name,level\n\n').fileProblem).toMatch(/no staff in the file/);
   });
 });
+
+describe('the edges of a staff list', () => {
+  const problemsOf = (text: string) => readStaffCsv(text).problems.map(({ line, field, reason }) => ({ line, field, reason }));
+
+  test('spaces around a header, a level or trailing empty fields are forgiven', () => {
+    const read = readStaffCsv(' Email ,name,level\njo@hill.example,Jo, Higher ,  , \n');
+    expect(read.problems).toEqual([]);
+    expect(read.rows).toEqual([expect.objectContaining({ line: 2, email: 'jo@hill.example', name: 'Jo', level: 'higher' })]);
+  });
+
+  test('a line with only spaces is blank; CR, CRLF and LF count lines alike', () => {
+    expect(readStaffCsv('   ,  \njo@hill.example').rows.map((row) => row.line)).toEqual([2]);
+    expect(parseCsv('a\r\r\nb').map((record) => record.line)).toEqual([1, 2, 3]);
+    expect(parseCsv('"x\r\ny",1\nz').map((record) => record.line)).toEqual([1, 3]);
+    expect(parseCsv('"x\ry",1\nz').map((record) => record.line)).toEqual([1, 3]);
+  });
+
+  test('an extra field, a bad level or a bad name is reported with the field it is about, and the row is not taken', () => {
+    expect(problemsOf('jo@hill.example,Jo,basic, x ')).toEqual([
+      { line: 1, field: 'row', reason: expect.stringMatching(/^there are 4 fields where 3/) },
+    ]);
+    expect(problemsOf('jo@hill.example,Jo, Admin ')).toEqual([
+      { line: 1, field: 'level', reason: '“Admin” is not an access level: use basic or higher' },
+    ]);
+    expect(problemsOf('jo@hill.example,"Jo\u0007"')).toEqual([
+      { line: 1, field: 'name', reason: 'the name has a line break or another control character in it' },
+    ]);
+    expect(problemsOf('"x\n y",1')).toEqual([{ line: 1, field: 'email', reason: expect.stringMatching(/is not an email address$/) }]);
+    expect(readStaffCsv('jo@hill.example,Jo,admin').rows).toEqual([]);
+  });
+
+  test('the longest name and address are taken; one character more is not', () => {
+    const local = (length: number) => 'a'.repeat(length - '@hill.example'.length);
+    expect(problemsOf(`${local(254)}@hill.example,${'n'.repeat(200)}`)).toEqual([]);
+    expect(problemsOf(`${local(255)}@hill.example,${'n'.repeat(201)}`)).toEqual([
+      { line: 1, field: 'email', reason: expect.stringMatching(/^“a{57}…” is longer than 254 characters/) },
+      { line: 1, field: 'name', reason: 'the name is longer than 200 characters' },
+    ]);
+    const sixty = `${'c'.repeat(60 - '@hill'.length)}@hill`;
+    expect(problemsOf(`${sixty},x`)[0]?.reason).toBe(`“${sixty}” is not an email address`);
+  });
+
+  test('a duplicate is reported on the later line as an email problem; a bad address is not counted as a first', () => {
+    expect(problemsOf('jo@hill.example\nJO@hill.example')).toEqual([
+      { line: 2, field: 'email', reason: '“JO@hill.example” is already on line 1' },
+    ]);
+    expect(problemsOf('bad@\nbad@')).toEqual([
+      { line: 1, field: 'email', reason: '“bad@” is not an email address' },
+      { line: 2, field: 'email', reason: '“bad@” is not an email address' },
+    ]);
+  });
+
+  test('a file over the size limit says its size in kB, and has no rows or problems', () => {
+    const read = readStaffCsv(`jo@hill.example,${'x'.repeat(300 * 1024)}`);
+    expect(read).toEqual({
+      rows: [],
+      problems: [],
+      fileProblem: expect.stringMatching(/^The file is 301 kB; an import can be at most 256 kB/),
+      rowCount: 0,
+    });
+    expect(readStaffCsv('é'.repeat(IMPORT_LIMITS.bytes / 2)).fileProblem).toBeNull();
+  });
+});

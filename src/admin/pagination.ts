@@ -13,22 +13,14 @@ export type KeyPart = 'text' | 'uuid' | 'timestamp' | 'serial';
 
 /**
  * A time as PostgreSQL wrote it (to the microsecond, UTC) that names a real instant: Date.parse
- * accepts 30 February and year 0, which PostgreSQL refuses with an error.
+ * accepts 30 February (as 1 March) and year 0, which PostgreSQL refuses with an error.
  */
 function isRealInstant(part: string): boolean {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/.exec(part);
-  if (!match) return false;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
-  const instant = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  return (
-    year >= 1 &&
-    instant.getUTCFullYear() === year &&
-    instant.getUTCMonth() === month - 1 &&
-    instant.getUTCDate() === day &&
-    instant.getUTCHours() === hour &&
-    instant.getUTCMinutes() === minute &&
-    instant.getUTCSeconds() === second
-  );
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(part) || part.startsWith('0000')) return false;
+  const seconds = part.slice(0, 19);
+  const instant = new Date(`${seconds}Z`);
+  // A day or hour past its end rolls over into the next: the instant then reads back differently.
+  return !Number.isNaN(instant.getTime()) && instant.toISOString().startsWith(seconds);
 }
 
 const fitsPart: Record<KeyPart, (part: string) => boolean> = {
