@@ -43,7 +43,7 @@ async function personWith(email: string, role: 'helpdesk' | 'school-admin', totp
 }
 
 async function lastEvent(event: string): Promise<StoredAuditEvent> {
-  const page = await services.admin.audit.list(OPERATOR, { event }, { limit: 1 });
+  const page = await services.admin.auditTrail.list(OPERATOR, { event }, { limit: 1 });
   if (!page.items[0]) throw new Error(`No ${event} event`);
   return page.items[0];
 }

@@ -47,7 +47,7 @@ const actorOf = (authority: Authority) => {
 
 /** The newest audit event of this name, from the whole trail. */
 async function lastEvent(event: string): Promise<StoredAuditEvent> {
-  const page = await services.admin.audit.list(OPERATOR, { event }, { limit: 1 });
+  const page = await services.admin.auditTrail.list(OPERATOR, { event }, { limit: 1 });
   if (!page.items[0]) throw new Error(`No ${event} event`);
   return page.items[0];
 }
@@ -113,7 +113,7 @@ describe('who may do what', () => {
         'clients.add',
         () => services.admin.clients.add(nobody, { name: 'Mine', schoolIds: [hill.id], redirectUris: ['https://x.example/cb'] }),
       ],
-      ['audit.list', () => services.admin.audit.list(nobody, {}, {})],
+      ['audit.list', () => services.admin.auditTrail.list(nobody, {}, {})],
     ];
     for (const [name, attempt] of attempts) {
       await expect(attempt().then(() => `${name} allowed`)).rejects.toMatchObject({ kind: 'forbidden' });
@@ -137,7 +137,7 @@ describe('who may do what', () => {
         () => services.admin.staff.changeLevel(hillAdmin, elsewhere, oakOnly.id, 'higher'),
         () => services.admin.staff.removeMember(hillAdmin, elsewhere, oakOnly.id),
         () => services.admin.staff.inviteMember(hillAdmin, elsewhere, oakOnly.id),
-        () => services.admin.audit.list(hillAdmin, { schoolId: elsewhere }, {}),
+        () => services.admin.auditTrail.list(hillAdmin, { schoolId: elsewhere }, {}),
         () =>
           services.admin.people.addUser(hillAdmin, {
             email: 'sneaky@oak.example',
@@ -221,7 +221,7 @@ describe('who may do what', () => {
       revokedGrants: 0,
       revokedRole: false,
     });
-    expect((await services.admin.audit.list(helpdesk, { schoolId: oak.id }, {})).items.length).toBeGreaterThan(0);
+    expect((await services.admin.auditTrail.list(helpdesk, { schoolId: oak.id }, {})).items.length).toBeGreaterThan(0);
   });
 });
 
@@ -330,7 +330,7 @@ describe('listing staff', () => {
         kind: 'validation',
       });
     }
-    await expect(services.admin.audit.list(helpdesk, {}, { cursor: forged[0] })).rejects.toMatchObject({ kind: 'validation' });
+    await expect(services.admin.auditTrail.list(helpdesk, {}, { cursor: forged[0] })).rejects.toMatchObject({ kind: 'validation' });
     await expect(services.admin.staff.listSchools(helpdesk, { cursor: 'garbage' })).rejects.toMatchObject({ kind: 'validation' });
   });
 });
@@ -338,14 +338,14 @@ describe('listing staff', () => {
 describe('the audit trail', () => {
   test('a school administrator reads only their school’s events', async () => {
     await services.admin.staff.addMember(helpdesk, oak.id, { email: 'oak.event@oak.example', level: 'basic' });
-    const everything = await services.admin.audit.list(helpdesk, {}, { limit: 200 });
+    const everything = await services.admin.auditTrail.list(helpdesk, {}, { limit: 200 });
     expect(everything.nextCursor).toBeNull();
     expect(everything.items.some((e) => e.schoolId === oak.id)).toBe(true);
     expect(everything.items.some((e) => e.schoolId === undefined)).toBe(true);
     // Newest first, in pages of three: every event exactly once.
     const walked: string[] = [];
     for (let cursor: string | undefined, pages = 0; pages === 0 || (cursor && pages < 200); pages += 1) {
-      const page = await services.admin.audit.list(helpdesk, {}, { cursor, limit: 3 });
+      const page = await services.admin.auditTrail.list(helpdesk, {}, { cursor, limit: 3 });
       walked.push(...page.items.map((e) => e.id));
       cursor = page.nextCursor ?? undefined;
     }
@@ -354,17 +354,17 @@ describe('the audit trail', () => {
     const events: Array<StoredAuditEvent & { id: string }> = [];
     let cursor: string | undefined;
     do {
-      const page = await services.admin.audit.list(hillAdmin, {}, { cursor, limit: 25 });
+      const page = await services.admin.auditTrail.list(hillAdmin, {}, { cursor, limit: 25 });
       events.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     expect(events.length).toBeGreaterThan(0);
     expect(events.filter((e) => e.schoolId !== hill.id)).toEqual([]);
-    const ownAtOnce = await services.admin.audit.list(hillAdmin, {}, { limit: 200 });
+    const ownAtOnce = await services.admin.auditTrail.list(hillAdmin, {}, { limit: 200 });
     expect(events.map((e) => e.id)).toEqual(ownAtOnce.items.map((e) => e.id));
-    const own = await services.admin.audit.list(hillAdmin, { schoolId: hill.id, email: both.email }, { limit: 200 });
+    const own = await services.admin.auditTrail.list(hillAdmin, { schoolId: hill.id, email: both.email }, { limit: 200 });
     expect(own.items.every((e) => e.schoolId === hill.id)).toBe(true);
-    const byEmail = await services.admin.audit.list(hillAdmin, { email: 'oak.event@oak.example' }, {});
+    const byEmail = await services.admin.auditTrail.list(hillAdmin, { email: 'oak.event@oak.example' }, {});
     expect(byEmail.items).toEqual([]);
   });
 

@@ -121,7 +121,7 @@ test('removed from one school, with a client per school: that school is refused 
   expect(silent.params.get('code')).toEqual(expect.any(String));
   expect((await exchange(oakRp, silent.answer, silent.authorization)).claims()!.school).toMatchObject({ id: oak.id });
 
-  const removal = (await services.admin.audit.list(helpdesk, { event: 'admin.member.remove', schoolId: hill.id }, {})).items[0];
+  const removal = (await services.admin.auditTrail.list(helpdesk, { event: 'admin.member.remove', schoolId: hill.id }, {})).items[0];
   expect(removal).toMatchObject({ outcome: 'success', accountId: leaver.id, detail: { revokedGrants: 1 } });
 });
 

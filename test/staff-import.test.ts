@@ -94,7 +94,7 @@ describe('the staff import service', () => {
     await smtp.waitFor('fresh.b@hill.example', /./);
     expect(smtp.inbox.some((received) => received.to.includes('has.password@hill.example'))).toBe(false);
 
-    const page = await services.admin.audit.list(OPERATOR, { event: 'admin.member.import' }, { limit: 1 });
+    const page = await services.admin.auditTrail.list(OPERATOR, { event: 'admin.member.import' }, { limit: 1 });
     expect(page.items[0]).toMatchObject({ outcome: 'success', schoolId: hill.id });
     expect(page.items[0]!.detail).toMatchObject({ added: 3, changed: 1, accountsCreated: 2, emailsSent: 2 });
 

@@ -5,7 +5,7 @@ import { ADMIN_API_SCOPE } from '../domain/clients.ts';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { SchoolService } from '../domain/schools.ts';
 import { act } from './acting.ts';
-import { type Authority, requireAdministrator, requireHelpdesk, schoolScope } from './authority.ts';
+import { type Authority, requireHelpdesk } from './authority.ts';
 import { type Page, type PageRequest, pageOf } from './pagination.ts';
 
 export type RolesDeps = { repositories: Repositories; audit: AuditService; schools: SchoolService };
@@ -15,7 +15,7 @@ export type RoleSubject = { email: string } | { clientId: string };
 
 export type RoleGrant = { subject: RoleSubject; role: AdminRoleName; schoolId?: string | undefined };
 
-/** Roles are the helpdesk's to give and take; a school administrator sees those at their schools. */
+/** Roles are the helpdesk's to see, give and take. */
 export class RolesAdministration {
   private readonly deps: RolesDeps;
 
@@ -54,13 +54,13 @@ export class RolesAdministration {
     return this.deps.repositories.adminRoles.find({ accountId }, 'school-admin', schoolId);
   }
 
+  /** Who holds which role: the helpdesk's to see, as it is theirs to give (a school administrator touches no roles). */
   async list(authority: Authority, request: PageRequest): Promise<Page<AdminRole>> {
-    requireAdministrator(authority);
+    requireHelpdesk(authority);
     return pageOf(
       request,
       ['uuid'],
-      (after, limit) =>
-        this.deps.repositories.adminRoles.page({ schoolIds: schoolScope(authority), after: after as [string] | null, limit }),
+      (after, limit) => this.deps.repositories.adminRoles.page({ after: after as [string] | null, limit }),
       (role) => [role.id],
       (role) => role,
     );

@@ -25,7 +25,8 @@ export class AdministrationService {
   readonly people: PeopleAdministration;
   readonly roles: RolesAdministration;
   readonly clients: ClientsAdministration;
-  readonly audit: AuditTrailAdministration;
+  /** Reading the trail (writing it is every area's, through act()). */
+  readonly auditTrail: AuditTrailAdministration;
   private readonly repositories: Repositories;
   private readonly auditService: AuditService;
 
@@ -37,7 +38,7 @@ export class AdministrationService {
     this.people = new PeopleAdministration(deps);
     this.roles = new RolesAdministration(deps);
     this.clients = new ClientsAdministration(deps);
-    this.audit = new AuditTrailAdministration(deps.repositories);
+    this.auditTrail = new AuditTrailAdministration(deps.repositories);
   }
 
   /**

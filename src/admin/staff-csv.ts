@@ -92,8 +92,8 @@ const quoted = (value: string) => `“${value.length > 60 ? `${value.slice(0, 57
 function emailProblem(email: string): string | null {
   if (email === '') return 'the email address is missing';
   if (email.length > 254) return `${quoted(email)} is longer than 254 characters, too long for an email address`;
-  if (!fields.email.safeParse(email).success || !email.isWellFormed() || CONTROL.test(email))
-    return `${quoted(email)} is not an email address`;
+  // fields.email already refuses NUL and lone surrogates; a tab or other control character is refused here.
+  if (!fields.email.safeParse(email).success || CONTROL.test(email)) return `${quoted(email)} is not an email address`;
   return null;
 }
 

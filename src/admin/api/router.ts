@@ -113,8 +113,10 @@ function handlerFor(route: ApiRoute, admin: AdministrationService, provider: Pro
 export function apiRouter(deps: { admin: AdministrationService; provider: Provider; issuer: string; logger: Logger }) {
   const router = new Router({ prefix: API_PREFIX });
   router.use(problems(deps.logger));
-  const document = openApiDocument(API_ROUTES, deps.issuer);
+  // Built on first request, not at start (about 40 ms of JSON Schema generation), then kept.
+  let document: ReturnType<typeof openApiDocument> | undefined;
   router.get('/openapi.json', (ctx) => {
+    document ??= openApiDocument(API_ROUTES, deps.issuer);
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = document;
   });

@@ -214,7 +214,7 @@ export const API_ROUTES: ApiRoute[] = [
     responses: { 200: responses.events },
     handle: async (admin, authority, { query }) => {
       const { cursor, limit, school, since, until, ...filter } = query;
-      const page = await admin.audit.list(
+      const page = await admin.auditTrail.list(
         authority,
         { ...filter, schoolId: school, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined },
         { cursor, limit },

@@ -44,7 +44,7 @@ function readFilter(ctx: Context): { typed: Filter; errors: FieldErrors; filter:
   return { typed, errors, filter };
 }
 
-type AuditListFilter = Parameters<AdministrationService['audit']['list']>[1];
+type AuditListFilter = Parameters<AdministrationService['auditTrail']['list']>[1];
 
 /** A spreadsheet must never run a cell as a formula (=, +, -, @ at the start). */
 export function csvCell(value: unknown): string {
@@ -68,7 +68,7 @@ export function auditPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
     const { typed, errors, filter } = readFilter(ctx);
     const cursor = queryText(ctx.query.cursor, 2000);
     const [page, schools] = await Promise.all([
-      services.admin.audit.list(admin.authority, filter, { cursor }),
+      services.admin.auditTrail.list(admin.authority, filter, { cursor }),
       services.admin.staff.listSchools(admin.authority, { limit: MAX_PAGE_SIZE }),
     ]);
     const filterQuery = { ...typed } as Record<string, string | undefined>;
@@ -99,7 +99,7 @@ export function auditPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
     let cursor: string | undefined;
     let rows = 0;
     do {
-      const page = await services.admin.audit.list(admin.authority, filter, { cursor, limit: MAX_PAGE_SIZE });
+      const page = await services.admin.auditTrail.list(admin.authority, filter, { cursor, limit: MAX_PAGE_SIZE });
       for (const event of page.items) body += csvLine(event);
       rows += page.items.length;
       cursor = page.nextCursor ?? undefined;

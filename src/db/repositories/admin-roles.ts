@@ -102,15 +102,12 @@ export class AdminRolesRepository {
     return rows.map(toRole);
   }
 
-  /** Every grant, or those at the given schools, in a stable order; at most `limit` after the cursor. */
-  async page(options: { schoolIds: readonly string[] | null; after: [string] | null; limit: number }): Promise<AdminRole[]> {
-    const rows: Row[] = await this.db.query(
-      `${SELECT}
-        WHERE ($1::uuid[] IS NULL OR r.school_id = ANY($1::uuid[]))
-          AND ($2::uuid IS NULL OR r.id > $2::uuid)
-        ORDER BY r.id LIMIT $3`,
-      [options.schoolIds, options.after?.[0] ?? null, options.limit],
-    );
+  /** Every grant, in a stable order; at most `limit` after the cursor. */
+  async page(options: { after: [string] | null; limit: number }): Promise<AdminRole[]> {
+    const rows: Row[] = await this.db.query(`${SELECT} WHERE ($1::uuid IS NULL OR r.id > $1::uuid) ORDER BY r.id LIMIT $2`, [
+      options.after?.[0] ?? null,
+      options.limit,
+    ]);
     return rows.map(toRole);
   }
 }
