@@ -156,6 +156,12 @@ test('a school administrator: only their school; a leaver is refused at their ne
   await expectAccessible(page);
   expect((await page.goto(`${gatehouse.issuer}/admin/people/${onlyElm.id}`))?.status()).toBe(404);
   expect((await page.goto(`${gatehouse.issuer}/admin/roles`))?.status()).toBe(403);
+  // Each refused look is in the audit trail, naming who looked.
+  const refused: Array<{ what: string }> = await gatehouse.database.dataSource.query(
+    `SELECT detail->>'what' AS what FROM audit_events WHERE event = 'admin.read' AND detail->'actor'->>'email' = $1 ORDER BY id`,
+    [head.email],
+  );
+  expect(refused.map((row) => row.what)).toEqual([`GET /admin/schools/${elmId}`, 'GET /admin/roles']);
 
   await page.goto(`${gatehouse.issuer}/admin/schools/${oakId}`);
   await page.getByRole('link', { name: 'Sam Teacher' }).first().waitFor();
