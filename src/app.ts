@@ -24,7 +24,12 @@ export async function startGatehouse(
   /** Something this process cannot recover from (the embedded database's owner file lost): stop. */
   onFatal?: (message: string) => void,
 ): Promise<RunningGatehouse> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onEmbeddedLockLost: onFatal });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.databasePoolSize,
+    onEmbeddedLockLost: onFatal,
+  });
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);

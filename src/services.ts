@@ -47,7 +47,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const throttle = new ThrottleService(repositories.throttle);
   const audit = new AuditService(repositories, logger);
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
-  const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger);
+  const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger, config.passwordHash);
   const outbound = new OutboundDeliveryService(repositories, audit, logger, {
     ...DEFAULT_SCHEDULE,
     baseSeconds: config.outbound.retryBaseSeconds,
@@ -64,6 +64,7 @@ export async function createServices(database: Database, config: AppConfig, logg
     issuer: config.issuer,
     tokenTtlSeconds: config.ttl.resetTokenSeconds,
     logger,
+    passwordHash: config.passwordHash,
   });
   const services = {
     config,

@@ -1,15 +1,19 @@
 import argon2 from 'argon2';
+import { DEFAULT_PASSWORD_HASH, type PasswordHashCost } from '../config/password-hash.ts';
 
 /**
- * argon2id with 64 MiB, 3 passes, parallelism 1 — above OWASP's minimum (19 MiB, t=2, p=1).
- * argon2 stores the parameters in the PHC string, so raising them later still verifies old hashes.
+ * argon2id at the configured cost (PASSWORD_HASH; default OWASP's 19 MiB, t=2, p=1). The PHC
+ * string carries its own parameters, so a hash made at another cost still verifies, and
+ * `needsRehash` tells the sign-in to store a fresh one.
  */
-const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 65_536, timeCost: 3, parallelism: 1 } as const;
+const optionsFor = (cost: PasswordHashCost) =>
+  ({ type: argon2.argon2id, memoryCost: cost.memoryKiB, timeCost: cost.passes, parallelism: cost.parallelism }) as const;
 
-let dummyHash: Promise<string> | undefined;
+/** One dummy hash per cost: an unknown account spends what a known one at this cost would. */
+const dummyHashes = new Map<string, Promise<string>>();
 
-export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, HASH_OPTIONS);
+export function hashPassword(password: string, cost: PasswordHashCost = DEFAULT_PASSWORD_HASH): Promise<string> {
+  return argon2.hash(password, optionsFor(cost));
 }
 
 /**
@@ -17,15 +21,34 @@ export function hashPassword(password: string): Promise<string> {
  * (unknown account, or no password yet) it still spends the same work on a dummy hash, so the
  * response time does not tell whether an account exists.
  */
-export async function verifyPassword(hash: string | null, password: string): Promise<boolean> {
+export async function verifyPassword(
+  hash: string | null,
+  password: string,
+  cost: PasswordHashCost = DEFAULT_PASSWORD_HASH,
+): Promise<boolean> {
   if (hash === null) {
-    dummyHash ??= hashPassword('gatehouse-dummy-password');
-    await argon2.verify(await dummyHash, password).catch(() => false);
+    const key = JSON.stringify(cost);
+    let dummy = dummyHashes.get(key);
+    if (!dummy) {
+      dummy = hashPassword('gatehouse-dummy-password', cost);
+      dummyHashes.set(key, dummy);
+    }
+    await argon2.verify(await dummy, password).catch(() => false);
     return false;
   }
   try {
     return await argon2.verify(hash, password);
   } catch {
     return false;
+  }
+}
+
+/** A stored hash of another algorithm or cost than the configured one: replace it at the next sign-in. */
+export function needsRehash(hash: string, cost: PasswordHashCost = DEFAULT_PASSWORD_HASH): boolean {
+  if (!hash.startsWith('$argon2id$')) return true;
+  try {
+    return argon2.needsRehash(hash, optionsFor(cost));
+  } catch {
+    return true;
   }
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error.ts';
 import { parseOutboundAllow, type OutboundAllow } from './outbound-allow.ts';
+import { parsePasswordHash, type PasswordHashCost } from './password-hash.ts';
 
 const optionalString = z
   .string()
@@ -37,6 +38,10 @@ const environmentSchema = z.object({
   SWEEP_INTERVAL_SECONDS: positiveInt(300),
   OUTBOUND_ALLOW: z.string().default(''),
   OUTBOUND_RETRY_BASE_SECONDS: positiveInt(10),
+  PASSWORD_HASH: z.string().optional(),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  CACHE_REFRESH_SECONDS: positiveInt(60),
 });
 
 export type AppConfig = Readonly<{
@@ -62,6 +67,12 @@ export type AppConfig = Readonly<{
   }>;
   sweepIntervalSeconds: number;
   outbound: Readonly<{ allow: OutboundAllow; retryBaseSeconds: number }>;
+  passwordHash: PasswordHashCost;
+  /** Provider processes on this host (Node's cluster module); 1 serves from this process. */
+  workers: number;
+  databasePoolSize: number;
+  /** How often cached clients, keys and schools are re-read even if no change was announced. */
+  cacheRefreshSeconds: number;
 }>;
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -95,6 +106,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     },
     sweepIntervalSeconds: values.SWEEP_INTERVAL_SECONDS,
     outbound: { allow: parseOutboundAllow(values.OUTBOUND_ALLOW), retryBaseSeconds: values.OUTBOUND_RETRY_BASE_SECONDS },
+    passwordHash: parsePasswordHash(values.PASSWORD_HASH),
+    workers: values.WORKERS,
+    databasePoolSize: values.DATABASE_POOL_SIZE,
+    cacheRefreshSeconds: values.CACHE_REFRESH_SECONDS,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { verifyPassword } from '../auth/passwords.ts';
+import { needsRehash, hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { accountSubject, passwordSubject, THROTTLE, type Factor, type Source, type ThrottleService } from '../auth/throttle.ts';
+import { DEFAULT_PASSWORD_HASH, type PasswordHashCost } from '../config/password-hash.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -33,6 +34,8 @@ export class AuthenticationService {
   private readonly audit: AuditService;
   private readonly mailer: Mailer;
   private readonly background: BackgroundWork;
+  private readonly logger: Logger;
+  private readonly passwordHash: PasswordHashCost;
 
   constructor(
     repositories: Repositories,
@@ -41,6 +44,7 @@ export class AuthenticationService {
     audit: AuditService,
     mailer: Mailer,
     logger: Logger,
+    passwordHash: PasswordHashCost = DEFAULT_PASSWORD_HASH,
   ) {
     this.repositories = repositories;
     this.throttle = throttle;
@@ -48,6 +52,8 @@ export class AuthenticationService {
     this.audit = audit;
     this.mailer = mailer;
     this.background = new BackgroundWork(logger);
+    this.logger = logger;
+    this.passwordHash = passwordHash;
   }
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
@@ -60,10 +66,7 @@ export class AuthenticationService {
       loginName: email,
       known: account ?? undefined,
     };
-    const result = await this.guarded(guarded, where, async () => {
-      const matches = await verifyPassword(account?.passwordHash ?? null, password);
-      return account && matches ? account : null;
-    });
+    const result = await this.guarded(guarded, where, () => this.verifyPassword(account, password));
     // A password completes the sign-in only for an account with no device (else a code follows).
     if (result.ok && (await this.authenticators.hasDevices(result.account.id))) return { ...result, trustBrowser: false };
     return result;
@@ -78,9 +81,7 @@ export class AuthenticationService {
       loginName: account.email,
       known: account,
     };
-    const result = await this.guarded(guarded, where, async () =>
-      (await verifyPassword(account.passwordHash, password)) ? account : null,
-    );
+    const result = await this.guarded(guarded, where, () => this.verifyPassword(account, password));
     return result.ok ? { ...result, trustBrowser: false } : result;
   }
 
@@ -104,7 +105,27 @@ export class AuthenticationService {
     return check.ok && deviceId ? { ...check, deviceId } : check;
   }
 
-  /** Resolves once every warning mail started in the background has been handed over (shutdown). */
+  /**
+   * A right password whose stored hash has another cost than PASSWORD_HASH is hashed again at
+   * this cost, after the answer (the person does not wait for a second hash).
+   */
+  private async verifyPassword(account: Account | null, password: string): Promise<Account | null> {
+    const stored = account?.passwordHash ?? null;
+    if (!(await verifyPassword(stored, password, this.passwordHash))) return null;
+    if (account && stored && needsRehash(stored, this.passwordHash)) {
+      this.background.run('could not upgrade a password hash', async () => {
+        const upgraded = await this.repositories.accounts.upgradePasswordHash(
+          account.id,
+          stored,
+          await hashPassword(password, this.passwordHash),
+        );
+        if (upgraded) this.logger.info({ accountId: account.id }, 'password hash upgraded to the configured cost');
+      });
+    }
+    return account;
+  }
+
+  /** Resolves once every warning mail and hash upgrade started in the background is done (shutdown). */
   async drain(): Promise<void> {
     await this.background.drain();
   }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { passwordProblem } from '../auth/password-policy.ts';
 import { hashPassword } from '../auth/passwords.ts';
+import type { PasswordHashCost } from '../config/password-hash.ts';
 import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../auth/reset-tokens.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
@@ -52,7 +53,7 @@ export class PasswordResetService {
   private readonly mailer: Mailer;
   private readonly throttle: ThrottleService;
   private readonly audit: AuditService;
-  private readonly options: { issuer: string; tokenTtlSeconds: number; logger: Logger };
+  private readonly options: { issuer: string; tokenTtlSeconds: number; logger: Logger; passwordHash?: PasswordHashCost };
 
   constructor(
     repositories: Repositories,
@@ -60,7 +61,7 @@ export class PasswordResetService {
     mailer: Mailer,
     throttle: ThrottleService,
     audit: AuditService,
-    options: { issuer: string; tokenTtlSeconds: number; logger: Logger },
+    options: { issuer: string; tokenTtlSeconds: number; logger: Logger; passwordHash?: PasswordHashCost },
   ) {
     this.repositories = repositories;
     this.transaction = transaction;
@@ -146,7 +147,7 @@ export class PasswordResetService {
     const problem = passwordProblem(password, state.account.email);
     if (problem) return { done: false, field: 'password', message: problem };
     if (password !== confirm) return { done: false, field: 'confirm', message: 'The two passwords are not the same.' };
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await hashPassword(password, this.options.passwordHash);
     let spent;
     try {
       spent = await this.transaction(async (repositories) => {

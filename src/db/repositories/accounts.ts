@@ -33,6 +33,15 @@ export class AccountsRepository {
   }
 
   /**
+   * The same password at a new hash cost: not a password change (nothing it ends or dates), and
+   * only if the hash is still the one that was verified, so it never undoes a reset made meanwhile.
+   */
+  async upgradePasswordHash(id: string, verifiedHash: string, upgradedHash: string): Promise<boolean> {
+    const result = await this.repo.update({ id, passwordHash: verifiedHash }, { passwordHash: upgradedHash });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /**
    * From now on, no earlier session counts. The database clock, read when this statement runs
    * (not when the transaction began), so it is as late as the change that caused it.
    */
