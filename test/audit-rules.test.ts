@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Repositories } from '../src/db/repositories/index.ts';
+import type { AuditEvent } from '../src/db/repositories/audit.ts';
 import { AuditService } from '../src/domain/audit.ts';
+import { AuditWriter } from '../src/domain/audit-writer.ts';
 import { DomainError, isDomainError, notFound, validationError } from '../src/domain/errors.ts';
 
 /**
@@ -24,9 +26,9 @@ function auditWorld(schoolsOf: Record<string, string[]> = {}, failing = false) {
   );
   const repositories = {
     audit: {
-      insert: async (row: Record<string, unknown>) => {
+      insertMany: async (events: Array<Record<string, unknown>>) => {
         if (failing) throw new Error('disk full');
-        rows.push(row);
+        rows.push(...events);
       },
       forAccount: async (accountId: string | null, email: string, limit: number) => [{ accountId, email, limit }],
     },
@@ -44,6 +46,7 @@ test('an event through a client serving one school is that school’s; several o
   await audit.record({ event: 'e', outcome: 'success', clientId: 'one', schoolId: 's-z' });
   expect(rows.map((row) => row.schoolId)).toEqual(['s-a', undefined, undefined, 's-z']);
   expect(rows[0]).toEqual({ event: 'e', outcome: 'success', clientId: 'one', schoolId: 's-a' });
+  expect(rows[2]).toEqual({ event: 'e', outcome: 'success', schoolId: undefined });
 });
 
 test('an event that cannot be written is logged, and the action goes on', async () => {
@@ -84,4 +87,55 @@ test('domain errors say their kind and field, and are recognised as such', () =>
   expect(notFound('No such device.')).toMatchObject({ kind: 'not_found', field: undefined, message: 'No such device.' });
   expect(isDomainError(invalid)).toBe(true);
   expect(isDomainError(new Error('x'))).toBe(false);
+});
+
+describe('the audit writer (group commit)', () => {
+  function writerWorld(refuse: (event: AuditEvent) => boolean = () => false) {
+    const statements: string[][] = [];
+    const logged: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'error' }, new Writable({ write: (chunk, _e, done) => done(void logged.push(JSON.parse(String(chunk)))) }));
+    const writer = new AuditWriter(async (events) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (events.some(refuse)) throw new Error('violates a foreign key');
+      statements.push(events.map((event) => event.event));
+    }, logger);
+    return { writer, statements, logged };
+  }
+  const event = (name: string): AuditEvent => ({ event: name, outcome: 'success' });
+
+  test('an event on its own is written at once, in a statement of its own', async () => {
+    const { writer, statements } = writerWorld();
+    await writer.record(event('one'));
+    expect(statements).toEqual([['one']]);
+  });
+
+  test('events recorded together, or while a write is in flight, share one statement', async () => {
+    const { writer, statements } = writerWorld();
+    const first = [writer.record(event('a')), writer.record(event('b'))];
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const during = [writer.record(event('c')), writer.record(event('d')), writer.record(event('e'))];
+    await Promise.all([...first, ...during]);
+    expect(statements).toEqual([['a', 'b'], ['c', 'd', 'e']]);
+  });
+
+  test('a batch is at most 500 events', async () => {
+    const { writer, statements } = writerWorld();
+    await Promise.all(Array.from({ length: 1001 }, (_, i) => writer.record(event(`e${i}`))));
+    expect(statements.map((statement) => statement.length)).toEqual([500, 500, 1]);
+  });
+
+  test('an event that cannot be written costs only itself, and is logged', async () => {
+    const { writer, statements, logged } = writerWorld((e) => e.event === 'bad');
+    await Promise.all(['a', 'bad', 'c'].map((name) => writer.record(event(name))));
+    expect(statements.flat()).toEqual(['a', 'c']);
+    expect(logged).toEqual([expect.objectContaining({ level: 50, event: 'bad', msg: 'could not write an audit event' })]);
+  });
+
+  test('drain waits for every event recorded, including those recorded while draining', async () => {
+    const { writer, statements } = writerWorld();
+    void writer.record(event('a'));
+    const drained = writer.drain().then(() => statements.flat());
+    void writer.record(event('b'));
+    expect(await drained).toEqual(['a', 'b']);
+  });
 });
