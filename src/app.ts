@@ -30,12 +30,15 @@ export async function startGatehouse(
     poolSize: config.databasePoolSize,
     onEmbeddedLockLost: onFatal,
   });
+  let changeFeedOf: Services['changeFeed'] | undefined;
   try {
     await database.migrate();
     const services = await createServices(database, config, logger);
+    changeFeedOf = services.changeFeed;
     // Before serving (the CLI never needs it): rows written before bearer ids were hashed.
     await rehashStoredIds(services.repositories.oidcPayloads, services.box);
-    const { provider, keys, render } = await services.oidc();
+    const { provider, keys, render, liveKeys } = await services.oidc();
+    await services.changeFeed.start();
     let stopping = false;
     const ping = () => database.ping();
     const app = await createServer({ provider, services, render, csrfKey: keys.csrfKey, ping, stopping: () => stopping, logger });
@@ -66,6 +69,8 @@ export async function startGatehouse(
         if (cut > 0)
           logger.warn({ cut, timeoutSeconds: config.shutdownTimeoutSeconds }, 'requests still running at the shutdown deadline were cut');
         await Promise.all([services.passwordReset.drain(), services.authentication.drain()]);
+        await services.changeFeed.stop();
+        await liveKeys.settled();
         await services.audit.drain();
         services.mailer.close();
         await database.close();
@@ -73,6 +78,7 @@ export async function startGatehouse(
       },
     };
   } catch (error) {
+    await changeFeedOf?.stop();
     await database.close();
     throw error;
   }

@@ -5,6 +5,10 @@ import type { SecretBox } from './auth/secret-box.ts';
 import type { AppConfig } from './config/index.ts';
 import type { Database } from './db/database.ts';
 import { repositoriesFor, type Repositories, type UnitOfWork } from './db/repositories/index.ts';
+import { createCaches } from './db/caches.ts';
+import { ChangeFeed } from './db/change-feed.ts';
+import type { Change } from './db/repositories/changes.ts';
+import { followKeyChanges } from './oidc/live-keys.ts';
 import { AdministrationService } from './admin/service.ts';
 import { AccessService } from './domain/access.ts';
 import { AccountService } from './domain/accounts.ts';
@@ -20,7 +24,7 @@ import { createMailer, type Mailer } from './mail/mailer.ts';
 import { createAdapterClass } from './oidc/adapter.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { queueBackchannelLogout } from './oidc/backchannel.ts';
-import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys } from './oidc/keys.ts';
+import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProviderKeys, loadSigningKeys } from './oidc/keys.ts';
 import { createProvider } from './oidc/provider.ts';
 import { SCHOOL_SYSTEM_POLICY } from './oidc/registration-policy.ts';
 import { loadViews } from './http/views.ts';
@@ -28,7 +32,10 @@ import type Provider from 'oidc-provider';
 import type { ViewRenderer } from './http/views.ts';
 import type { ProviderKeys } from './oidc/keys.ts';
 
-type OidcParts = { provider: Provider; keys: ProviderKeys; render: ViewRenderer };
+/** The embedded database carries no notifications between processes: a change reaches them this fast. */
+const EMBEDDED_REFRESH_SECONDS = 2;
+
+type OidcParts = { provider: Provider; keys: ProviderKeys; render: ViewRenderer; liveKeys: { settled(): Promise<void> } };
 
 export type Services = Awaited<ReturnType<typeof createServices>>;
 
@@ -43,9 +50,23 @@ export async function createServices(database: Database, config: AppConfig, logg
     dataDir: config.dataDir,
     logger,
   });
-  const clientStore = (scope: Repositories) => new (createAdapterClass(scope.oidcPayloads, box))('Client');
+  // Started by the server only (the CLI announces changes but caches nothing).
+  const changeFeed = new ChangeFeed({
+    connectionString: database.url,
+    listen: config.databaseUrl !== undefined,
+    refreshSeconds: config.databaseUrl ? config.cacheRefreshSeconds : Math.min(config.cacheRefreshSeconds, EMBEDDED_REFRESH_SECONDS),
+    logger,
+  });
+  const caches = createCaches(changeFeed, repositories);
+  /** A change to cached data: this process forgets it at once, every other one when `scope` commits. */
+  const announce = async (change: Change, scope: Repositories = repositories) => {
+    await scope.changes.announce(change);
+    changeFeed.local(change);
+  };
+  const clientStore = (scope: Repositories) =>
+    new (createAdapterClass(scope.oidcPayloads, box, { onClientChange: (id) => announce({ topic: 'client', id }, scope) }))('Client');
   const throttle = new ThrottleService(repositories.throttle);
-  const audit = new AuditService(repositories, logger);
+  const audit = new AuditService(repositories, logger, caches.schoolsOfClient);
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
   const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger, config.passwordHash);
   const outbound = new OutboundDeliveryService(repositories, audit, logger, {
@@ -54,10 +75,14 @@ export async function createServices(database: Database, config: AppConfig, logg
   });
   const schools = new SchoolService(repositories);
   const accounts = new AccountService(repositories, transaction);
-  const clients = new ClientService(transaction, clientStore);
+  const clients = new ClientService(transaction, clientStore, announce);
+  const keysChanged = async <T>(result: T) => {
+    await announce({ topic: 'keys' });
+    return result;
+  };
   const keys = {
-    rotate: () => addNextSigningKey(repositories.secrets, box),
-    activate: () => activateNextSigningKey(repositories.secrets, box),
+    rotate: async () => keysChanged(await addNextSigningKey(repositories.secrets, box)),
+    activate: async () => keysChanged(await activateNextSigningKey(repositories.secrets, box)),
     list: () => listSigningKeys(repositories.secrets, box),
   };
   const passwordReset = new PasswordResetService(repositories, transaction, mailer, throttle, audit, {
@@ -72,10 +97,15 @@ export async function createServices(database: Database, config: AppConfig, logg
     repositories,
     box,
     mailer,
-    oidcAdapter: createAdapterClass(repositories.oidcPayloads, box),
+    changeFeed,
+    caches,
+    oidcAdapter: createAdapterClass(repositories.oidcPayloads, box, {
+      clientCache: caches.clients,
+      onClientChange: (id) => announce({ topic: 'client', id }),
+    }),
     schools,
     accounts,
-    access: new AccessService(repositories),
+    access: new AccessService(repositories, caches.schoolsOfClient),
     clients,
     throttle,
     authenticators,
@@ -107,7 +137,8 @@ export async function createServices(database: Database, config: AppConfig, logg
         const provider = createProvider(services as unknown as Services, keys, render);
         auditProviderEvents(provider, services as unknown as Services);
         queueBackchannelLogout(provider, outbound, logger);
-        return { provider, keys, render };
+        const liveKeys = followKeyChanges(provider, keys.jwks, changeFeed, () => loadSigningKeys(repositories.secrets, box), logger);
+        return { provider, keys, render, liveKeys };
       })();
       return oidc;
     },

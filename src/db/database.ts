@@ -6,6 +6,8 @@ import { probeWritable } from './write-probe.ts';
 
 export type Database = {
   dataSource: DataSource;
+  /** Where to open a connection of one's own (the change feed's LISTEN). */
+  url: string;
   /** Whether this process serves the embedded database (only one process can). */
   embeddedOwner: boolean;
   migrate(): Promise<void>;
@@ -29,9 +31,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const embedded: EmbeddedDatabase | undefined = options.databaseUrl
     ? undefined
     : await openEmbeddedDatabase(options.dataDir, options.role, { onLockLost: options.onEmbeddedLockLost });
+  const url = options.databaseUrl ?? embedded!.url;
   const dataSource = new DataSource({
     type: 'postgres',
-    url: options.databaseUrl ?? embedded!.url,
+    url,
     entities,
     migrations,
     migrationsTableName: 'schema_migrations',
@@ -53,6 +56,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   return {
     dataSource,
+    url,
     embeddedOwner: embedded?.owner ?? false,
     migrate: () => runMigrationsExclusively(dataSource),
     async ping(timeoutMs = 2_000) {

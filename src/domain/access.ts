@@ -78,9 +78,12 @@ const publicSchool = (school: School) => ({ id: school.id, name: school.name, po
 /** The rules of access (DESIGN.md) in one place: who may sign in where, and at which level. */
 export class AccessService {
   private readonly repositories: Repositories;
+  private readonly schoolsOfClient: (clientId: string) => Promise<School[]>;
 
-  constructor(repositories: Repositories) {
+  /** `schoolsOfClient`: the cached lookup in the server (src/db/caches.ts). */
+  constructor(repositories: Repositories, schoolsOfClient?: (clientId: string) => Promise<School[]>) {
     this.repositories = repositories;
+    this.schoolsOfClient = schoolsOfClient ?? ((clientId) => repositories.clientSchools.schoolsOf(clientId));
   }
 
   /** A session signed in at `loginTs` may still act: see `holdsSession`. */
@@ -120,7 +123,7 @@ export class AccessService {
 
   /** The school a client is named after on hosted pages, when it serves exactly one. */
   async clientSchoolsName(clientId: string): Promise<string | null> {
-    const schools = await this.repositories.clientSchools.schoolsOf(clientId);
+    const schools = await this.schoolsOfClient(clientId);
     return schools.length === 1 ? schools[0]!.name : null;
   }
 

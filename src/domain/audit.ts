@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { AuditEvent, StoredAuditEvent } from '../db/repositories/audit.ts';
+import type { School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
+import { AuditWriter } from './audit-writer.ts';
 import { BackgroundWork } from './background.ts';
 
 /**
@@ -21,19 +23,26 @@ export class AuditService {
   private readonly repositories: Repositories;
   private readonly logger: Logger;
   private readonly background: BackgroundWork;
+  private readonly writer: AuditWriter;
+  private readonly schoolsOfClient: (clientId: string) => Promise<School[]>;
 
-  constructor(repositories: Repositories, logger: Logger) {
+  /** `schoolsOfClient`: the cached lookup in the server (src/db/caches.ts). */
+  constructor(repositories: Repositories, logger: Logger, schoolsOfClient?: (clientId: string) => Promise<School[]>) {
     this.repositories = repositories;
     this.logger = logger;
     this.background = new BackgroundWork(logger);
+    this.writer = new AuditWriter((events) => repositories.audit.insertMany(events), logger);
+    this.schoolsOfClient = schoolsOfClient ?? ((clientId) => repositories.clientSchools.schoolsOf(clientId));
   }
 
   async record(event: AuditEvent): Promise<void> {
+    let schoolId: string | undefined;
     try {
-      await this.repositories.audit.insert({ ...event, schoolId: event.schoolId ?? (await this.schoolOfClient(event.clientId)) });
+      schoolId = event.schoolId ?? (await this.schoolOfClient(event.clientId));
     } catch (error) {
-      this.logger.error({ err: error, event: event.event }, 'could not write an audit event');
+      this.logger.warn({ err: error, event: event.event }, 'could not tell the school of an audit event');
     }
+    await this.writer.record({ ...event, schoolId });
   }
 
   /**
@@ -47,12 +56,13 @@ export class AuditService {
   /** Resolves once every background audit event has been written (or has failed and been logged). */
   async drain(): Promise<void> {
     await this.background.drain();
+    await this.writer.drain();
   }
 
   /** A client that serves one school tells which school an event was about. */
   private async schoolOfClient(clientId: string | undefined): Promise<string | undefined> {
     if (!clientId) return undefined;
-    const schools = await this.repositories.clientSchools.schoolsOf(clientId);
+    const schools = await this.schoolsOfClient(clientId);
     return schools.length === 1 ? schools[0]!.id : undefined;
   }
 

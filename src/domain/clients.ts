@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import type { Change } from '../db/repositories/changes.ts';
 import { conflict, notFound, validationError } from './errors.ts';
 import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
 import { SchoolService } from './schools.ts';
@@ -54,10 +55,17 @@ export function uriProblem(value: string): string | null {
 export class ClientService {
   private readonly transaction: UnitOfWork;
   private readonly clientStore: (repositories: Repositories) => Adapter;
+  private readonly announce: (change: Change, scope: Repositories) => Promise<void>;
 
-  constructor(transaction: UnitOfWork, clientStore: (repositories: Repositories) => Adapter) {
+  constructor(
+    transaction: UnitOfWork,
+    clientStore: (repositories: Repositories) => Adapter,
+    /** Tells every process that a client's schools changed (delivered when the transaction commits). */
+    announce: (change: Change, scope: Repositories) => Promise<void> = async () => {},
+  ) {
     this.transaction = transaction;
     this.clientStore = clientStore;
+    this.announce = announce;
   }
 
   /** A confidential client for a school system: code flow with PKCE, refresh tokens. */
@@ -87,6 +95,7 @@ export class ClientService {
       await new SchoolService(repositories).requireAll(input.schoolIds);
       await this.clientStore(repositories).upsert(clientId, clientMetadata(clientId, clientSecret, input) as AdapterPayload, 0);
       await repositories.clientSchools.link(clientId, input.schoolIds);
+      await this.announce({ topic: 'client-schools', id: clientId }, repositories);
       if (input.apiRole === 'helpdesk') await repositories.adminRoles.grant({ clientId }, 'helpdesk', null);
       if (input.apiRole === 'school-admin') {
         for (const schoolId of input.schoolIds) await repositories.adminRoles.grant({ clientId }, 'school-admin', schoolId);
@@ -101,6 +110,7 @@ export class ClientService {
       if (!(await this.clientStore(repositories).find(clientId))) throw notFound(`No client has the id ${clientId}.`);
       await new SchoolService(repositories).requireAll(schoolIds);
       await repositories.clientSchools.link(clientId, schoolIds);
+      await this.announce({ topic: 'client-schools', id: clientId }, repositories);
     });
   }
 
@@ -108,6 +118,7 @@ export class ClientService {
   async unlink(clientId: string, schoolId: string): Promise<void> {
     await this.transaction(async (repositories) => {
       if (!(await repositories.clientSchools.unlink(clientId, schoolId))) throw notFound('This client does not serve this school.');
+      await this.announce({ topic: 'client-schools', id: clientId }, repositories);
     });
   }
 

@@ -2,7 +2,18 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { isLoopbackHttp } from '../domain/clients.ts';
 import type { OidcPayloadsRepository, StoredPayload } from '../db/repositories/oidc-payloads.ts';
+import type { ReadThroughCache } from '../db/read-through-cache.ts';
 import { BearerStorage } from './bearer-storage.ts';
+
+/**
+ * Clients are read on every token request and change rarely: `clientCache` serves the provider's
+ * reads (none inside a transaction), and every write of a client calls `onClientChange`, which
+ * announces it to this and every other process.
+ */
+export type ClientCaching = {
+  clientCache?: ReadThroughCache<AdapterPayload | undefined>;
+  onClientChange?: (clientId: string) => Promise<void>;
+};
 
 /**
  * OIDC requires an https initiate_login_uri and oidc-provider enforces it. A development client
@@ -26,7 +37,7 @@ const SEALED_SECRET = 'client_secret_sealed';
  * oidc_payloads table, so any number of provider processes see the same state. Bearer values
  * (tokens, codes, session and interaction ids) are stored and looked up as keyed hashes.
  */
-export function createAdapterClass(payloads: OidcPayloadsRepository, box: SecretBox) {
+export function createAdapterClass(payloads: OidcPayloadsRepository, box: SecretBox, caching: ClientCaching = {}) {
   const bearers = new BearerStorage(box);
   return class PostgresAdapter implements Adapter {
     private readonly model: string;
@@ -47,6 +58,7 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
         { grantId: payload.grantId, userCode: stored.userCode, uid: payload.uid },
         expiresAt,
       );
+      await this.changed(id);
     }
 
     /**
@@ -60,6 +72,11 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (!storable(id)) return undefined;
+      if (this.model === 'Client' && caching.clientCache) return caching.clientCache.get(id, () => this.read(id));
+      return this.read(id);
+    }
+
+    private async read(id: string): Promise<AdapterPayload | undefined> {
       const row = await payloads.find(this.model, bearers.id(this.model, id));
       return row ? this.toPayload(id, { ...row, payload: bearers.fromStored(this.model, id, row.payload) }) : undefined;
     }
@@ -91,6 +108,11 @@ export function createAdapterClass(payloads: OidcPayloadsRepository, box: Secret
 
     async destroy(id: string): Promise<void> {
       await payloads.destroy(this.model, bearers.id(this.model, id));
+      await this.changed(id);
+    }
+
+    private async changed(id: string): Promise<void> {
+      if (this.model === 'Client') await caching.onClientChange?.(id);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

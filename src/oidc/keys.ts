@@ -28,6 +28,11 @@ export async function loadProviderKeys(secrets: SecretsRepository, box: SecretBo
   return { jwks: { keys: jwks.keys }, cookieKeys, csrfKey: Buffer.from(csrfKey, 'base64url') };
 }
 
+/** Only the published and signing keys: what a running provider reloads when they change. */
+export async function loadSigningKeys(secrets: SecretsRepository, box: SecretBox): Promise<{ keys: JWK[] }> {
+  return { keys: (await loadJwks(secrets, box)).keys };
+}
+
 export type SigningKeyInfo = { kid: string; alg: string; status: 'signing' | 'next' | 'retired'; retiredAt: string | null };
 
 /**

@@ -3,6 +3,7 @@ import { AccountsRepository } from './accounts.ts';
 import { AdminRolesRepository } from './admin-roles.ts';
 import { AuditRepository } from './audit.ts';
 import { AuthenticatorsRepository } from './authenticators.ts';
+import { ChangesRepository } from './changes.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
 import { ClientsRepository } from './clients.ts';
 import { OidcPayloadsRepository } from './oidc-payloads.ts';
@@ -25,6 +26,7 @@ export function repositoriesFor(manager: EntityManager) {
     adminRoles: new AdminRolesRepository(manager),
     audit: new AuditRepository(manager),
     authenticators: new AuthenticatorsRepository(manager),
+    changes: new ChangesRepository(manager),
     clientSchools: new ClientSchoolsRepository(manager),
     clients: new ClientsRepository(manager),
     clientLoginUris: new ClientLoginUrisRepository(manager),
