@@ -17,6 +17,16 @@ import { passwordRoutes } from './interactions/password-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
 
+/** oidc-provider's default routes for its machine endpoints (provider.ts keeps the defaults). */
+const PROVIDER_MACHINE_PATHS: ReadonlySet<string> = new Set([
+  '/token',
+  '/me',
+  '/jwks',
+  '/token/introspection',
+  '/token/revocation',
+  '/.well-known/openid-configuration',
+]);
+
 type ServerDeps = {
   provider: Provider;
   services: Services;
@@ -44,6 +54,14 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   app.use(securityHeaders({ hsts: secure }));
   const health = healthRoutes(ping, stopping);
   app.use(health.routes());
+  // The provider is a koa application of its own; it answers every path that is not ours.
+  const handleOidc = provider.callback();
+  const toProvider = async (ctx: Koa.Context) => {
+    ctx.respond = false;
+    await handleOidc(ctx.req, ctx.res);
+  };
+  // Machine-to-machine endpoints, called most, involve no page, form or cookie of ours: straight to the provider.
+  app.use((ctx, next) => (PROVIDER_MACHINE_PATHS.has(ctx.path) ? toProvider(ctx) : next()));
   const assets = await assetRoutes();
   app.use(assets.routes());
   // The management API answers in JSON problem documents, before the HTML error pages below.
@@ -58,11 +76,6 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.
   for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages), consoleRoutes(pages)]) app.use(router.routes());
 
-  // The provider is a koa application of its own; it answers every other path.
-  const handleOidc = provider.callback();
-  app.use(async (ctx) => {
-    ctx.respond = false;
-    await handleOidc(ctx.req, ctx.res);
-  });
+  app.use(toProvider);
   return app;
 }

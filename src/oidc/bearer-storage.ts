@@ -27,11 +27,12 @@ type StoredForm = { id: string; payload: StoredPayload; userCode: string | undef
  * value, or to test a guess offline), and a payload with no copy of it.
  */
 export class BearerStorage {
-  readonly #key: Buffer;
+  // A KeyObject, made once: from a Buffer, createHmac would import the key on every token.
+  readonly #key: crypto.KeyObject;
   readonly #box: SecretBox;
 
   constructor(box: SecretBox) {
-    this.#key = box.deriveKey('oidc-bearer-ids');
+    this.#key = crypto.createSecretKey(box.deriveKey('oidc-bearer-ids'));
     this.#box = box;
   }
 

@@ -1,4 +1,6 @@
 import type { EntityManager } from 'typeorm';
+import { GroupCommit } from '../group-commit.ts';
+import { runPrepared } from '../prepared.ts';
 
 export type StoredPayload = Record<string, unknown>;
 
@@ -8,14 +10,67 @@ export type UnhashedRow = { model: string; id: string; payload: StoredPayload };
 
 const UNHASHED = 'unhashed:';
 
+const COLUMNS = [0, 1, 2, 3, 4, 5, 6] as const;
+
+/** Splits rows, in order, wherever a (model, id) repeats, so a later write still wins. */
+function distinctRuns(rows: readonly UpsertRow[]): UpsertRow[][] {
+  const runs: UpsertRow[][] = [[]];
+  let seen = new Set<string>();
+  for (const row of rows) {
+    const key = `${row[0]}\u0000${row[1]}`;
+    if (seen.has(key)) {
+      runs.push([]);
+      seen = new Set();
+    }
+    seen.add(key);
+    runs.at(-1)!.push(row);
+  }
+  return runs.filter((run) => run.length > 0);
+}
+
+/** Run on every token, code and session: named, so PostgreSQL plans each once per connection. */
+const HOT = {
+  upsert: {
+    name: 'oidc_payloads_upsert',
+    text: `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (model, id) DO UPDATE SET
+         payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+         uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+  },
+  /** Any number of rows in one statement: the group commit of tokens written together. */
+  upsertMany: {
+    name: 'oidc_payloads_upsert_many',
+    text: `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+       ON CONFLICT (model, id) DO UPDATE SET
+         payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+         uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+  },
+  find: { name: 'oidc_payloads_find', text: 'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2' },
+  consume: {
+    name: 'oidc_payloads_consume',
+    text: 'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+  },
+  destroy: { name: 'oidc_payloads_destroy', text: 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2' },
+} as const;
+
+type UpsertRow = [model: string, id: string, payload: string, grantId: string | null, userCode: string | null, uid: string | null, expiresAt: Date | null];
+
+/** Tokens written together (16 token requests at once) go in one statement, up to this many. */
+const MAX_UPSERT_BATCH = 64;
+
 /** The storage of oidc-provider's models (sessions, interactions, codes, tokens, grants, clients). */
 export class OidcPayloadsRepository {
   private readonly db: EntityManager;
+  private readonly upserts: GroupCommit<UpsertRow>;
 
   constructor(db: EntityManager) {
     this.db = db;
+    this.upserts = new GroupCommit((rows) => this.upsertMany(rows), MAX_UPSERT_BATCH);
   }
 
+  /** Resolves once the row is committed; outside a transaction, grouped with others written meanwhile. */
   async upsert(
     model: string,
     id: string,
@@ -23,14 +78,17 @@ export class OidcPayloadsRepository {
     refs: { grantId?: string | undefined; userCode?: string | undefined; uid?: string | undefined },
     expiresAt: Date | null,
   ): Promise<void> {
-    await this.db.query(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (model, id) DO UPDATE SET
-         payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
-         uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-      [model, id, JSON.stringify(payload), refs.grantId ?? null, refs.userCode ?? null, refs.uid ?? null, expiresAt],
-    );
+    const row: UpsertRow = [model, id, JSON.stringify(payload), refs.grantId ?? null, refs.userCode ?? null, refs.uid ?? null, expiresAt];
+    if (this.db.queryRunner) await runPrepared(this.db, HOT.upsert, row);
+    else await this.upserts.write(row);
+  }
+
+  /** One statement per run of distinct rows: PostgreSQL refuses to upsert one row twice in a statement. */
+  private async upsertMany(rows: readonly UpsertRow[]): Promise<void> {
+    for (const run of distinctRuns(rows)) {
+      if (run.length === 1) await runPrepared(this.db, HOT.upsert, run[0]!);
+      else await runPrepared(this.db, HOT.upsertMany, COLUMNS.map((column) => run.map((row) => row[column])));
+    }
   }
 
   /** Rewrites a row only if it still exists (true then): a deleted session must stay deleted. */
@@ -45,8 +103,8 @@ export class OidcPayloadsRepository {
   }
 
   async find(model: string, id: string): Promise<Row | undefined> {
-    const rows: Row[] = await this.db.query(`SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2`, [model, id]);
-    return rows[0];
+    const { rows } = await runPrepared(this.db, HOT.find, [model, id]);
+    return rows[0] as Row | undefined;
   }
 
   async findBy(model: string, column: 'uid' | 'user_code', value: string): Promise<Row | undefined> {
@@ -60,17 +118,11 @@ export class OidcPayloadsRepository {
 
   /** True only for the one caller that flips consumed_at: a code cannot be spent twice. */
   async consume(model: string, id: string): Promise<boolean> {
-    // TypeORM answers an UPDATE with [rows, affectedCount].
-    const [, affected] = (await this.db.query(
-      `UPDATE oidc_payloads SET consumed_at = now()
-        WHERE model = $1 AND id = $2 AND consumed_at IS NULL`,
-      [model, id],
-    )) as [unknown[], number];
-    return affected > 0;
+    return (await runPrepared(this.db, HOT.consume, [model, id])).rowCount > 0;
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    await this.db.query(`DELETE FROM oidc_payloads WHERE model = $1 AND id = $2`, [model, id]);
+    await runPrepared(this.db, HOT.destroy, [model, id]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
