@@ -27,7 +27,7 @@ export class GroupCommit<T> {
 
   /** Resolves once everything written so far, and during, has been written or has failed. */
   async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    for (let flushing = this.flushing; flushing !== undefined; flushing = this.flushing) await flushing;
   }
 
   private async flush(): Promise<void> {

@@ -31,7 +31,7 @@ export function followKeyChanges(provider: Provider, initial: Jwks, feed: Change
   };
 
   const request = () => {
-    if (running) {
+    if (running !== undefined) {
       again = true;
       return;
     }
@@ -52,7 +52,7 @@ export function followKeyChanges(provider: Provider, initial: Jwks, feed: Change
   /** For shutdown and tests: resolves when no reload is running. */
   return {
     async settled(): Promise<void> {
-      while (running) await running;
+      for (let current = running; current !== undefined; current = running) await current;
     },
   };
 }

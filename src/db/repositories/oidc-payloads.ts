@@ -55,7 +55,15 @@ const HOT = {
   destroy: { name: 'oidc_payloads_destroy', text: 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2' },
 } as const;
 
-type UpsertRow = [model: string, id: string, payload: string, grantId: string | null, userCode: string | null, uid: string | null, expiresAt: Date | null];
+type UpsertRow = [
+  model: string,
+  id: string,
+  payload: string,
+  grantId: string | null,
+  userCode: string | null,
+  uid: string | null,
+  expiresAt: Date | null,
+];
 
 /** Tokens written together (16 token requests at once) go in one statement, up to this many. */
 const MAX_UPSERT_BATCH = 64;
@@ -87,7 +95,12 @@ export class OidcPayloadsRepository {
   private async upsertMany(rows: readonly UpsertRow[]): Promise<void> {
     for (const run of distinctRuns(rows)) {
       if (run.length === 1) await runPrepared(this.db, HOT.upsert, run[0]!);
-      else await runPrepared(this.db, HOT.upsertMany, COLUMNS.map((column) => run.map((row) => row[column])));
+      else
+        await runPrepared(
+          this.db,
+          HOT.upsertMany,
+          COLUMNS.map((column) => run.map((row) => row[column])),
+        );
     }
   }
 
