@@ -36,9 +36,9 @@ export async function loadSigningKeys(secrets: SecretsRepository, box: SecretBox
 export type SigningKeyInfo = { kid: string; alg: string; status: 'signing' | 'next' | 'retired'; retiredAt: string | null };
 
 /**
- * Step 1 of a rotation: a new key is published (appended, not signing). Restart every process
- * so each one publishes it, then run `keys activate`: no relying party ever meets a token signed
- * with a key it could not find in the JWKS.
+ * Step 1 of a rotation: a new key is published (appended, not signing); every running process
+ * takes it when the change is announced (live-keys.ts). Once relying parties have had time to
+ * fetch it, `keys activate`: none ever meets a token signed with a key it could not find.
  */
 export async function addNextSigningKey(secrets: SecretsRepository, box: SecretBox): Promise<SigningKeyInfo[]> {
   const stored = await loadJwks(secrets, box);
@@ -48,7 +48,7 @@ export async function addNextSigningKey(secrets: SecretsRepository, box: SecretB
 }
 
 /**
- * Step 2: the published `next` key signs from the next start of each process; the previous
+ * Step 2: the published `next` key signs (on every process, once announced); the previous
  * signing key is retired but stays published for a day; keys retired longer ago are dropped.
  */
 export async function activateNextSigningKey(
