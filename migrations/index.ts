@@ -12,6 +12,7 @@ import { OutboundDeliveries1764900000000 } from './1764900000000-outbound-delive
 import { SessionsNotBefore1765200000000 } from './1765200000000-sessions-not-before.ts';
 import { AuditEmailNormalised1765210000000 } from './1765210000000-audit-email-normalised.ts';
 import { AdminRoles1765300000000 } from './1765300000000-admin-roles.ts';
+import { HotPathIndexes1765400000000 } from './1765400000000-hot-path-indexes.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -29,4 +30,5 @@ export const migrations = [
   SessionsNotBefore1765200000000,
   AuditEmailNormalised1765210000000,
   AdminRoles1765300000000,
+  HotPathIndexes1765400000000,
 ];
