@@ -24,7 +24,9 @@ const TAIL_LINES = 40;
 
 /** Spawns `node <script>` in the repository, its output kept in a log file and in memory. */
 export function spawnNode(name: string, script: string, env: NodeJS.ProcessEnv, logFile: string): Child {
-  const child = spawn(NODE, [script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles what is measured.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(NODE, [...nodeArgs, script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = fs.createWriteStream(logFile);
   const tail: string[] = [];
   const notable: Array<{ level: number; line: string }> = [];

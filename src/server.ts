@@ -16,6 +16,7 @@ import { consoleRoutes } from './admin/console/routes.ts';
 import { passwordRoutes } from './interactions/password-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
+import { withRequestMemo } from './domain/request-memo.ts';
 
 /** oidc-provider's default routes for its machine endpoints (provider.ts keeps the defaults). */
 const PROVIDER_MACHINE_PATHS: ReadonlySet<string> = new Set([
@@ -58,7 +59,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   const handleOidc = provider.callback();
   const toProvider = async (ctx: Koa.Context) => {
     ctx.respond = false;
-    await handleOidc(ctx.req, ctx.res);
+    await withRequestMemo(() => handleOidc(ctx.req, ctx.res));
   };
   // Machine-to-machine endpoints, called most, involve no page, form or cookie of ours: straight to the provider.
   app.use((ctx, next) => (PROVIDER_MACHINE_PATHS.has(ctx.path) ? toProvider(ctx) : next()));

@@ -1,6 +1,7 @@
 import type { AccessLevel, Account, School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { SchoolMembership } from '../db/repositories/memberships.ts';
+import { memoised } from './request-memo.ts';
 
 export const ACR_BASIC = 'urn:gatehouse:acr:basic';
 export const ACR_HIGHER = 'urn:gatehouse:acr:higher';
@@ -88,13 +89,13 @@ export class AccessService {
 
   /** A session signed in at `loginTs` may still act: see `holdsSession`. */
   async canHoldSession(accountId: string, loginTs: number | undefined): Promise<boolean> {
-    return holdsSession(await this.repositories.accounts.findById(accountId), loginTs);
+    return holdsSession(await this.account(accountId), loginTs);
   }
 
   /** Rule 5: a session that passed only the password is not enough once a device exists. */
   async needsCode(accountId: string, amr: readonly string[] | undefined): Promise<boolean> {
     if (passedCode(amr)) return false;
-    return (await this.repositories.authenticators.countForAccount(accountId)) > 0;
+    return (await this.deviceCount(accountId)) > 0;
   }
 
   /**
@@ -102,19 +103,28 @@ export class AccessService {
    * the code is required first, so a password alone can never add a device.
    */
   async mayEnrolDuringSignIn(accountId: string): Promise<boolean> {
-    return (await this.repositories.authenticators.countForAccount(accountId)) === 0;
+    return (await this.deviceCount(accountId)) === 0;
   }
 
   /** Rule 4's nudge: a higher member at this client's school who has no device yet. */
   async shouldOfferEnrolment(accountId: string, clientId: string): Promise<boolean> {
     const memberships = await this.membershipsForClient(accountId, clientId);
     if (!memberships.some((membership) => membership.accessLevel === 'higher')) return false;
-    return (await this.repositories.authenticators.countForAccount(accountId)) === 0;
+    return (await this.deviceCount(accountId)) === 0;
   }
 
   /** Rule 2: the memberships that let this account sign in through this client. */
   membershipsForClient(accountId: string, clientId: string): Promise<SchoolMembership[]> {
-    return this.repositories.memberships.listAtClientSchools(accountId, clientId);
+    return memoised(`memberships:${accountId}:${clientId}`, () => this.repositories.memberships.listAtClientSchools(accountId, clientId));
+  }
+
+  /** The account, read once per provider request (request-memo.ts). */
+  account(accountId: string): Promise<Account | null> {
+    return memoised(`account:${accountId}`, () => this.repositories.accounts.findById(accountId));
+  }
+
+  private deviceCount(accountId: string): Promise<number> {
+    return memoised(`devices:${accountId}`, () => this.repositories.authenticators.countForAccount(accountId));
   }
 
   async canSignIn(accountId: string, clientId: string): Promise<boolean> {

@@ -10,7 +10,7 @@ type TokenLike = { amr?: string[]; grantId?: string; extra?: { amr?: string[] } 
  */
 export function createFindAccount(services: Services): FindAccount {
   return async (ctx, sub, token) => {
-    const account = await services.accounts.findById(sub);
+    const account = await services.access.account(sub);
     if (!isUsable(account)) return undefined;
     const amr = (token as TokenLike)?.amr ?? (token as TokenLike)?.extra?.amr ?? ctx.oidc.session?.amr;
     const clientId = ctx.oidc.client?.clientId;
