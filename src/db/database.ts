@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations/index.ts';
 import { openEmbeddedDatabase, type EmbeddedDatabase, type EmbeddedRole } from './embedded.ts';
 import { entities } from './entities/index.ts';
+import { withoutNamedStatements } from './prepared.ts';
 import { probeWritable } from './write-probe.ts';
 
 export type Database = {
@@ -48,6 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       query_timeout: 15_000,
     },
   });
+  if (embedded) withoutNamedStatements(dataSource);
   try {
     await dataSource.initialize();
   } catch (error) {
