@@ -1,4 +1,4 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 
 /**
  * NIST SP 800-63B (rev 4) for a password that may be the only factor: length is what counts
@@ -9,7 +9,21 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 export const PASSWORD_MIN_LENGTH = 15;
 export const PASSWORD_MAX_LENGTH = 256;
 
-const COMMON = new Set((dictionary as Record<string, string[]>)['passwords-common']!.map((p) => p.toLowerCase()));
+type CommonLists = { dictionary: { 'passwords-common': string[] } };
+let commonPasswords: Set<string> | undefined;
+
+/**
+ * Read on first use: the list takes about 3.5 MB of memory, and most processes only ever verify
+ * passwords. Loaded synchronously (the package's CommonJS build), so this check stays synchronous.
+ */
+function common(): Set<string> {
+  if (!commonPasswords) {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as CommonLists;
+    commonPasswords = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+  }
+  return commonPasswords;
+}
+
 const SERVICE_WORDS = ['gatehouse'];
 
 /** Returns why the password cannot be used, in words for the page, or null when it can. */
@@ -34,7 +48,7 @@ export function passwordProblem(password: string, email: string): string | null 
 
 /** The password itself, or the password with digits and symbols trimmed from its ends, is listed. */
 function isCommon(lower: string): boolean {
-  if (COMMON.has(lower)) return true;
+  if (common().has(lower)) return true;
   const core = lower.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, '');
-  return core.length >= 4 && COMMON.has(core);
+  return core.length >= 4 && common().has(core);
 }

@@ -1,8 +1,6 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
 import { attemptLock, type EmbeddedRole, type OwnerLock, type OwnerRecord } from './embedded-lock.ts';
 
@@ -86,6 +84,8 @@ async function serve(
 ): Promise<EmbeddedDatabase> {
   try {
     await fs.rm(socketPath, { force: true });
+    // Loaded only by the process that opens the database: with DATABASE_URL, never.
+    const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
     const db = await PGlite.create({ dataDir: pgdata });
     const server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: MAX_CONNECTIONS });
     await server.start();
