@@ -93,7 +93,10 @@ describe('the audit writer (group commit)', () => {
   function writerWorld(refuse: (event: AuditEvent) => boolean = () => false) {
     const statements: string[][] = [];
     const logged: Array<Record<string, unknown>> = [];
-    const logger = pino({ level: 'error' }, new Writable({ write: (chunk, _e, done) => done(void logged.push(JSON.parse(String(chunk)))) }));
+    const logger = pino(
+      { level: 'error' },
+      new Writable({ write: (chunk, _e, done) => done(void logged.push(JSON.parse(String(chunk)))) }),
+    );
     const writer = new AuditWriter(async (events) => {
       await new Promise((resolve) => setTimeout(resolve, 5));
       if (events.some(refuse)) throw new Error('violates a foreign key');
@@ -115,7 +118,10 @@ describe('the audit writer (group commit)', () => {
     await new Promise((resolve) => setTimeout(resolve, 1));
     const during = [writer.record(event('c')), writer.record(event('d')), writer.record(event('e'))];
     await Promise.all([...first, ...during]);
-    expect(statements).toEqual([['a', 'b'], ['c', 'd', 'e']]);
+    expect(statements).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
   });
 
   test('a batch is at most 500 events', async () => {

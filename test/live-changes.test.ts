@@ -67,7 +67,8 @@ async function machineToken(url: string, clientId: string, secret: string): Prom
   return response.status;
 }
 
-const kidsAt = async (url: string) => ((await (await fetch(`${url}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
+const kidsAt = async (url: string) =>
+  ((await (await fetch(`${url}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
 
 /** Polls until `check` holds; a change must arrive within `seconds`. */
 async function within<T>(seconds: number, read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
@@ -95,7 +96,11 @@ test('a new secret shuts the old one out of every process within seconds, though
 
   const { clientSecret } = await here.services.clients.newSecret(machine.clientId);
   for (const process of [a, b]) {
-    await within(3, () => machineToken(process.url, machine.clientId, machine.clientSecret), (status) => status === 401);
+    await within(
+      3,
+      () => machineToken(process.url, machine.clientId, machine.clientSecret),
+      (status) => status === 401,
+    );
     expect(await machineToken(process.url, machine.clientId, clientSecret)).toBe(200);
   }
   // The process that made the change never served the old secret again, not even once.
@@ -107,11 +112,22 @@ test('a key rotation by the CLI is published, then signs, on every process witho
   const rotated = (await cli('keys', 'rotate')) as { keys: Array<{ kid: string; status: string }> };
   const next = rotated.keys.find((key) => key.status === 'next')!.kid;
   for (const process of [a, b]) {
-    expect(await within(3, () => kidsAt(process.url), (kids) => kids.includes(next))).toEqual([signing, next]);
+    expect(
+      await within(
+        3,
+        () => kidsAt(process.url),
+        (kids) => kids.includes(next),
+      ),
+    ).toEqual([signing, next]);
   }
 
   await cli('keys', 'activate');
-  for (const process of [a, b]) await within(3, () => kidsAt(process.url), (kids) => kids[0] === next);
+  for (const process of [a, b])
+    await within(
+      3,
+      () => kidsAt(process.url),
+      (kids) => kids[0] === next,
+    );
 
   // An ID token from B is signed with the new key, and a relying party validates it.
   const client = await addClient(here.services, 'Hill MIS', [schoolId]);
@@ -147,7 +163,14 @@ onPostgres('after the notifications are cut off, the next connection catches up 
   );
   const rotated = (await cli('keys', 'rotate')) as { keys: Array<{ kid: string; status: string }> };
   const next = rotated.keys.find((key) => key.status === 'next')!.kid;
-  for (const process of [a, b]) expect(await within(10, () => kidsAt(process.url), (kids) => kids.includes(next))).toContain(signing);
+  for (const process of [a, b])
+    expect(
+      await within(
+        10,
+        () => kidsAt(process.url),
+        (kids) => kids.includes(next),
+      ),
+    ).toContain(signing);
   expect(a.output()).toMatch(/lost the change notifications; reconnecting/);
 });
 
@@ -158,7 +181,11 @@ test('a change nobody announced is still picked up by the periodic refresh', asy
     // Written straight to the database, as a restore or a hand edit would: no notification.
     const keys = await addNextSigningKey(here.services.repositories.secrets, here.services.box);
     const next = keys.find((key) => key.status === 'next')!.kid;
-    await within(4, () => kidsAt(refreshing.url), (kids) => kids.includes(next));
+    await within(
+      4,
+      () => kidsAt(refreshing.url),
+      (kids) => kids.includes(next),
+    );
     if (process.env.DATABASE_URL) expect(await kidsAt(a.url)).not.toContain(next);
   } finally {
     await refreshing.stop();
