@@ -4,7 +4,7 @@ import { ThrottleService } from './auth/throttle.ts';
 import type { SecretBox } from './auth/secret-box.ts';
 import type { AppConfig } from './config/index.ts';
 import type { Database } from './db/database.ts';
-import { repositoriesFor, type Repositories, type UnitOfWork } from './db/repositories/index.ts';
+import { repositoriesFor, unitOfWork, type Repositories, type UnitOfWork } from './db/repositories/index.ts';
 import { createCaches } from './db/caches.ts';
 import { ChangeFeed } from './db/change-feed.ts';
 import type { Change } from './db/repositories/changes.ts';
@@ -42,7 +42,7 @@ export type Services = Awaited<ReturnType<typeof createServices>>;
 /** The composition root shared by the server and the admin CLI: one service layer, two front ends. */
 export async function createServices(database: Database, config: AppConfig, logger: Logger) {
   const repositories = repositoriesFor(database.dataSource.manager);
-  const transaction: UnitOfWork = (work) => database.dataSource.transaction((manager) => work(repositoriesFor(manager)));
+  const transaction: UnitOfWork = unitOfWork(database.dataSource);
   const box: SecretBox = await loadSecretBox(repositories.secrets, config);
   const mailer: Mailer = await createMailer({
     smtpUrl: config.smtpUrl,
@@ -58,10 +58,13 @@ export async function createServices(database: Database, config: AppConfig, logg
     logger,
   });
   const caches = createCaches(changeFeed, repositories);
-  /** A change to cached data: this process forgets it at once, every other one when `scope` commits. */
+  /**
+   * A change to cached data: every process forgets it once `scope` has committed (this one
+   * directly, the others through NOTIFY), so no read in between can keep the old value here.
+   */
   const announce = async (change: Change, scope: Repositories = repositories) => {
     await scope.changes.announce(change);
-    changeFeed.local(change);
+    scope.afterCommit(() => changeFeed.local(change));
   };
   const clientStore = (scope: Repositories) =>
     new (createAdapterClass(scope.oidcPayloads, box, { onClientChange: (id) => announce({ topic: 'client', id }, scope) }))('Client');

@@ -19,9 +19,14 @@ import { ThrottleRepository } from './throttle.ts';
 
 export type Repositories = ReturnType<typeof repositoriesFor>;
 
-/** Every repository bound to one manager: the data source, or a transaction's manager. */
-export function repositoriesFor(manager: EntityManager) {
+/**
+ * Every repository bound to one manager: the data source, or a transaction's manager.
+ * `afterCommit` runs work once what was written is visible: at once outside a transaction, at
+ * commit inside one (and never if it rolls back).
+ */
+export function repositoriesFor(manager: EntityManager, afterCommit: (work: () => void) => void = (work) => work()) {
   return {
+    afterCommit,
     accounts: new AccountsRepository(manager),
     adminRoles: new AdminRolesRepository(manager),
     audit: new AuditRepository(manager),
@@ -44,3 +49,13 @@ export function repositoriesFor(manager: EntityManager) {
 }
 
 export type UnitOfWork = <T>(work: (repositories: Repositories) => Promise<T>) => Promise<T>;
+
+/** One transaction per unit of work; what it deferred with `afterCommit` runs once it has committed. */
+export function unitOfWork(dataSource: { transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> }): UnitOfWork {
+  return async (work) => {
+    const committed: Array<() => void> = [];
+    const result = await dataSource.transaction((manager) => work(repositoriesFor(manager, (then) => committed.push(then))));
+    for (const then of committed) then();
+    return result;
+  };
+}
