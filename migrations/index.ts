@@ -13,6 +13,7 @@ import { SessionsNotBefore1765200000000 } from './1765200000000-sessions-not-bef
 import { AuditEmailNormalised1765210000000 } from './1765210000000-audit-email-normalised.ts';
 import { AdminRoles1765300000000 } from './1765300000000-admin-roles.ts';
 import { HotPathIndexes1765400000000 } from './1765400000000-hot-path-indexes.ts';
+import { LanguageAndBranding1765500000000 } from './1765500000000-language-and-branding.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -31,4 +32,5 @@ export const migrations = [
   AuditEmailNormalised1765210000000,
   AdminRoles1765300000000,
   HotPathIndexes1765400000000,
+  LanguageAndBranding1765500000000,
 ];

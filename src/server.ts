@@ -5,6 +5,8 @@ import { assetRoutes } from './http/assets.ts';
 import { createCsrf } from './http/csrf.ts';
 import { createDeviceCookies } from './http/device-cookie.ts';
 import { errorPages } from './http/errors.ts';
+import { languageOf, languageRoutes } from './http/language.ts';
+import { rememberLanguageOfSession } from './account/language.ts';
 import { healthRoutes } from './http/health.ts';
 import { pinOriginToIssuer } from './http/issuer-origin.ts';
 import { requestLog } from './http/request-log.ts';
@@ -69,8 +71,20 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   const api = apiRouter({ admin: services.admin, provider, issuer: config.issuer, logger });
   app.use(api.routes());
 
+  // Every page is in the person's language: the link's choice, else Accept-Language (a sign-in's
+  // ui_locales is applied where the interaction is read, src/interactions/pages.ts).
+  app.use((ctx, next) => {
+    ctx.state.language = languageOf(ctx);
+    return next();
+  });
   // The provider renders its own errors; this catches what our pages throw.
-  app.use(errorPages(render, logger));
+  app.use(errorPages(render, services.words, logger));
+  app.use(
+    languageRoutes({
+      secure,
+      onChosen: (ctx, language) => rememberLanguageOfSession(provider, services, ctx, language),
+    }).routes(),
+  );
   const devices = createDeviceCookies(csrfKey, undefined, { secure });
   app.use(devices.middleware);
   const pages = { provider, services, render, csrf, devices };

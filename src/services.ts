@@ -28,6 +28,7 @@ import { activateNextSigningKey, addNextSigningKey, listSigningKeys, loadProvide
 import { createProvider } from './oidc/provider.ts';
 import { SCHOOL_SYSTEM_POLICY } from './oidc/registration-policy.ts';
 import { loadViews } from './http/views.ts';
+import { createWords } from './i18n/words.ts';
 import type Provider from 'oidc-provider';
 import type { ViewRenderer } from './http/views.ts';
 import type { ProviderKeys } from './oidc/keys.ts';
@@ -44,11 +45,19 @@ export async function createServices(database: Database, config: AppConfig, logg
   const repositories = repositoriesFor(database.dataSource.manager);
   const transaction: UnitOfWork = unitOfWork(database.dataSource);
   const box: SecretBox = await loadSecretBox(repositories.secrets, config);
+  const words = createWords(config, {
+    // A missing word is a bug the tests must catch; in production the English words stand in.
+    strict: config.env === 'test',
+    onMissing: (key, language) => logger.error({ key, language }, 'no words for this key: English used'),
+  });
   const mailer: Mailer = await createMailer({
     smtpUrl: config.smtpUrl,
     from: config.mailFrom,
     dataDir: config.dataDir,
     logger,
+    words,
+    serviceName: config.serviceName,
+    helpdeskContact: config.helpdeskContact,
   });
   // Started by the server only (the CLI announces changes but caches nothing).
   const changeFeed = new ChangeFeed({
@@ -97,6 +106,7 @@ export async function createServices(database: Database, config: AppConfig, logg
   const services = {
     config,
     logger,
+    words,
     repositories,
     box,
     mailer,
@@ -136,7 +146,7 @@ export async function createServices(database: Database, config: AppConfig, logg
     /** The provider over these services, with its keys and views; built once, on first use. */
     oidc: (): Promise<OidcParts> => {
       oidc ??= (async () => {
-        const [keys, render] = await Promise.all([loadProviderKeys(repositories.secrets, box), loadViews()]);
+        const [keys, render] = await Promise.all([loadProviderKeys(repositories.secrets, box), loadViews(words, config)]);
         const provider = createProvider(services as unknown as Services, keys, render);
         auditProviderEvents(provider, services as unknown as Services);
         queueBackchannelLogout(provider, outbound, logger);

@@ -46,11 +46,19 @@ function resetWorld(known: Account | null = account()) {
       setSessionsNotBefore: async (id: string) => void state.sessionsEnded.push(id),
     },
     resetTokens: {
-      insert: async (row: { id: string; accountId: string; tokenHash: string; interactionUid: string | null; expiresAt: Date }) =>
+      insert: async (row: {
+        id: string;
+        accountId: string;
+        tokenHash: string;
+        interactionUid: string | null;
+        clientId: string | null;
+        expiresAt: Date;
+      }) =>
         void tokens.set(row.tokenHash, {
           id: row.id,
           accountId: row.accountId,
           interactionUid: row.interactionUid,
+          clientId: row.clientId,
           expiresAt: row.expiresAt,
           usedAt: null,
         }),

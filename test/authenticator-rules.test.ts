@@ -17,6 +17,7 @@ const account: Account = {
   email: 'staff@hill.example',
   emailNormalised: 'staff@hill.example',
   sessionsNotBefore: null,
+  language: null,
   name: 'Staff',
   passwordHash: null,
   status: 'active',

@@ -29,6 +29,7 @@ const account = (overrides: Partial<Account> = {}): Account =>
 const link = (overrides: Partial<ResetTokenState> = {}): ResetTokenState => ({
   accountId: 'acc-1',
   interactionUid: null,
+  clientId: null,
   expiresAt: new Date(NOW + 60_000),
   usedAt: null,
   ...overrides,

@@ -392,6 +392,7 @@ function insertResetToken(r: Repositories, s: Samples) {
     accountId: s.account.id,
     tokenHash: `bench-${crypto.randomUUID()}`,
     interactionUid: null,
+    clientId: null,
     expiresAt: new Date(Date.now() + 3_600_000),
   });
 }

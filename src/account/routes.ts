@@ -30,7 +30,7 @@ export function accountRoutes(deps: PageDeps) {
   async function signedIn(ctx: Context): Promise<SignedInAccount | null> {
     const current = await sessions.current(ctx);
     if (current) return current;
-    if (ctx.method !== 'GET') throw new PageError(401, 'You are signed out', 'Sign in again and repeat what you were doing.');
+    if (ctx.method !== 'GET') throw new PageError(401, 'signedOut');
     sessions.startSignIn(ctx, ctx.path);
     return null;
   }
@@ -41,10 +41,10 @@ export function accountRoutes(deps: PageDeps) {
 
   router.get('/account/callback', (ctx) => {
     if (typeof ctx.query.error === 'string') {
-      throw new PageError(400, 'You are not signed in', 'The sign-in did not finish. Go to your account settings to try again.');
+      throw new PageError(400, 'accountSignInFailed');
     }
     const returnTo = sessions.finishSignIn(ctx);
-    if (!returnTo) throw new PageError(400, 'This sign-in has expired', 'Go to your account settings to sign in again.');
+    if (!returnTo) throw new PageError(400, 'accountSignInExpired');
     ctx.redirect(returnTo);
   });
 
@@ -135,7 +135,7 @@ export function accountRoutes(deps: PageDeps) {
   const deviceOf = async (ctx: Context, current: SignedInAccount) => {
     const id = deviceIdParam.safeParse(ctx.params.id);
     const device = id.success ? (await services.authenticators.list(current.account.id)).find((d) => d.id === id.data) : undefined;
-    if (!device) throw new PageError(404, 'Device not found', 'That device is not on your account. It may have been removed already.');
+    if (!device) throw new PageError(404, 'deviceNotFound');
     return device;
   };
 

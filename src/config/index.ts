@@ -19,7 +19,9 @@ const environmentSchema = z.object({
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
-  MAIL_FROM: z.string().trim().min(3).default('Gatehouse <no-reply@gatehouse.invalid>'),
+  MAIL_FROM: optionalString,
+  SERVICE_NAME: z.string().trim().min(1).max(60).default('Gatehouse'),
+  HELPDESK_CONTACT: optionalString.pipe(z.string().max(200).optional()),
   SECRETS_KEY: optionalString.pipe(
     z
       .base64('must be base64')
@@ -51,7 +53,12 @@ export type AppConfig = Readonly<{
   databaseUrl: string | undefined;
   dataDir: string;
   smtpUrl: string | undefined;
+  /** The sender's address; the display name is the school's, or the service's, per mail. */
   mailFrom: string;
+  /** What staff see where no school applies (pages reached directly, mails from no school's sign-in). */
+  serviceName: string;
+  /** Free text (phone, email) shown on error pages and in mails: who staff ask for help. */
+  helpdeskContact: string | undefined;
   secretsKey: Buffer | undefined;
   trustProxy: boolean;
   logLevel: string;
@@ -91,7 +98,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     databaseUrl: values.DATABASE_URL,
     dataDir: path.resolve(values.DATA_DIR),
     smtpUrl: values.SMTP_URL,
-    mailFrom: values.MAIL_FROM,
+    mailFrom: mailFromOf(values.MAIL_FROM, values.NODE_ENV),
+    serviceName: values.SERVICE_NAME,
+    helpdeskContact: values.HELPDESK_CONTACT,
     secretsKey: values.SECRETS_KEY ? Buffer.from(values.SECRETS_KEY, 'base64') : undefined,
     trustProxy: values.TRUST_PROXY === 'true' || values.TRUST_PROXY === '1',
     logLevel: values.LOG_LEVEL,
@@ -111,6 +120,27 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     databasePoolSize: values.DATABASE_POOL_SIZE,
     cacheRefreshSeconds: values.CACHE_REFRESH_SECONDS,
   };
+}
+
+const PLACEHOLDER_SENDER = 'no-reply@gatehouse.invalid';
+
+/**
+ * Mail from a `.invalid` domain is never delivered and looks like phishing where it is: in
+ * production the operator must name a real sender.
+ */
+function mailFromOf(value: string | undefined, env: AppConfig['env']): string {
+  const address = value ?? PLACEHOLDER_SENDER;
+  const match = /<([^<>]+)>\s*$/.exec(address);
+  const bare = (match?.[1] ?? address).trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(bare)) {
+    throw new ConfigError(`Configuration error: MAIL_FROM must be an email address, like "no-reply@school-sso.example.org".`);
+  }
+  if (env === 'production' && /\.invalid$/i.test(bare)) {
+    throw new ConfigError(
+      'Configuration error: MAIL_FROM must be set to a real sending address in production (an address at a .invalid domain is never delivered).',
+    );
+  }
+  return bare;
 }
 
 function describeIssue(message: string | undefined): string {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AccessLevel, Account } from '../db/entities/index.ts';
+import type { Language } from '../i18n/languages.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import { ThrottleService } from '../auth/throttle.ts';
 import { endSessions } from './access.ts';
@@ -23,6 +24,11 @@ export class AccountService {
 
   findById(id: string): Promise<Account | null> {
     return this.repositories.accounts.findById(id);
+  }
+
+  /** The language a person last read a page in is the language of their mails (DESIGN.md). */
+  async rememberLanguage(account: Pick<Account, 'id' | 'language'>, language: Language): Promise<void> {
+    if (account.language !== language) await this.repositories.accounts.setLanguage(account.id, language);
   }
 
   /** Creates the account (without a password) if the email is new, then adds the memberships. */

@@ -1,3 +1,4 @@
+import type { Language } from '../i18n/languages.ts';
 import type { Logger } from 'pino';
 import type { AuditEvent, StoredAuditEvent } from '../db/repositories/audit.ts';
 import type { School } from '../db/entities/index.ts';
@@ -12,6 +13,10 @@ import { BackgroundWork } from './background.ts';
 export type RequestContext = {
   ip: string;
   clientId?: string | undefined;
+  /** The language of the page the person is on: their mails from this request are in it too. */
+  language?: Language | undefined;
+  /** The school whose system this request came through, for the sender and subject of its mails. */
+  schoolName?: string | null | undefined;
   devices?: ReadonlyArray<{ id: string; accountId: string; issuedAt: number }> | undefined;
 };
 

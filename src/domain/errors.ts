@@ -1,17 +1,25 @@
-/** Typed failures of the domain; src/http/errors.ts maps each kind to a response in one place. */
+import type { Message } from '../i18n/words.ts';
+
+/**
+ * Typed failures of the domain; src/http/errors.ts maps each kind to a response in one place.
+ * `message` is English, for the CLI, the API and logs; `words`, when present, is what a page says
+ * instead, in the reader's language (a key under locales/).
+ */
 export class DomainError extends Error {
   readonly kind: 'validation' | 'not_found' | 'forbidden' | 'conflict' | 'rate_limited';
   readonly field: string | undefined;
+  readonly words: Message | undefined;
 
-  constructor(kind: DomainError['kind'], message: string, field?: string) {
+  constructor(kind: DomainError['kind'], message: string, field?: string, words?: Message) {
     super(message);
     this.name = 'DomainError';
     this.kind = kind;
     this.field = field;
+    this.words = words;
   }
 }
 
-export const validationError = (message: string, field?: string) => new DomainError('validation', message, field);
+export const validationError = (message: string, field?: string, words?: Message) => new DomainError('validation', message, field, words);
 export const notFound = (message: string) => new DomainError('not_found', message);
 /** The actor is known but its role does not allow this. */
 export const forbidden = (message: string) => new DomainError('forbidden', message);

@@ -32,11 +32,7 @@ export function createCsrf(key: Buffer) {
   /** Rejects any POST whose form does not carry the token for this browser's cookie. */
   async function verify(ctx: Context, next: Next) {
     if (ctx.method === 'POST' && !isValid(ctx, (ctx.request.body as Record<string, unknown> | undefined)?._csrf)) {
-      throw new PageError(
-        403,
-        'This form has expired',
-        'The page was open too long or was sent from somewhere else. Go back, reload the page and try again.',
-      );
+      throw new PageError(403, 'formExpired');
     }
     await next();
   }

@@ -2,46 +2,66 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { isDomainError, STATUS_OF_KIND } from '../domain/errors.ts';
+import type { Language } from '../i18n/languages.ts';
+import type { Words } from '../i18n/words.ts';
+import { languageOf } from './language.ts';
 import { PageError } from './page-error.ts';
 import type { ViewRenderer } from './views.ts';
 
+/** What an error page says: `errors.<key>.heading` and `.detail` in locales/, and its status. */
+export type ErrorWords = { status: number; key: string; values?: Record<string, unknown>; said?: string };
+
 /**
- * The one place errors become responses: typed errors keep their words; anything unexpected is
+ * The one place errors become pages: typed errors keep their words; anything unexpected is
  * logged with its stack and answered with a plain apology — never the stack.
  */
-export function errorPages(render: ViewRenderer, logger: Logger) {
+export function errorPages(render: ViewRenderer, words: Words, logger: Logger) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
     } catch (error) {
-      const { status, heading, detail } = describe(error);
-      if (status >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');
-      ctx.status = status;
+      const described = describe(error);
+      if (described.status >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');
+      const language = (ctx.state.language as Language | undefined) ?? languageOf(ctx);
+      ctx.status = described.status;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
-      if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = render('error', { title: heading, heading, message: detail });
+      if (described.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      ctx.body = renderErrorPage(render, words, language, described, { schoolName: ctx.state.schoolName as string | undefined });
     }
   };
 }
 
-/** The database is down or full: nothing the person did wrong, and it should pass. */
-export const UNAVAILABLE = {
-  status: 503,
-  heading: 'Gatehouse is unavailable for a moment',
-  detail: 'Sign-in cannot be completed just now. Please try again in a minute.',
-};
+/** An error page in `language`: heading, what happened (the domain's own words when it has them) and what to do next. */
+export function renderErrorPage(
+  render: ViewRenderer,
+  words: Words,
+  language: Language,
+  error: ErrorWords,
+  extra: { schoolName?: string | undefined; technical?: string | undefined; here?: string | undefined } = {},
+): string {
+  const heading = words.t(language, `errors.${error.key}.heading`, error.values);
+  return render('error', {
+    language,
+    title: heading,
+    heading,
+    message: error.said ?? words.t(language, `errors.${error.key}.detail`, error.values),
+    schoolName: extra.schoolName,
+    technical: extra.technical,
+    here: extra.here,
+  });
+}
 
-function describe(error: unknown): { status: number; heading: string; detail: string } {
-  if (error instanceof PageError) return error;
-  if (isDomainError(error)) {
-    return { status: STATUS_OF_KIND[error.kind], heading: 'Something is not right', detail: error.message };
-  }
+/** The database is down or full: nothing the person did wrong, and it should pass. */
+export const UNAVAILABLE: ErrorWords = { status: 503, key: 'unavailable' };
+
+function describe(error: unknown): ErrorWords {
+  if (error instanceof PageError) return { status: error.status, key: error.key, values: error.values };
+  // Only the console and account pages let domain rules reach a page; their words are the rule's own.
+  if (isDomainError(error)) return { status: STATUS_OF_KIND[error.kind], key: 'notRight', said: error.message };
   if (isDatabaseUnavailable(error)) return UNAVAILABLE;
   const status = (error as { status?: number; expose?: boolean }).status;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    // koa and its body parser throw 4xx errors for malformed or oversized requests.
-    return { status, heading: 'We could not read that request', detail: 'Go back, reload the page and try again.' };
-  }
-  return { status: 500, heading: 'Sorry, something went wrong', detail: 'Please try again in a moment.' };
+  // koa and its body parser throw 4xx errors for malformed or oversized requests.
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status, key: 'unreadable' };
+  return { status: 500, key: 'unexpected' };
 }

@@ -12,11 +12,7 @@ const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encodin
 export async function forms(ctx: Context, next: Next) {
   const encoding = (ctx.get('Content-Encoding') || 'identity').trim().toLowerCase();
   if (encoding !== 'identity') {
-    throw new PageError(
-      415,
-      'We could not read that request',
-      'This form must be sent uncompressed. Go back, reload the page and try again.',
-    );
+    throw new PageError(415, 'compressedForm');
   }
   await parseForm(ctx, next);
 }

@@ -1,14 +1,19 @@
-/** An error that ends a page request with a status and words for the person. */
+import type { WordValues } from '../i18n/words.ts';
+
+/**
+ * An error that ends a page request with a status and words for the person: `key` names
+ * `errors.<key>` in locales/, which holds its `heading` and `detail` (what to do next).
+ */
 export class PageError extends Error {
   readonly status: number;
-  readonly heading: string;
-  readonly detail: string;
+  readonly key: string;
+  readonly values: WordValues | undefined;
 
-  constructor(status: number, heading: string, detail: string) {
-    super(heading);
+  constructor(status: number, key: string, values?: WordValues) {
+    super(key);
     this.name = 'PageError';
     this.status = status;
-    this.heading = heading;
-    this.detail = detail;
+    this.key = key;
+    this.values = values;
   }
 }

@@ -2,23 +2,36 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { isLanguage, type Language } from '../i18n/languages.ts';
+import { formatDateTime, formatTime } from '../i18n/time.ts';
+import type { WordValues, Words } from '../i18n/words.ts';
+import { languageSwitch } from './language.ts';
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
-/** Made on first use: building it reads ICU's locale and time zone data (about 2.5 MB resident). */
-let dateFormat: Intl.DateTimeFormat | undefined;
-function formatDate(value: Date): string {
-  dateFormat ??= new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
-  return dateFormat.format(value);
-}
+/**
+ * What every page is rendered with. `language` is required: no page is ever in no language.
+ * `here` is the address the language link comes back to; `schoolName` replaces the service's
+ * name wherever a school applies; `title` (already in words) overrides `titles.<view>`.
+ */
+export type PageContext = Record<string, unknown> & {
+  language: Language;
+  here?: string;
+  schoolName?: string | null | undefined;
+  title?: string;
+};
 
-export type ViewRenderer = (page: string, context: Record<string, unknown>) => string;
+export type ViewRenderer = (page: string, context: PageContext) => string;
+
+type HelperOptions = { hash: WordValues; data: { root: PageContext } };
 
 /**
  * Compiles every page once at start. Handlebars escapes {{ }} output, so user input is never
- * reflected raw; no template uses the triple-stash except for the page body inside the layout.
+ * reflected raw; the triple-stash is used only for the page body inside the layout. Every word
+ * comes from locales/ through `t` (escaped) or `tHtml` (for words with markup: only the values
+ * are escaped, the words are ours).
  */
-export async function loadViews(): Promise<ViewRenderer> {
+export async function loadViews(words: Words, brand: { serviceName: string; helpdeskContact: string | undefined }): Promise<ViewRenderer> {
   const handlebars = Handlebars.create();
   const partialsDir = path.join(VIEWS_DIR, 'partials');
   for (const file of await fs.readdir(partialsDir)) {
@@ -26,9 +39,9 @@ export async function loadViews(): Promise<ViewRenderer> {
       handlebars.registerPartial(path.basename(file, '.hbs'), await fs.readFile(path.join(partialsDir, file), 'utf8'));
     }
   }
+  registerWordHelpers(handlebars, words, brand);
   handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   handlebars.registerHelper('or', (a: unknown, b: unknown) => Boolean(a) || Boolean(b));
-  handlebars.registerHelper('date', (value: unknown) => (value instanceof Date ? formatDate(value) : ''));
   const layout = handlebars.compile(await fs.readFile(path.join(VIEWS_DIR, 'layouts', 'main.hbs'), 'utf8'));
   const pages = new Map<string, Handlebars.TemplateDelegate>();
   const pagesDir = path.join(VIEWS_DIR, 'pages');
@@ -40,6 +53,46 @@ export async function loadViews(): Promise<ViewRenderer> {
   return (page, context) => {
     const template = pages.get(page);
     if (!template) throw new Error(`No view named ${page}.`);
-    return layout({ ...context, body: template(context) });
+    const { language } = context;
+    const full: PageContext = {
+      ...context,
+      serviceName: brand.serviceName,
+      helpdeskContact: brand.helpdeskContact,
+      brandName: context.schoolName || brand.serviceName,
+      title: context.title ?? words.t(language, `titles.${page}`),
+      languageLink: context.here ? languageSwitch(language, context.here) : undefined,
+    };
+    return layout({ ...full, body: template(full) });
   };
+}
+
+/** `t`, `tHtml`, `date` and `time` for any Handlebars instance whose root context has `language`. */
+export function registerWordHelpers(
+  handlebars: typeof Handlebars,
+  words: Words,
+  brand: { serviceName: string; helpdeskContact: string | undefined },
+): void {
+  // The operator's words are text too: in words with markup they are escaped like any value.
+  const escapedBrand = { service: Handlebars.escapeExpression(brand.serviceName), helpdesk: Handlebars.escapeExpression(brand.helpdeskContact ?? '') };
+  const languageOf = (options: HelperOptions): Language => {
+    const language = options.data.root.language;
+    if (!isLanguage(language)) throw new Error('A template was rendered without a language.');
+    return language;
+  };
+  handlebars.registerHelper('t', (key: string, options: HelperOptions) => words.t(languageOf(options), key, options.hash));
+  handlebars.registerHelper('tHtml', (key: string, options: HelperOptions) => {
+    const escaped = {
+      ...escapedBrand,
+      ...Object.fromEntries(
+        Object.entries(options.hash).map(([name, value]) => [name, typeof value === 'string' ? Handlebars.escapeExpression(value) : value]),
+      ),
+    };
+    return new Handlebars.SafeString(words.t(languageOf(options), key, escaped));
+  });
+  handlebars.registerHelper('date', (value: unknown, options: HelperOptions) =>
+    value instanceof Date ? formatDateTime(value, languageOf(options)) : '',
+  );
+  handlebars.registerHelper('time', (value: unknown, options: HelperOptions) =>
+    value instanceof Date ? formatTime(value, languageOf(options)) : '',
+  );
 }

@@ -2,37 +2,55 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Csrf } from '../http/csrf.ts';
 import { trustedDevicesOf, type DeviceCookies } from '../http/device-cookie.ts';
+import { hereOf, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
 import type { ViewRenderer } from '../http/views.ts';
+import type { Language } from '../i18n/languages.ts';
+import type { Message } from '../i18n/words.ts';
 import type { RequestContext } from '../domain/audit.ts';
+import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import type { Services } from '../services.ts';
 import { uidParam } from './schemas.ts';
 
 export type PageDeps = { provider: Provider; services: Services; render: ViewRenderer; csrf: Csrf; devices: DeviceCookies };
 
-export const EXPIRED_SIGN_IN = new PageError(400, 'This sign-in has expired', 'Go back to your school system and start signing in again.');
-export const BAD_FORM = new PageError(400, 'We could not read that form', 'Go back, reload the page and try again.');
+export const EXPIRED_SIGN_IN = new PageError(400, 'expiredSignIn');
+export const BAD_FORM = new PageError(400, 'badForm');
 
-/** Where a request came from (and the accounts this browser is trusted for), for throttling and the audit trail. */
-export const requestContext = (ctx: Context, details?: InteractionDetails): RequestContext => ({
+/**
+ * The language of this request's page: set by the language middleware (link, Accept-Language)
+ * and, inside a sign-in, by `interaction()` (the school system's ui_locales).
+ */
+export const languageOfRequest = (ctx: Context): Language => (ctx.state.language as Language | undefined) ?? languageOf(ctx);
+
+/** Where a request came from (and the accounts this browser is trusted for), for throttling, the audit trail and mails. */
+export const requestContext = (ctx: Context, details?: InteractionDetails, schoolName?: string | null): RequestContext => ({
   ip: ctx.ip,
   clientId: details ? String(details.params.client_id) : undefined,
   devices: trustedDevicesOf(ctx),
+  language: languageOfRequest(ctx),
+  schoolName,
 });
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type InteractionResult = Parameters<Provider['interactionResult']>[2];
 
-/** Helpers every hosted page shares: rendering with a CSRF token, the interaction, finishing it. */
+/** Helpers every hosted page shares: rendering in the person's language with a CSRF token, the interaction, finishing it. */
 export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
   const page = (ctx: Context, view: string, context: Record<string, unknown>, status = 200) => {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = render(view, { ...context, csrf: csrf.tokenFor(ctx) });
+    ctx.body = render(view, { here: hereOf(ctx), ...context, language: languageOfRequest(ctx), csrf: csrf.tokenFor(ctx) });
   };
 
-  /** The interaction of this browser, which must be the one in the URL. */
+  /** Words for the person on this request, in their language. */
+  const say = (ctx: Context, message: Message | string, values?: Message['values']) =>
+    typeof message === 'string'
+      ? services.words.t(languageOfRequest(ctx), message, values)
+      : services.words.t(languageOfRequest(ctx), message.key, message.values);
+
+  /** The interaction of this browser, which must be the one in the URL. Its ui_locales sets the page's language. */
   async function interaction(ctx: Context, ...expectedPrompts: string[]): Promise<InteractionDetails> {
     const uid = uidParam.safeParse(ctx.params.uid);
     let details: InteractionDetails;
@@ -42,14 +60,22 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
       throw EXPIRED_SIGN_IN;
     }
     if (!uid.success || details.uid !== uid.data) throw EXPIRED_SIGN_IN;
+    ctx.state.language = languageOf(ctx, { uiLocales: details.params.ui_locales, askedAt: details.iat });
     if (expectedPrompts.length > 0 && !expectedPrompts.includes(details.prompt.name)) throw EXPIRED_SIGN_IN;
     return details;
   }
 
+  /** The school a sign-in is for: the one its school system serves (or the system's own name when it serves several). */
   async function schoolNameFor(details: InteractionDetails): Promise<string | undefined> {
-    const clientId = String(details.params.client_id);
+    return schoolNameOfClient(String(details.params.client_id));
+  }
+
+  async function schoolNameOfClient(clientId: string | null | undefined): Promise<string | undefined> {
+    // Account settings' own sign-in is no school's: the service's name applies.
+    if (!clientId || clientId === ACCOUNT_CLIENT_ID) return undefined;
     const [schools, client] = await Promise.all([services.access.clientSchoolsName(clientId), provider.Client.find(clientId)]);
-    return schools ?? client?.clientName ?? undefined;
+    if (!client) return undefined;
+    return schools ?? client.clientName ?? undefined;
   }
 
   async function finish(ctx: Context, result: InteractionResult) {
@@ -58,5 +84,5 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
     ctx.redirect(returnTo);
   }
 
-  return { page, interaction, schoolNameFor, finish };
+  return { page, say, interaction, schoolNameFor, schoolNameOfClient, finish };
 }

@@ -65,7 +65,7 @@ export function signInRoutes(deps: PageDeps) {
       case 'consent':
         return finish(ctx, { consent: { grantId: await approveConsent(provider, details) } });
       default:
-        throw new PageError(400, 'This sign-in cannot continue', 'Go back to your school system and start again.');
+        throw new PageError(400, 'cannotContinue');
     }
   });
 

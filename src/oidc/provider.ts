@@ -1,5 +1,6 @@
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { pinOriginToIssuer } from '../http/issuer-origin.ts';
+import { languageOf } from '../http/language.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import { sessionSecondsToSave } from '../domain/session-lifetime.ts';
@@ -22,6 +23,9 @@ export const SCOPES = [...SCHOOL_SYSTEM_SCOPES.split(' '), ADMIN_API_SCOPE];
  * when the person ticked "Keep me signed in on this device" (login result `remember`).
  */
 export const SESSION_COOKIE = { signed: true, httpOnly: true, sameSite: 'lax' } as const;
+
+/** A provider page's language: the request's ui_locales, then the language link's choice, then Accept-Language. */
+const pageLanguage = (ctx: KoaContextWithOIDC) => languageOf(ctx, { uiLocales: ctx.oidc?.params?.ui_locales });
 
 export function createProvider(services: Services, keys: ProviderKeys, render: ViewRenderer): Provider {
   const { config } = services;
@@ -92,13 +96,13 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
           const action = /action="([^"]+)"/.exec(form)?.[1] ?? '/session/end/confirm';
           const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
           ctx.type = 'html';
-          ctx.body = render('logout', { title: 'Log out', action, xsrf, clientName: ctx.oidc.client?.clientName });
+          ctx.body = render('logout', { language: pageLanguage(ctx), action, xsrf, clientName: ctx.oidc.client?.clientName });
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
           // "Log out of <client> only" keeps the Gatehouse session: say so, and offer the way on.
           const stillSignedIn = Boolean(ctx.oidc.session?.accountId);
-          ctx.body = render('logged-out', { title: 'Logged out', stillSignedIn, clientName: ctx.oidc.client?.clientName });
+          ctx.body = render('logged-out', { language: pageLanguage(ctx), stillSignedIn, clientName: ctx.oidc.client?.clientName });
         },
       },
     },
@@ -136,10 +140,10 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
       ctx.body = render('error', {
-        title: 'Sign-in problem',
+        language: pageLanguage(ctx),
         heading: 'We could not complete the sign-in',
         message: out.error_description ?? 'The request was not valid.',
-        detail: `Error: ${out.error}`,
+        technical: out.error,
       });
     },
     ttl: {
@@ -168,7 +172,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   provider.maxIpsCount = 1;
   pinOriginToIssuer(provider, config.issuer);
   cachePublicMetadata(provider);
-  answerUnavailableWith503(provider, render);
+  answerUnavailableWith503(provider, render, services.words);
   provider.use(clientAuthenticationErrors(config.issuer));
   return provider;
 }

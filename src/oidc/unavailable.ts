@@ -1,7 +1,9 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
-import { UNAVAILABLE } from '../http/errors.ts';
+import { renderErrorPage, UNAVAILABLE } from '../http/errors.ts';
+import { languageOf } from '../http/language.ts';
+import type { Words } from '../i18n/words.ts';
 import type { ViewRenderer } from '../http/views.ts';
 
 /** Routes a person's browser visits: a failure there is answered with a page, elsewhere in JSON. */
@@ -23,7 +25,7 @@ const BROWSER_ROUTES: ReadonlySet<string> = new Set([
  * (oidc-provider's `ensureSessionSave`, outside the handler), so that save throws past it and koa
  * would answer a bare 500. The same middleware catches those and answers the same 503.
  */
-export function answerUnavailableWith503(provider: Provider, render: ViewRenderer): void {
+export function answerUnavailableWith503(provider: Provider, render: ViewRenderer, words: Words): void {
   const unavailable = new WeakSet<object>();
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: unknown) => {
     if (isDatabaseUnavailable(error)) unavailable.add(ctx);
@@ -45,7 +47,7 @@ export function answerUnavailableWith503(provider: Provider, render: ViewRendere
     ctx.set('Cache-Control', 'no-store');
     if (wantsPage) {
       ctx.type = 'html';
-      ctx.body = render('error', { title: UNAVAILABLE.heading, heading: UNAVAILABLE.heading, message: UNAVAILABLE.detail });
+      ctx.body = renderErrorPage(render, words, languageOf(ctx, { uiLocales: ctx.oidc?.params?.ui_locales }), UNAVAILABLE);
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; try again later' };
     }

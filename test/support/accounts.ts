@@ -10,6 +10,7 @@ export const accountFixture = (overrides: Partial<Account> = {}): Account => ({
   passwordHash: null,
   status: 'active',
   passwordChangedAt: null,
+  language: null,
   createdAt: new Date(0),
   updatedAt: new Date(0),
   ...overrides,

@@ -10,11 +10,7 @@ import type { RegisteredClient } from '../clients.ts';
 import { fields } from '../fields.ts';
 import { type Administrator, type ConsoleHelpers, type FieldErrors, queryString, queryText, readForm } from './console.ts';
 
-const NOT_FOUND = new PageError(
-  404,
-  'Client not found',
-  'There is no client at this address. Go back to the list of clients and try again.',
-);
+const NOT_FOUND = new PageError(404, 'clientNotFound');
 
 /** Client ids are ours (gh_…) or oidc-provider's (dynamic registration): URL-safe characters only. */
 const clientIdParam = z.string().regex(/^[\w.~-]{1,200}$/);

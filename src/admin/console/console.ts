@@ -30,7 +30,7 @@ export function readForm<T extends z.ZodType>(
   return { errors };
 }
 
-const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address. Go back to the list and try again.');
+const NOT_FOUND = new PageError(404, 'consoleNotFound');
 
 /** An id from the path: anything that is not one is a page that does not exist. */
 export function idOf(value: unknown): string {
@@ -62,13 +62,9 @@ export function consoleHelpers(deps: PageDeps) {
     const current = await sessions.current(ctx);
     const stepped = ctx.cookies.get(STEP_UP_COOKIE) === '1';
     if (!current || !passedCode(current.amr)) {
-      if (ctx.method !== 'GET') throw new PageError(401, 'You are signed out', 'Sign in again and repeat what you were doing.');
+      if (ctx.method !== 'GET') throw new PageError(401, 'signedOut');
       if (current && stepped) {
-        throw new PageError(
-          403,
-          'Higher access needed',
-          'The administration console needs an authenticator code. Add an authenticator under Account settings > Security keys, then come back here.',
-        );
+        throw new PageError(403, 'consoleNeedsCode');
       }
       // Once per visit: if the person comes back without a code, say so instead of looping.
       if (current)
@@ -82,11 +78,7 @@ export function consoleHelpers(deps: PageDeps) {
       ctx.ip,
     );
     if (!isAdministrator(authority)) {
-      throw new PageError(
-        403,
-        'No access to administration',
-        'Your account has no administrative role in Gatehouse. Ask your helpdesk if you need one.',
-      );
+      throw new PageError(403, 'noAdministration');
     }
     const admin = { authority, account: current.account };
     ctx.state.administrator = admin;

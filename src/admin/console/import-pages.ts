@@ -12,12 +12,8 @@ import { type ConsoleHelpers, idOf } from './console.ts';
  * for a form's own encoding. Anything larger is refused before it is read any further.
  */
 const BODY_LIMIT = 4 * IMPORT_LIMITS.bytes;
-const TOO_LARGE = new PageError(
-  413,
-  'That file is too large',
-  'A staff import can be at most 256 kB and 2,000 rows. Split the list into smaller files and import each.',
-);
-const BAD_FORM = new PageError(400, 'We could not read that form', 'Go back, reload the page and try again.');
+const TOO_LARGE = new PageError(413, 'importTooLarge');
+const BAD_FORM = new PageError(400, 'badForm');
 
 /** The import form's fields, all text: the file (when one was chosen) already read as UTF-8. */
 type ImportForm = { _csrf?: string; csv?: string; file?: string; fileProblem?: string };

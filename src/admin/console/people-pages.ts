@@ -7,7 +7,7 @@ import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
 import { type ConsoleHelpers, queryText, readForm } from './console.ts';
 
-const NOT_FOUND = new PageError(404, 'Person not found', 'There is no one at this address you can see. Find them by email address.');
+const NOT_FOUND = new PageError(404, 'personNotFound');
 const reasonForm = z.object({ reason: z.preprocess((value) => (value === '' ? undefined : value), fields.text(500).optional()) });
 const resetForm = z.object({ reason: fields.text(500) });
 

@@ -16,7 +16,7 @@ const revokeForm = z.object({
     .regex(/^\/admin\/[\w/-]*$/)
     .optional(),
 });
-const NOT_FOUND = new PageError(404, 'Page not found', 'There is nothing at this address.');
+const NOT_FOUND = new PageError(404, 'consoleNotFound');
 
 const NOTICES: Record<string, string> = { granted: 'The role has been given.', revoked: 'The role has been taken away.' };
 

@@ -1,4 +1,5 @@
 import { EntitySchema } from 'typeorm';
+import type { Language } from '../../i18n/languages.ts';
 
 export type AccessLevel = 'basic' | 'higher';
 export type AccountStatus = 'active' | 'locked';
@@ -16,6 +17,8 @@ export type Account = {
   passwordChangedAt: Date | null;
   /** Sessions and device cookies from before this time count for nothing (see domain/access.ts). */
   sessionsNotBefore: Date | null;
+  /** The language of the person's mails: the one they last used on a page (NULL: English). */
+  language: Language | null;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -45,6 +48,7 @@ export const AccountEntity = new EntitySchema<Account>({
     status: { type: 'text' },
     passwordChangedAt: { type: 'timestamptz', name: 'password_changed_at', nullable: true },
     sessionsNotBefore: { type: 'timestamptz', name: 'sessions_not_before', nullable: true },
+    language: { type: 'text', nullable: true },
     createdAt,
     updatedAt: { type: 'timestamptz', name: 'updated_at', updateDate: true },
   },

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { Language } from '../../i18n/languages.ts';
 import { normaliseEmail } from '../../auth/email-address.ts';
 import { AccountEntity, type Account, type AccountStatus } from '../entities/index.ts';
 
@@ -47,6 +48,11 @@ export class AccountsRepository {
    */
   async setSessionsNotBefore(id: string): Promise<void> {
     await this.db.query(`UPDATE accounts SET sessions_not_before = clock_timestamp() WHERE id = $1`, [id]);
+  }
+
+  /** Remembers the language a person reads in; a no-op when it is already that one. */
+  async setLanguage(id: string, language: Language): Promise<void> {
+    await this.db.query(`UPDATE accounts SET language = $2 WHERE id = $1 AND language IS DISTINCT FROM $2`, [id, language]);
   }
 
   async setStatus(id: string, status: AccountStatus): Promise<void> {

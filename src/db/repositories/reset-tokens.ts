@@ -3,6 +3,8 @@ import type { EntityManager } from 'typeorm';
 export type ResetTokenState = {
   accountId: string;
   interactionUid: string | null;
+  /** The school system whose login page the link was asked from (its school's name is shown). */
+  clientId: string | null;
   expiresAt: Date;
   usedAt: Date | null;
 };
@@ -14,34 +16,55 @@ export class ResetTokensRepository {
     this.db = db;
   }
 
-  async insert(token: { id: string; accountId: string; tokenHash: string; interactionUid: string | null; expiresAt: Date }): Promise<void> {
+  async insert(token: {
+    id: string;
+    accountId: string;
+    tokenHash: string;
+    interactionUid: string | null;
+    clientId: string | null;
+    expiresAt: Date;
+  }): Promise<void> {
     await this.db.query(
-      `INSERT INTO password_reset_tokens (id, account_id, token_hash, interaction_uid, expires_at)
-       VALUES ($1, $2, $3, $4, $5)`,
-      [token.id, token.accountId, token.tokenHash, token.interactionUid, token.expiresAt],
+      `INSERT INTO password_reset_tokens (id, account_id, token_hash, interaction_uid, client_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [token.id, token.accountId, token.tokenHash, token.interactionUid, token.clientId, token.expiresAt],
     );
   }
 
   async findByHash(tokenHash: string): Promise<ResetTokenState | null> {
-    const rows: Array<{ account_id: string; interaction_uid: string | null; expires_at: Date; used_at: Date | null }> = await this.db.query(
-      `SELECT account_id, interaction_uid, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1`,
+    const rows: Array<{
+      account_id: string;
+      interaction_uid: string | null;
+      client_id: string | null;
+      expires_at: Date;
+      used_at: Date | null;
+    }> = await this.db.query(
+      `SELECT account_id, interaction_uid, client_id, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1`,
       [tokenHash],
     );
     const row = rows[0];
-    return row ? { accountId: row.account_id, interactionUid: row.interaction_uid, expiresAt: row.expires_at, usedAt: row.used_at } : null;
+    return row
+      ? {
+          accountId: row.account_id,
+          interactionUid: row.interaction_uid,
+          clientId: row.client_id,
+          expiresAt: row.expires_at,
+          usedAt: row.used_at,
+        }
+      : null;
   }
 
   /** Spends a token atomically: of two concurrent uses, only one gets a row back. */
-  async spend(tokenHash: string): Promise<{ accountId: string; interactionUid: string | null } | null> {
+  async spend(tokenHash: string): Promise<{ accountId: string; interactionUid: string | null; clientId: string | null } | null> {
     // TypeORM answers an UPDATE with [rows, affectedCount].
     const [rows] = (await this.db.query(
       `UPDATE password_reset_tokens SET used_at = now()
         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-        RETURNING account_id, interaction_uid`,
+        RETURNING account_id, interaction_uid, client_id`,
       [tokenHash],
-    )) as [Array<{ account_id: string; interaction_uid: string | null }>, number];
+    )) as [Array<{ account_id: string; interaction_uid: string | null; client_id: string | null }>, number];
     const row = rows[0];
-    return row ? { accountId: row.account_id, interactionUid: row.interaction_uid } : null;
+    return row ? { accountId: row.account_id, interactionUid: row.interaction_uid, clientId: row.client_id } : null;
   }
 
   /** A new password makes every other outstanding link for the account useless. */
