@@ -49,6 +49,9 @@ function fieldError(html: string, field: string): string | null {
   return match ? visibleText(match[1]!) : null;
 }
 
+/** The value of the login page's Email address field. */
+const emailValue = (html: string) => /<input id="email"[^>]* value="([^"]*)"/.exec(html)?.[1]?.replace('&#x40;', '@');
+
 async function setPassword(agent: Agent, link: string, password: string, confirm = password) {
   const form = await agent.get(link);
   expect(form.status).toBe(200);
@@ -158,7 +161,9 @@ test('a used, expired or tampered link gets a page that says so and offers a new
   expect(visibleText(used.html)).toContain('This link has already been used.');
   expect(visibleText(used.html)).toContain('Email me a new link');
 
-  const tampered = await agent.get(`${link.slice(0, -3)}abc`);
+  const tamperedLink = new URL(link);
+  tamperedLink.searchParams.set('token', `${tamperedLink.searchParams.get('token')!.slice(0, -3)}abc`);
+  const tampered = await agent.get(tamperedLink.toString());
   expect(visibleText(tampered.html)).toContain('This link is not valid.');
   const garbage = await agent.get(`${gatehouse.issuer}/password/reset?token=%00%ff<script>`);
   expect(garbage.status).toBe(400);
@@ -187,18 +192,42 @@ test('first-time journey over HTTP: from the login page to a code at the client,
 
   const forgot = await agent.get(`${gatehouse.issuer}/interaction/${uid}/forgot`);
   await agent.post(`${gatehouse.issuer}/interaction/${uid}/forgot`, { _csrf: formField(forgot.html, '_csrf'), email: 'NEW@hill.example' });
-  const link = linkIn(await smtp.waitFor('new@hill.example', /Set your Gatehouse password/));
+  // Asked from Hill's login page: the mail comes from Hill's sign-in, and the link's pages show Hill.
+  const link = linkIn(await smtp.waitFor('new@hill.example', /^Set your password for Hill Primary School$/));
+  const form = await agent.get(link);
+  expect(form.html).toContain('<h1 class="school">Hill Primary School</h1>');
   const done = await setPassword(agent, link, NEW_PASSWORD);
+  expect(done.html).toContain('<h1 class="school">Hill Primary School</h1>');
+  await smtp.waitFor('new@hill.example', /^Your password for Hill Primary School was changed$/);
   const continueLink = /href="([^"]+)"[^>]*>Continue to log in/.exec(done.html)?.[1]?.replace('&#x3D;', '=');
   expect(continueLink).toBe(`/interaction/${uid}?reset=1`);
 
   const loginAgain = await agent.get(`${gatehouse.issuer}${continueLink}`);
   expect(visibleText(loginAgain.html)).toContain('Your password has been set. Log in with your new password.');
   expect(loginAgain.html).toContain('name="password"');
+  // The address the password was just set for is filled in, once.
+  const given = agent.setCookies.find((header) => header.startsWith('gatehouse.reset-email='));
+  expect(given).toMatch(/; path=\/; expires=[^;]+; samesite=lax; httponly$/);
+  const expires = new Date(/expires=([^;]+)/.exec(given!)![1]!).getTime() - Date.now();
+  expect(expires).toBeGreaterThan(9 * 60_000);
+  expect(expires).toBeLessThanOrEqual(10 * 60_000);
+  expect(emailValue(loginAgain.html)).toBe('new@hill.example');
+  expect(emailValue((await agent.get(`${gatehouse.issuer}${continueLink}`)).html)).toBe('');
   const callback = await agent.follow(await submitLogin(agent, loginAgain, 'new@hill.example', NEW_PASSWORD));
   const claims = (await exchange(rp, callback, authorization)).claims()!;
   expect(claims.email).toBe('new@hill.example');
   expect(claims.email_verified).toBe(true);
+});
+
+test('the email of a reset is filled in only from a cookie this server signed', async () => {
+  const rp = await relyingParty(gatehouse.issuer, credentials);
+  const agent = new Agent(REDIRECT_URI);
+  const login = await start(agent, await authorizationRequest(rp));
+  // A cookie someone else wrote (no valid signature) is ignored.
+  agent.cookies.set('gatehouse.reset-email', 'victim%40hill.example');
+  agent.cookies.set('gatehouse.reset-email.sig', 'Zm9yZ2VkIHNpZ25hdHVyZSBoZXJl');
+  const page = await agent.get(login.url);
+  expect(emailValue(page.html)).toBe('');
 });
 
 test('a locked account gets no reset mail', async () => {

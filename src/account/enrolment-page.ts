@@ -4,7 +4,7 @@ import type { RequestContext } from '../domain/audit.ts';
 import type { Device } from '../domain/authenticators.ts';
 import { isDomainError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
-import { BAD_FORM } from '../interactions/pages.ts';
+import { BAD_FORM, languageOfRequest } from '../interactions/pages.ts';
 import { enrolForm, parseForm } from '../interactions/schemas.ts';
 
 type Page = (ctx: Context, view: string, context: Record<string, unknown>, status?: number) => void;
@@ -15,7 +15,7 @@ type Page = (ctx: Context, view: string, context: Record<string, unknown>, statu
  */
 export async function showEnrolment(services: Services, page: Page, ctx: Context, account: Account, context: Record<string, unknown>) {
   const form = await services.authenticators.beginEnrolment(account);
-  page(ctx, 'enrol', { title: 'Add new device', ...context, ...form, email: account.email });
+  page(ctx, 'enrol', { ...context, ...form, email: account.email });
 }
 
 export async function submitEnrolment(
@@ -37,7 +37,16 @@ export async function submitEnrolment(
     page(
       ctx,
       'enrol',
-      { title: 'Add new device', ...context, ...form, email: account.email, name: input.name, [`${error.field}Error`]: error.message },
+      {
+        ...context,
+        ...form,
+        email: account.email,
+        name: input.name,
+        // The domain's words for the page, in the reader's language (its English message if it has none).
+        [`${error.field}Error`]: error.words
+          ? services.words.t(languageOfRequest(ctx), error.words.key, error.words.values)
+          : error.message,
+      },
       400,
     );
     return null;

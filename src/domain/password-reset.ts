@@ -1,13 +1,14 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { passwordProblem } from '../auth/password-policy.ts';
+import { passwordProblemOf } from '../auth/password-policy.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import type { PasswordHashCost } from '../config/password-hash.ts';
 import { hashResetToken, newResetToken, RESET_TOKEN_PATTERN } from '../auth/reset-tokens.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { ResetTokenState } from '../db/repositories/reset-tokens.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import type { Message } from '../i18n/words.ts';
+import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import type { ThrottleService } from '../auth/throttle.ts';
 import { endSessions, isUsable } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
@@ -15,16 +16,41 @@ import { BackgroundWork } from './background.ts';
 
 export type ResetRequestOutcome = 'sent' | 'throttled' | 'refused';
 
-export type ResetLinkState = { valid: true; account: Account; interactionUid: string | null } | { valid: false; reason: string };
+/** A usable link names its account, the sign-in it was asked from, and that sign-in's school system (for its school's name). */
+export type ResetLinkState =
+  | { valid: true; account: Account; interactionUid: string | null; clientId: string | null }
+  | { valid: false; reason: string };
 
+/** `message` is English (the audit trail and tests use it); `resetProblemWords` says it on a page. */
 export type ResetOutcome =
   | { done: true; interactionUid: string | null }
-  | { done: false; field: 'password' | 'confirm'; message: string }
+  | { done: false; field: 'password'; message: string; words: Message }
+  | { done: false; field: 'confirm'; message: string }
   | { done: false; field: 'token'; message: string };
 
+/** Why a link cannot be used, in English: also the audit trail's `reason`, so these stay as they are. */
 export const USED = 'This link has already been used. Each link works once.';
 export const EXPIRED = 'This link has expired.';
 export const UNKNOWN = 'This link is not valid. It may have been copied incompletely.';
+export const NOT_SAME = 'The two passwords are not the same.';
+
+const LINK_WORDS: Record<string, string> = {
+  [USED]: 'password.link.used',
+  [EXPIRED]: 'password.link.expired',
+  [UNKNOWN]: 'password.link.unknown',
+};
+
+/** What a page says for a link problem (USED, EXPIRED or UNKNOWN), in the reader's language. */
+export function linkProblemWords(reason: string): Message {
+  return { key: LINK_WORDS[reason] ?? 'password.link.unknown' };
+}
+
+/** What a page says for a refused reset, next to the field it is about. */
+export function resetProblemWords(outcome: Extract<ResetOutcome, { done: false }>): Message {
+  if (outcome.field === 'password') return outcome.words;
+  if (outcome.field === 'confirm') return { key: 'password.reset.notSame' };
+  return linkProblemWords(outcome.message);
+}
 
 /**
  * Why a reset link cannot be used now, or null when it can: one rule for showing the form and
@@ -94,6 +120,9 @@ export class PasswordResetService {
   /**
    * Takes the same time and answers the page the same way whatever happens, so a person cannot
    * learn whether the address has an account; the outcome is for administrators, who can.
+   * `where.clientId` is the school system whose login page it was asked from: the link keeps it,
+   * so the pages it opens show that school's name. The mail is in `where.language`, and so is
+   * the page its link opens.
    */
   async request(email: string, interactionUid: string | null, where: RequestContext): Promise<ResetRequestOutcome> {
     const requested = { event: 'password_reset.request', email, ...where };
@@ -112,14 +141,19 @@ export class PasswordResetService {
       accountId: account.id,
       tokenHash: hash,
       interactionUid,
+      clientId: where.clientId ?? null,
       expiresAt: new Date(Date.now() + this.options.tokenTtlSeconds * 1000),
     });
     // Built from ISSUER, never from the request's Host header.
-    const link = `${this.options.issuer}/password/reset?token=${token}`;
+    const language = languageOfMail(account, where);
+    const query = new URLSearchParams({ token, ...(where.language ? { ui_locales: where.language } : {}) });
+    const link = `${this.options.issuer}/password/reset?${query}`;
     await this.mailer.send({
       to: account.email,
       template: 'password-reset',
       data: { name: account.name, email: account.email, link, lifetime: this.lifetimeMinutes },
+      language,
+      schoolName: where.schoolName ?? null,
     });
     await this.audit.record({ ...requested, accountId: account.id, outcome: 'success' });
     return 'sent';
@@ -131,7 +165,7 @@ export class PasswordResetService {
     const account = state ? await this.repositories.accounts.findById(state.accountId) : null;
     const problem = resetLinkProblem(state, account, Date.now());
     if (problem !== null) return { valid: false, reason: problem };
-    return { valid: true, account: account!, interactionUid: state!.interactionUid };
+    return { valid: true, account: account!, interactionUid: state!.interactionUid, clientId: state!.clientId ?? null };
   }
 
   /**
@@ -144,9 +178,9 @@ export class PasswordResetService {
       await this.audit.record({ event: 'password_reset.complete', outcome: 'failure', reason: state.reason, ...where });
       return { done: false, field: 'token', message: state.reason };
     }
-    const problem = passwordProblem(password, state.account.email);
-    if (problem) return { done: false, field: 'password', message: problem };
-    if (password !== confirm) return { done: false, field: 'confirm', message: 'The two passwords are not the same.' };
+    const problem = passwordProblemOf(password, state.account.email);
+    if (problem) return { done: false, field: 'password', message: problem.message, words: problem.words };
+    if (password !== confirm) return { done: false, field: 'confirm', message: NOT_SAME };
     const passwordHash = await hashPassword(password, this.options.passwordHash);
     let spent;
     try {
@@ -177,16 +211,18 @@ export class PasswordResetService {
       email: state.account.email,
       ...where,
     });
-    await this.sendChangedNotice(state.account);
+    await this.sendChangedNotice(state.account, where);
     return { done: true, interactionUid: spent.interactionUid };
   }
 
-  private async sendChangedNotice(account: Account): Promise<void> {
+  private async sendChangedNotice(account: Account, where: RequestContext): Promise<void> {
     try {
       await this.mailer.send({
         to: account.email,
         template: 'password-changed',
-        data: { name: account.name, email: account.email, changedAt: new Date().toUTCString() },
+        data: { name: account.name, email: account.email, changedAt: new Date() },
+        language: languageOfMail(account, where),
+        schoolName: where.schoolName ?? null,
       });
     } catch (error) {
       // The password is already changed; a mail outage must not turn that into an error page.

@@ -6,11 +6,12 @@ import { hereOf, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import type { Language } from '../i18n/languages.ts';
+import { formatTime } from '../i18n/time.ts';
 import type { Message } from '../i18n/words.ts';
 import type { RequestContext } from '../domain/audit.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import type { Services } from '../services.ts';
-import { uidParam } from './schemas.ts';
+import { clientIdParam, uidParam } from './schemas.ts';
 
 export type PageDeps = { provider: Provider; services: Services; render: ViewRenderer; csrf: Csrf; devices: DeviceCookies };
 
@@ -32,6 +33,12 @@ export const requestContext = (ctx: Context, details?: InteractionDetails, schoo
   schoolName,
 });
 
+/** "Manage your account": Account settings, told which school system the person came from (it shows that school). */
+export const manageAccountLink = (clientId: unknown): string =>
+  typeof clientId === 'string' && clientId && clientId !== ACCOUNT_CLIENT_ID
+    ? `/account?${new URLSearchParams({ client_id: clientId })}`
+    : '/account';
+
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type InteractionResult = Parameters<Provider['interactionResult']>[2];
 
@@ -44,11 +51,15 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
     ctx.body = render(view, { here: hereOf(ctx), ...context, language: languageOfRequest(ctx), csrf: csrf.tokenFor(ctx) });
   };
 
-  /** Words for the person on this request, in their language. */
-  const say = (ctx: Context, message: Message | string, values?: Message['values']) =>
-    typeof message === 'string'
-      ? services.words.t(languageOfRequest(ctx), message, values)
-      : services.words.t(languageOfRequest(ctx), message.key, message.values);
+  /** Words for the person on this request, in their language. A Date among the values is said as a UK time. */
+  const say = (ctx: Context, message: Message | string, values?: Message['values']) => {
+    const language = languageOfRequest(ctx);
+    const [key, given] = typeof message === 'string' ? [message, values] : [message.key, message.values];
+    const said =
+      given &&
+      Object.fromEntries(Object.entries(given).map(([name, value]) => [name, value instanceof Date ? formatTime(value, language) : value]));
+    return services.words.t(language, key, said);
+  };
 
   /** The interaction of this browser, which must be the one in the URL. Its ui_locales sets the page's language. */
   async function interaction(ctx: Context, ...expectedPrompts: string[]): Promise<InteractionDetails> {
@@ -67,15 +78,32 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
 
   /** The school a sign-in is for: the one its school system serves (or the system's own name when it serves several). */
   async function schoolNameFor(details: InteractionDetails): Promise<string | undefined> {
-    return schoolNameOfClient(String(details.params.client_id));
+    const clientId = String(details.params.client_id);
+    // Account settings reached from a school's system signs in under that school's name (src/account/routes.ts).
+    const from = details.params.school_client;
+    if (clientId === ACCOUNT_CLIENT_ID && typeof from === 'string') return schoolNameOfClient(from);
+    return schoolNameOfClient(clientId);
   }
 
-  async function schoolNameOfClient(clientId: string | null | undefined): Promise<string | undefined> {
+  /**
+   * The school of a school system, as the helpdesk linked it: the header of its pages and the
+   * sender of its mails. Never the client's own `client_name`, which whoever registered it chose
+   * (dynamic registration) and could make any school's: a system serving several schools, or
+   * none yet, shows the service's name.
+   */
+  async function schoolNameOfClient(clientId: unknown): Promise<string | undefined> {
     // Account settings' own sign-in is no school's: the service's name applies.
-    if (!clientId || clientId === ACCOUNT_CLIENT_ID) return undefined;
-    const [schools, client] = await Promise.all([services.access.clientSchoolsName(clientId), provider.Client.find(clientId)]);
-    if (!client) return undefined;
-    return schools ?? client.clientName ?? undefined;
+    if (!clientIdParam.safeParse(clientId).success || clientId === ACCOUNT_CLIENT_ID) return undefined;
+    return (await services.access.clientSchoolsName(clientId as string)) ?? undefined;
+  }
+
+  /** The name of the school system a sign-in came from (its client name), else its school's. */
+  async function systemNameFor(details: InteractionDetails): Promise<string | undefined> {
+    const clientId = String(details.params.client_id);
+    if (clientId === ACCOUNT_CLIENT_ID) return undefined;
+    // Quoted as the system's own name ("<name> asked for higher access"), never as the page's brand.
+    const client = await provider.Client.find(clientId);
+    return client?.clientName ?? (await schoolNameOfClient(clientId));
   }
 
   async function finish(ctx: Context, result: InteractionResult) {
@@ -84,5 +112,5 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
     ctx.redirect(returnTo);
   }
 
-  return { page, say, interaction, schoolNameFor, schoolNameOfClient, finish };
+  return { page, say, interaction, schoolNameFor, schoolNameOfClient, systemNameFor, finish };
 }

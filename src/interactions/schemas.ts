@@ -26,6 +26,8 @@ export const resetForm = z.object({
 export const resetQuery = z.object({ token: z.string().max(128).default('') });
 
 export const uidParam = z.string().regex(/^[A-Za-z0-9_-]{10,64}$/);
+/** A client id as Gatehouse issues them (and the console accepts): anything else names no client. */
+export const clientIdParam = z.string().regex(/^[\w.~-]{1,200}$/);
 
 /** Parses a form, mapping anything unparseable (arrays, oversize values) to empty fields. */
 export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> | undefined {

@@ -8,14 +8,24 @@ import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
 import { approveConsent } from './consent.ts';
-import { BAD_FORM, EXPIRED_SIGN_IN, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
-import { confirmationRefusal, refusalOf, WRONG_CODE } from './refusals.ts';
+import {
+  BAD_FORM,
+  EXPIRED_SIGN_IN,
+  languageOfRequest,
+  manageAccountLink,
+  pageHelpers,
+  requestContext,
+  type InteractionDetails,
+  type PageDeps,
+} from './pages.ts';
+import { takeResetEmail } from './password-routes.ts';
+import { confirmationRefusal, refusalOf } from './refusals.ts';
 import { codeForm, confirmForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
 export function signInRoutes(deps: PageDeps) {
   const { provider, services, csrf, devices } = deps;
-  const { page, interaction, schoolNameFor, finish } = pageHelpers(deps);
+  const { page, say, interaction, schoolNameFor, systemNameFor, finish } = pageHelpers(deps);
   const router = new Router();
 
   const accountOf = async (details: InteractionDetails) => {
@@ -36,32 +46,86 @@ export function signInRoutes(deps: PageDeps) {
     return { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs };
   };
 
+  /**
+   * When the school system asked for higher access (acr_values) on a session without a code, the
+   * code and enrolment pages say which system asked and why: `stepUp` is its name.
+   */
+  const stepUpOf = async (ctx: Context, details: InteractionDetails): Promise<{ stepUp?: string }> =>
+    details.prompt.name === AUTHENTICATOR_PROMPT && details.prompt.reasons.includes('higher_requested')
+      ? { stepUp: (await systemNameFor(details)) ?? say(ctx, 'signin.stepUp.thisSystem') }
+      : {};
+
+  /** The code page, with its step-up words and the way to Account settings. */
+  const codePage = async (ctx: Context, details: InteractionDetails, error?: string, status = 200) =>
+    page(
+      ctx,
+      'code',
+      {
+        uid: details.uid,
+        schoolName: await schoolNameFor(details),
+        ...(await stepUpOf(ctx, details)),
+        manageAccount: manageAccountLink(details.params.client_id),
+        error,
+      },
+      status,
+    );
+
+  /** The login page; a refused password also offers the way to Account settings. */
+  const loginPage = async (
+    ctx: Context,
+    details: InteractionDetails,
+    form: { email: string; remember?: boolean; error?: string; refused?: boolean; notice?: string },
+    status = 200,
+  ) =>
+    page(
+      ctx,
+      'login',
+      {
+        uid: details.uid,
+        schoolName: await schoolNameFor(details),
+        ...form,
+        manageAccount: form.refused ? manageAccountLink(details.params.client_id) : undefined,
+      },
+      status,
+    );
+
   router.get('/interaction/:uid', async (ctx) => {
     const details = await interaction(ctx);
     const schoolName = await schoolNameFor(details);
     const base = { uid: details.uid, schoolName };
     switch (details.prompt.name) {
-      case 'login':
-        return page(ctx, 'login', {
-          ...base,
-          title: 'Log in',
-          email: typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 254) : '',
-          notice: ctx.query.reset === '1' ? 'Your password has been set. Log in with your new password.' : undefined,
+      case 'login': {
+        // After a reset, the address it was for (a short-lived signed cookie), unless the system sent a hint.
+        const resetEmail = takeResetEmail(ctx);
+        const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 254) : '';
+        return loginPage(ctx, details, {
+          email: hint || resetEmail || '',
+          notice: ctx.query.reset === '1' ? say(ctx, 'signin.login.passwordSet') : undefined,
         });
+      }
       case AUTHENTICATOR_PROMPT:
         // Higher access asked for, and no device yet: set one up now (rule 6).
         if (await services.access.mayEnrolDuringSignIn((await accountOf(details)).id)) {
           return ctx.redirect(`/interaction/${details.uid}/enrol`);
         }
-        return page(ctx, 'code', { ...base, title: 'Enter your code' });
+        return codePage(ctx, details);
       case SCHOOL_ACCESS_PROMPT:
-        return page(ctx, 'access-denied', { ...base, title: 'No access', schoolName: schoolName ?? 'this school system' }, 403);
+        return page(
+          ctx,
+          'access-denied',
+          {
+            ...base,
+            school: schoolName ?? say(ctx, 'signin.accessDenied.thisSystem'),
+            manageAccount: manageAccountLink(details.params.client_id),
+          },
+          403,
+        );
       case SCHOOL_CHOICE_PROMPT: {
         const memberships = await services.access.membershipsForClient((await accountOf(details)).id, String(details.params.client_id));
-        return page(ctx, 'choose-school', { ...base, title: 'Choose your school', schools: memberships.map((m) => m.school) });
+        return page(ctx, 'choose-school', { ...base, schools: memberships.map((m) => m.school) });
       }
       case ENROL_OFFER_PROMPT:
-        return page(ctx, 'enrol-offer', { ...base, title: 'Basic access only' });
+        return page(ctx, 'enrol-offer', base);
       case 'consent':
         return finish(ctx, { consent: { grantId: await approveConsent(provider, details) } });
       default:
@@ -75,33 +139,26 @@ export function signInRoutes(deps: PageDeps) {
     if (!form) throw BAD_FORM;
     if (!form.email || !form.password) {
       // Nothing to check, so nothing is counted: just ask for what is missing.
-      const schoolName = await schoolNameFor(details);
-      return page(
-        ctx,
-        'login',
-        {
-          title: 'Log in',
-          uid: details.uid,
-          schoolName,
-          email: form.email,
-          remember: form.remember,
-          error: 'Enter your email address and your password.',
-        },
-        400,
-      );
+      return loginPage(ctx, details, { email: form.email, remember: form.remember, error: say(ctx, 'signin.login.missing') }, 400);
     }
     const startedAt = Date.now();
-    const check = await services.authentication.checkPassword(form.email, form.password, requestContext(ctx, details));
+    const check = await services.authentication.checkPassword(
+      form.email,
+      form.password,
+      // The school's name: a guessing warning this attempt sets off comes from that school.
+      requestContext(ctx, details, await schoolNameFor(details)),
+    );
     if (!check.ok) {
       const refusal = refusalOf(check);
-      const schoolName = await schoolNameFor(details);
-      return page(
+      return loginPage(
         ctx,
-        'login',
-        { title: 'Log in', uid: details.uid, schoolName, email: form.email, remember: form.remember, error: refusal.message },
+        details,
+        { email: form.email, remember: form.remember, error: say(ctx, refusal.words), refused: true },
         refusal.status,
       );
     }
+    // Their mails follow the language they sign in with.
+    await services.accounts.rememberLanguage(check.account, languageOfRequest(ctx));
     // Password only, so far: if the account has a device, the authenticator prompt comes next.
     // Unless the person asked to be remembered, the session cookie ends with the browser session
     // (later steps pass remember: true, which oidc-provider reads as "leave it as it is").
@@ -117,29 +174,12 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     const form = parseForm(codeForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    if (!form.code.trim()) {
-      return page(
-        ctx,
-        'code',
-        {
-          title: 'Enter your code',
-          uid: details.uid,
-          schoolName: await schoolNameFor(details),
-          error: 'Enter the 6-digit code your authenticator app shows now.',
-        },
-        400,
-      );
-    }
+    if (!form.code.trim()) return codePage(ctx, details, say(ctx, 'signin.refusal.missingCode'), 400);
     const session = await sessionOf(details, account);
-    const check = await services.authentication.checkCode(account, form.code, requestContext(ctx, details));
+    const check = await services.authentication.checkCode(account, form.code, requestContext(ctx, details, await schoolNameFor(details)));
     if (!check.ok) {
-      const refusal = refusalOf(check, WRONG_CODE);
-      return page(
-        ctx,
-        'code',
-        { title: 'Enter your code', uid: details.uid, schoolName: await schoolNameFor(details), error: refusal.message },
-        refusal.status,
-      );
+      const refusal = refusalOf(check, 'code');
+      return codePage(ctx, details, say(ctx, refusal.words), refusal.status);
     }
     await services.freshProof.recordCode(session, check.deviceId ?? null);
     if (check.trustBrowser) devices.trust(ctx, account.id, loginTsFor(account, Date.now()));
@@ -164,16 +204,14 @@ export function signInRoutes(deps: PageDeps) {
     const account = await accountOf(details);
     const memberships = await services.access.membershipsForClient(account.id, String(details.params.client_id));
     if (!memberships.some((m) => m.school.id === form.school)) {
-      const error = 'Choose one of your schools from the list.';
       return page(
         ctx,
         'choose-school',
         {
           uid: details.uid,
           schoolName: await schoolNameFor(details),
-          title: 'Choose your school',
           schools: memberships.map((m) => m.school),
-          error,
+          error: say(ctx, 'signin.chooseSchool.chooseOne'),
         },
         400,
       );
@@ -209,18 +247,13 @@ export function signInRoutes(deps: PageDeps) {
       details.prompt.name === ENROL_OFFER_PROMPT
         ? { cancelLink: `/interaction/${details.uid}` }
         : { declineAction: `/interaction/${details.uid}/decline` };
-    const context = { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave };
+    const context = { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave, ...(await stepUpOf(ctx, details)) };
     const fresh = (await services.freshProof.check(session)).fresh;
-    return { account, session, fresh, where: requestContext(ctx, details), context };
+    return { account, session, fresh, where: requestContext(ctx, details, context.schoolName), context };
   };
 
   const confirmPage = (ctx: Context, context: Record<string, unknown>, errors: Record<string, string> = {}, status = 200) =>
-    page(
-      ctx,
-      'confirm',
-      { title: 'Confirm it’s you', ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, ...errors },
-      status,
-    );
+    page(ctx, 'confirm', { ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, ...errors }, status);
 
   router.get('/interaction/:uid/enrol', async (ctx) => {
     const { account, fresh, context } = await firstEnrolment(ctx);
@@ -248,7 +281,7 @@ export function signInRoutes(deps: PageDeps) {
     const outcome = await services.freshProof.confirm(account, session, form.password, form.code, where);
     if (!outcome.ok) {
       const refusal = confirmationRefusal(outcome);
-      return confirmPage(ctx, context, { [`${outcome.field}Error`]: refusal.message }, refusal.status);
+      return confirmPage(ctx, context, { [`${outcome.field}Error`]: say(ctx, refusal.words) }, refusal.status);
     }
     ctx.status = 303;
     ctx.redirect(String(context.action));
