@@ -6,7 +6,6 @@ import { createCsrf } from './http/csrf.ts';
 import { createDeviceCookies } from './http/device-cookie.ts';
 import { errorPages } from './http/errors.ts';
 import { languageOf, languageRoutes } from './http/language.ts';
-import { rememberLanguageOfSession } from './account/language.ts';
 import { healthRoutes } from './http/health.ts';
 import { pinOriginToIssuer } from './http/issuer-origin.ts';
 import { requestLog } from './http/request-log.ts';
@@ -79,12 +78,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   });
   // The provider renders its own errors; this catches what our pages throw.
   app.use(errorPages(render, services.words, logger));
-  app.use(
-    languageRoutes({
-      secure,
-      onChosen: (ctx, language) => rememberLanguageOfSession(provider, services, ctx, language),
-    }).routes(),
-  );
+  app.use(languageRoutes({ secure }).routes());
   const devices = createDeviceCookies(csrfKey, undefined, { secure });
   app.use(devices.middleware);
   const pages = { provider, services, render, csrf, devices };

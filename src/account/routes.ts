@@ -1,12 +1,13 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { forms } from '../http/forms.ts';
+import { chosenLanguage, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
 import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
 import { confirmationRefusal } from '../interactions/refusals.ts';
-import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
+import { accountReturnPath, clientIdParam, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
-import { accountSession, type SignedInAccount } from './session.ts';
+import { accountSession, rememberedSchoolClient, rememberSchoolClient, type SignedInAccount } from './session.ts';
 
 const KEYS = '/account/security-keys';
 const CONFIRM = '/account/confirm';
@@ -19,23 +20,63 @@ function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): s
   return url.toString();
 }
 
-/** Account settings: the Security keys tab (devices: list, add by QR code, remove). */
+/**
+ * Account settings: the Security keys tab (devices: list, add by QR code, remove) and Schools.
+ * Reached from a school's system (`/account?client_id=…`), every page names that school.
+ */
 export function accountRoutes(deps: PageDeps) {
   const { provider, services, csrf } = deps;
-  const { page } = pageHelpers(deps);
+  const helpers = pageHelpers(deps);
   const sessions = accountSession(provider, services);
   const router = new Router();
 
-  /** The signed-in account, or a redirect through sign-in (GET) / an error (POST). */
+  /** Every Account settings page: the school's name in the header when a school's system sent the person here. */
+  const page: typeof helpers.page = (ctx, view, context, status) =>
+    helpers.page(ctx, view, { schoolName: ctx.state.schoolName, ...context }, status);
+
+  /**
+   * The school system this visit came from: `client_id` on any /account address (an unknown one is
+   * ignored), else the one remembered from earlier. Its school's name is then in every page's
+   * header, error pages and the account sign-in included.
+   */
+  router.use(async (ctx, next) => {
+    const asked = clientIdParam.safeParse(ctx.query.client_id).data;
+    const askedName = asked ? await helpers.schoolNameOfClient(asked) : undefined;
+    if (asked && askedName) rememberSchoolClient(ctx, asked);
+    const clientId = askedName ? asked : rememberedSchoolClient(ctx);
+    const schoolName = askedName ?? (clientId ? await helpers.schoolNameOfClient(clientId) : undefined);
+    if (clientId && schoolName) {
+      ctx.state.accountClientId = clientId;
+      ctx.state.schoolName = schoolName;
+    }
+    await next();
+  });
+
+  /**
+   * The signed-in account, or a redirect through sign-in (GET) / an error (POST). Its pages are in
+   * the language chosen with the link, else the one the account last used, else the browser's;
+   * the account remembers it, for its mails.
+   */
   async function signedIn(ctx: Context): Promise<SignedInAccount | null> {
     const current = await sessions.current(ctx);
-    if (current) return current;
-    if (ctx.method !== 'GET') throw new PageError(401, 'signedOut');
-    sessions.startSignIn(ctx, ctx.path);
-    return null;
+    if (!current) {
+      if (ctx.method !== 'GET') throw new PageError(401, 'signedOut');
+      sessions.startSignIn(ctx, ctx.path, { schoolClient: ctx.state.accountClientId as string | undefined });
+      return null;
+    }
+    // A school the person does not work at is not theirs to be shown in: the service's name then.
+    const clientId = ctx.state.accountClientId as string | undefined;
+    if (clientId && !(await services.access.canSignIn(current.account.id, clientId))) {
+      ctx.state.accountClientId = undefined;
+      ctx.state.schoolName = undefined;
+    }
+    const language = chosenLanguage(ctx)?.language ?? current.account.language ?? languageOf(ctx);
+    ctx.state.language = language;
+    await services.accounts.rememberLanguage(current.account, language);
+    return current;
   }
 
-  const notices: Record<string, string> = { added: 'Your new device is saved.', removed: 'The device has been removed.' };
+  const notices: Record<string, string> = { added: 'account.notice.added', removed: 'account.notice.removed' };
 
   router.get('/account', (ctx) => ctx.redirect(KEYS));
 
@@ -52,8 +93,8 @@ export function accountRoutes(deps: PageDeps) {
     const current = await signedIn(ctx);
     if (!current) return;
     const devices = await services.authenticators.list(current.account.id);
-    const notice = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined;
-    page(ctx, 'security-keys', { title: 'Security keys', account: current.account, devices, notice, tab: 'keys' });
+    const notice = typeof ctx.query.done === 'string' && Object.hasOwn(notices, ctx.query.done) ? notices[ctx.query.done] : undefined;
+    page(ctx, 'security-keys', { account: current.account, devices, notice: notice && helpers.say(ctx, notice), tab: 'keys' });
   });
 
   router.get('/account/schools', async (ctx) => {
@@ -63,7 +104,7 @@ export function accountRoutes(deps: PageDeps) {
       ...school,
       link: school.login_uri ? thirdPartyLoginLink(school.login_uri, services.config.issuer, current.account.email) : null,
     }));
-    page(ctx, 'schools', { title: 'Your schools', account: current.account, schools, tab: 'schools' });
+    page(ctx, 'schools', { account: current.account, schools, tab: 'schools' });
   });
 
   /**
@@ -79,7 +120,7 @@ export function accountRoutes(deps: PageDeps) {
   }
 
   const confirmPage = (ctx: Context, needsCode: boolean, next: string, errors: Record<string, string> = {}, status = 200) =>
-    page(ctx, 'confirm', { title: 'Confirm it’s you', tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, ...errors }, status);
+    page(ctx, 'confirm', { tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, ...errors }, status);
 
   const returnPathOf = (value: unknown) => {
     const parsed = accountReturnPath.safeParse(value);
@@ -104,7 +145,7 @@ export function accountRoutes(deps: PageDeps) {
       return ctx.redirect(next);
     }
     const refusal = confirmationRefusal(outcome);
-    confirmPage(ctx, outcome.needsCode, next, { [`${outcome.field}Error`]: refusal.message }, refusal.status);
+    confirmPage(ctx, outcome.needsCode, next, { [`${outcome.field}Error`]: helpers.say(ctx, refusal.words) }, refusal.status);
   });
 
   router.get(`${KEYS}/new`, async (ctx) => {
@@ -122,7 +163,7 @@ export function accountRoutes(deps: PageDeps) {
       ctx,
       current.account,
       { action: `${KEYS}/new`, cancelLink: KEYS, tab: 'keys' },
-      requestContext(ctx),
+      requestContext(ctx, undefined, ctx.state.schoolName as string | undefined),
     );
     if (device) {
       await sessions.recordCodePassed(ctx);
@@ -144,7 +185,7 @@ export function accountRoutes(deps: PageDeps) {
     if (!current) return;
     const device = await deviceOf(ctx, current);
     if (!(await freshProofOrConfirm(ctx, current, `${KEYS}/${device.id}/remove`))) return;
-    page(ctx, 'remove-device', { title: 'Remove device', device, tab: 'keys' });
+    page(ctx, 'remove-device', { device, tab: 'keys' });
   });
 
   router.post(`${KEYS}/:id/remove`, forms, csrf.verify, async (ctx) => {
@@ -152,7 +193,12 @@ export function accountRoutes(deps: PageDeps) {
     const device = await deviceOf(ctx, current);
     const proof = await freshProofOrConfirm(ctx, current, `${KEYS}/${device.id}/remove`);
     if (!proof) return;
-    await services.authenticators.remove(current.account, device.id, requestContext(ctx), proof.codeDeviceId);
+    await services.authenticators.remove(
+      current.account,
+      device.id,
+      requestContext(ctx, undefined, ctx.state.schoolName as string | undefined),
+      proof.codeDeviceId,
+    );
     ctx.status = 303;
     ctx.redirect(`${KEYS}?done=removed`);
   });

@@ -12,6 +12,10 @@ import { saveExistingSession } from '../oidc/session-store.ts';
 import type { Services } from '../services.ts';
 
 const STATE_COOKIE = 'gatehouse.account_signin';
+/** The school system Account settings was reached from (`/account?client_id=`), for its school's name. */
+const SCHOOL_CLIENT_COOKIE = 'gatehouse.account_client';
+/** The `/auth` parameter carrying it to the account sign-in's pages (src/interactions/pages.ts schoolNameFor). */
+export const SCHOOL_CLIENT_PARAM = 'school_client';
 /** Where a sign-in started from our own pages may return to: never anywhere else. */
 const SIGNED_IN_AREAS = ['/account', '/admin'];
 
@@ -72,7 +76,7 @@ export function accountSession(provider: Provider, services: Services) {
    * Sends the visitor through the provider's sign-in and back to where they were going; with
    * `higher`, the sign-in asks for a code (or enrolment first), as a step-up from a school system would.
    */
-  function startSignIn(ctx: Context, returnTo: string, options: { higher?: boolean } = {}) {
+  function startSignIn(ctx: Context, returnTo: string, options: { higher?: boolean; schoolClient?: string | undefined } = {}) {
     const state = crypto.randomBytes(24).toString('base64url');
     ctx.cookies.set(STATE_COOKIE, `${state}|${returnTo}`, {
       httpOnly: true,
@@ -90,6 +94,7 @@ export function accountSession(provider: Provider, services: Services) {
       redirect_uri: `${issuer}/account/callback`,
       state,
       ...(options.higher ? { acr_values: ACR_HIGHER } : {}),
+      ...(options.schoolClient ? { [SCHOOL_CLIENT_PARAM]: options.schoolClient } : {}),
     }).toString();
     ctx.redirect(url.toString());
   }
@@ -108,4 +113,16 @@ export function accountSession(provider: Provider, services: Services) {
   }
 
   return { current, recordCodePassed, startSignIn, finishSignIn };
+}
+
+/** Remembers, for this browser's visit to Account settings, the school system it came from (a known client). */
+export function rememberSchoolClient(ctx: Context, clientId: string): void {
+  if (rememberedSchoolClient(ctx) === clientId) return;
+  ctx.cookies.set(SCHOOL_CLIENT_COOKIE, clientId, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, signed: true, path: '/account' });
+}
+
+/** The school system remembered by `rememberSchoolClient`, if the cookie is ours and untouched. */
+export function rememberedSchoolClient(ctx: Context): string | undefined {
+  const value = ctx.cookies.get(SCHOOL_CLIENT_COOKIE, { signed: true });
+  return value && value.length <= 255 ? value : undefined;
 }

@@ -3,13 +3,23 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { isDomainError, STATUS_OF_KIND } from '../domain/errors.ts';
 import type { Language } from '../i18n/languages.ts';
-import type { Words } from '../i18n/words.ts';
+import type { Message, Words } from '../i18n/words.ts';
 import { languageOf } from './language.ts';
 import { PageError } from './page-error.ts';
 import type { ViewRenderer } from './views.ts';
 
-/** What an error page says: `errors.<key>.heading` and `.detail` in locales/, and its status. */
-export type ErrorWords = { status: number; key: string; values?: Record<string, unknown>; said?: string };
+/**
+ * What an error page says: `errors.<key>.heading` and `.detail` in locales/, and its status.
+ * `words` (a domain rule's own message, translated) or else `said` (its English) replaces the detail.
+ */
+export type ErrorWords = { status: number; key: string; values?: Record<string, unknown>; said?: string; words?: Message | undefined };
+
+/** Where "Manage your account" goes: Account settings, the school's name kept when a school system applies. */
+export const accountLinkFor = (clientId?: string | null): string =>
+  clientId ? `/account?${new URLSearchParams({ client_id: clientId })}` : '/account';
+
+/** Sign-in problems after which Account settings is a way on: the page links to it. */
+const HELPED_BY_ACCOUNT: ReadonlySet<string> = new Set(['expiredSignIn', 'cannotContinue', 'accountSignInFailed', 'accountSignInExpired']);
 
 /**
  * The one place errors become pages: typed errors keep their words; anything unexpected is
@@ -27,28 +37,43 @@ export function errorPages(render: ViewRenderer, words: Words, logger: Logger) {
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
       if (described.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = renderErrorPage(render, words, language, described, { schoolName: ctx.state.schoolName as string | undefined });
+      ctx.body = renderErrorPage(render, words, language, described, {
+        schoolName: ctx.state.schoolName as string | undefined,
+        accountLink: HELPED_BY_ACCOUNT.has(described.key) ? accountLinkFor(ctx.state.accountClientId as string | undefined) : undefined,
+      });
     }
   };
 }
 
-/** An error page in `language`: heading, what happened (the domain's own words when it has them) and what to do next. */
+/**
+ * An error page in `language`: heading, what happened (the domain's own words when it has them),
+ * what to do next, the helpdesk; `technical` (an OAuth code) only in small print for IT staff,
+ * `accountLink` for "Manage your account" where that helps.
+ */
 export function renderErrorPage(
   render: ViewRenderer,
   words: Words,
   language: Language,
   error: ErrorWords,
-  extra: { schoolName?: string | undefined; technical?: string | undefined; here?: string | undefined } = {},
+  extra: {
+    schoolName?: string | undefined;
+    technical?: string | undefined;
+    here?: string | undefined;
+    accountLink?: string | undefined;
+  } = {},
 ): string {
   const heading = words.t(language, `errors.${error.key}.heading`, error.values);
   return render('error', {
     language,
     title: heading,
     heading,
-    message: error.said ?? words.t(language, `errors.${error.key}.detail`, error.values),
+    message: error.words
+      ? words.t(language, error.words.key, error.words.values)
+      : (error.said ?? words.t(language, `errors.${error.key}.detail`, error.values)),
     schoolName: extra.schoolName,
     technical: extra.technical,
     here: extra.here,
+    accountLink: extra.accountLink,
   });
 }
 
@@ -58,7 +83,7 @@ export const UNAVAILABLE: ErrorWords = { status: 503, key: 'unavailable' };
 function describe(error: unknown): ErrorWords {
   if (error instanceof PageError) return { status: error.status, key: error.key, values: error.values };
   // Only the console and account pages let domain rules reach a page; their words are the rule's own.
-  if (isDomainError(error)) return { status: STATUS_OF_KIND[error.kind], key: 'notRight', said: error.message };
+  if (isDomainError(error)) return { status: STATUS_OF_KIND[error.kind], key: 'notRight', said: error.message, words: error.words };
   if (isDatabaseUnavailable(error)) return UNAVAILABLE;
   const status = (error as { status?: number; expose?: boolean }).status;
   // koa and its body parser throw 4xx errors for malformed or oversized requests.

@@ -50,20 +50,33 @@ export function hereOf(ctx: Pick<Context, 'method' | 'path' | 'querystring'>): s
 }
 
 /** `GET /language/:language?next=/path`: remember the choice for a year and go back. */
-export function languageRoutes(options: { secure: boolean; onChosen?: (ctx: Context, language: Language) => Promise<void> }) {
+/**
+ * Unsigned on purpose: the value is only a language and a time, and oidc-provider's pages (which
+ * sign with other keys) read it too. With an https ISSUER the cookie is Secure even when a proxy
+ * forwards plain http without TRUST_PROXY (koa would otherwise refuse to set it: a 500).
+ */
+function rememberChoice(ctx: Context, value: string, secure: boolean): void {
+  const attributes = { httpOnly: true, sameSite: 'lax', path: '/', maxAge: A_YEAR_MS, overwrite: true, signed: false } as const;
+  const seen = ctx.cookies.secure;
+  if (secure) ctx.cookies.secure = true;
+  try {
+    ctx.cookies.set(LANGUAGE_COOKIE, value, { ...attributes, secure });
+  } finally {
+    ctx.cookies.secure = seen;
+  }
+}
+
+/**
+ * `GET /language/:language?next=/path`: remember the choice for a year and go back. It changes
+ * nothing stored (a cross-site link could follow it): a signed-in person's account takes the
+ * language on their next Account settings page.
+ */
+export function languageRoutes(options: { secure: boolean }) {
   const router = new Router();
   router.get('/language/:language', async (ctx) => {
     const { language } = ctx.params;
     if (!isLanguage(language)) throw new PageError(404, 'notFound');
-    ctx.cookies.set(LANGUAGE_COOKIE, `${language}.${Math.floor(Date.now() / 1000)}`, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: options.secure,
-      path: '/',
-      maxAge: A_YEAR_MS,
-      overwrite: true,
-    });
-    await options.onChosen?.(ctx, language);
+    rememberChoice(ctx, `${language}.${Math.floor(Date.now() / 1000)}`, options.secure);
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(localPath(ctx.query.next, '/account'));
   });

@@ -1,17 +1,18 @@
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration } from 'oidc-provider';
 import { pinOriginToIssuer } from '../http/issuer-origin.ts';
-import { languageOf } from '../http/language.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { ACR_BASIC, ACR_HIGHER } from '../domain/access.ts';
 import { sessionSecondsToSave } from '../domain/session-lifetime.ts';
 import { createDestinationPolicy } from '../domain/outbound-destinations.ts';
+import { hostedNotFound } from '../http/not-found.ts';
 import { createOutboundFetch } from '../http/outbound-fetch.ts';
 import type { Services } from '../services.ts';
 import { ADMIN_API_SCOPE, SCHOOL_SYSTEM_SCOPES } from '../domain/clients.ts';
 import { createFindAccount } from './accounts.ts';
-import { answersInJson, clientAuthenticationErrors } from './client-authentication.ts';
+import { clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
+import { providerPages } from './provider-pages.ts';
 import { cachePublicMetadata } from './public-metadata.ts';
 import { answerUnavailableWith503 } from './unavailable.ts';
 import { SCHOOL_SYSTEM_POLICY, schoolSystemPolicy } from './registration-policy.ts';
@@ -24,11 +25,9 @@ export const SCOPES = [...SCHOOL_SYSTEM_SCOPES.split(' '), ADMIN_API_SCOPE];
  */
 export const SESSION_COOKIE = { signed: true, httpOnly: true, sameSite: 'lax' } as const;
 
-/** A provider page's language: the request's ui_locales, then the language link's choice, then Accept-Language. */
-const pageLanguage = (ctx: KoaContextWithOIDC) => languageOf(ctx, { uiLocales: ctx.oidc?.params?.ui_locales });
-
 export function createProvider(services: Services, keys: ProviderKeys, render: ViewRenderer): Provider {
   const { config } = services;
+  const pages = providerPages(services, render);
   const configuration: Configuration = {
     adapter: services.oidcAdapter,
     jwks: keys.jwks,
@@ -43,7 +42,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
         // /account signs in through the provider like any client, but only needs the session:
         // response_type=none returns to the callback with state and nothing else.
         client_id: ACCOUNT_CLIENT_ID,
-        client_name: 'Gatehouse',
+        client_name: config.serviceName,
         token_endpoint_auth_method: 'none',
         response_types: ['none'],
         grant_types: [],
@@ -59,7 +58,8 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     },
     acrValues: [ACR_BASIC, ACR_HIGHER],
     // `school`: a client serving several schools may say which one this sign-in is for.
-    extraParams: ['school'],
+    // `school_client`: Account settings' own sign-in, reached from that school system (src/account/session.ts).
+    extraParams: ['school', 'school_client'],
     // The school claims belong in the ID token too, not only at userinfo.
     conformIdTokenClaims: false,
     responseTypes: ['code', 'none'],
@@ -92,18 +92,8 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => {
-          const action = /action="([^"]+)"/.exec(form)?.[1] ?? '/session/end/confirm';
-          const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
-          ctx.type = 'html';
-          ctx.body = render('logout', { language: pageLanguage(ctx), action, xsrf, clientName: ctx.oidc.client?.clientName });
-        },
-        postLogoutSuccessSource: async (ctx) => {
-          ctx.type = 'html';
-          // "Log out of <client> only" keeps the Gatehouse session: say so, and offer the way on.
-          const stillSignedIn = Boolean(ctx.oidc.session?.accountId);
-          ctx.body = render('logged-out', { language: pageLanguage(ctx), stillSignedIn, clientName: ctx.oidc.client?.clientName });
-        },
+        logoutSource: pages.logoutSource,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource,
       },
     },
     interactions: {
@@ -132,20 +122,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
       return source ? { acr: source.acr, amr: source.amr } : undefined;
     },
-    renderError: async (ctx: KoaContextWithOIDC, out) => {
-      if (answersInJson(ctx)) {
-        ctx.body = out;
-        return;
-      }
-      ctx.type = 'html';
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = render('error', {
-        language: pageLanguage(ctx),
-        heading: 'We could not complete the sign-in',
-        message: out.error_description ?? 'The request was not valid.',
-        technical: out.error,
-      });
-    },
+    renderError: pages.renderError,
     ttl: {
       AccessToken: config.ttl.accessTokenSeconds,
       AuthorizationCode: 60,
@@ -174,5 +151,8 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
   cachePublicMetadata(provider);
   answerUnavailableWith503(provider, render, services.words);
   provider.use(clientAuthenticationErrors(config.issuer));
+  provider.use(pages.carryLogoutLanguage);
+  // Any address nothing answers: the hosted 404 page for a browser, a plain 404 for a machine.
+  provider.use(hostedNotFound(render, services.words));
   return provider;
 }

@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import { renderErrorPage, UNAVAILABLE } from '../http/errors.ts';
-import { languageOf } from '../http/language.ts';
+import { hereOf, languageOf } from '../http/language.ts';
 import type { Words } from '../i18n/words.ts';
 import type { ViewRenderer } from '../http/views.ts';
 
@@ -47,7 +47,9 @@ export function answerUnavailableWith503(provider: Provider, render: ViewRendere
     ctx.set('Cache-Control', 'no-store');
     if (wantsPage) {
       ctx.type = 'html';
-      ctx.body = renderErrorPage(render, words, languageOf(ctx, { uiLocales: ctx.oidc?.params?.ui_locales }), UNAVAILABLE);
+      ctx.body = renderErrorPage(render, words, languageOf(ctx, { uiLocales: ctx.oidc?.params?.ui_locales }), UNAVAILABLE, {
+        here: hereOf(ctx),
+      });
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; try again later' };
     }

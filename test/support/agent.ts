@@ -102,7 +102,7 @@ export function qrImage(html: string): string {
 export function formAction(html: string): string {
   const match = /<form method="post" action="([^"]+)"/.exec(html);
   if (!match) throw new Error(`No form in page:\n${html}`);
-  return match[1]!;
+  return decodeAttribute(match[1]!);
 }
 
 /** The text a person reads, without markup, entities decoded. */
