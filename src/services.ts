@@ -79,7 +79,9 @@ export async function createServices(database: Database, config: AppConfig, logg
     new (createAdapterClass(scope.oidcPayloads, box, { onClientChange: (id) => announce({ topic: 'client', id }, scope) }))('Client');
   const throttle = new ThrottleService(repositories.throttle);
   const audit = new AuditService(repositories, logger, caches.schoolsOfClient);
-  const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit);
+  const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit, {
+    serviceName: config.serviceName,
+  });
   const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger, config.passwordHash);
   const outbound = new OutboundDeliveryService(repositories, audit, logger, {
     ...DEFAULT_SCHEDULE,

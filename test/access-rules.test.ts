@@ -381,6 +381,9 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
         to: 'staff@hill.example',
         template: 'guessing-warning',
         data: { name: 'Staff', email: 'staff@hill.example', code: false, failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter },
+        // No page language and no school in these attempts: the account's language (none: English), the service's name.
+        language: 'en',
+        schoolName: undefined,
       },
     ]);
     expect(audits.filter((event) => event.event === 'guessing.warning_sent')).toEqual([

@@ -4,7 +4,11 @@ import { newTotpSecret, TOTP_PERIOD } from '../src/auth/totp.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../src/db/repositories/index.ts';
 import { AuthenticatorService, DEVICE_NAME_MAX } from '../src/domain/authenticators.ts';
-import { base32Decode, totp } from './support/totp.ts';
+import type { DomainError } from '../src/domain/errors.ts';
+import { LANGUAGES } from '../src/i18n/languages.ts';
+import { createWords } from '../src/i18n/words.ts';
+import type { MailMessage } from '../src/mail/mailer.ts';
+import { base32Decode, decodeQrDataUrl, parseOtpauth, totp } from './support/totp.ts';
 
 /**
  * Unit tests of the authenticator rules over in-memory repositories: which device a code
@@ -28,7 +32,7 @@ const account: Account = {
 const where = { ip: '192.0.2.1' };
 const codeFor = (secret: string, at = Date.now()) => totp(base32Decode(secret), at);
 
-function world() {
+function world(options: { serviceName?: string } = {}) {
   const box = new SecretBox(Buffer.alloc(32, 3));
   const rows: Array<{
     id: string;
@@ -40,7 +44,7 @@ function world() {
     lastUsedAt: Date | null;
   }> = [];
   const usedSteps = new Set<string>();
-  const mails: Array<{ to: string; template: string; data: Record<string, unknown> }> = [];
+  const mails: MailMessage[] = [];
   const audits: Array<Record<string, unknown>> = [];
   const revoked: string[] = [];
   const sessionsEnded: string[] = [];
@@ -76,11 +80,12 @@ function world() {
     transaction,
     box,
     {
-      send: async (message: { to: string; template: string; data: Record<string, unknown> }) => void mails.push(message),
+      send: async (message: MailMessage) => void mails.push(message),
       close: () => {},
     } as never,
     pino({ level: 'silent' }),
     { record: async (event: Record<string, unknown>) => void audits.push(event) } as never,
+    options,
   );
   const addDevice = (id: string, name: string, secret = newTotpSecret(), accountId = account.id) => {
     rows.push({ id, accountId, name, secretSealed: box.seal(secret, `totp:${id}`), step: null, createdAt: new Date(), lastUsedAt: null });
@@ -230,9 +235,86 @@ describe('removal', () => {
     expect(await service.resetAll(account)).toBe(2);
     expect(revoked).toEqual(['acc-1']);
     expect(sessionsEnded).toEqual(['acc-1']);
-    expect(mails.at(-1)).toMatchObject({ template: 'device-removed', data: { deviceName: 'all 2 device(s), by your helpdesk' } });
+    // Nobody is on a page: the account's language (none stored: English), from the service.
+    expect(mails.at(-1)).toMatchObject({ template: 'device-removed', language: 'en', data: { deviceName: null, removedByHelpdesk: 2 } });
+    expect(mails.at(-1)!.schoolName).toBeUndefined();
+    expect(mails.at(-1)!.data.when).toBeInstanceOf(Date);
     mails.length = 0;
     expect(await service.resetAll(account)).toBe(0);
     expect(mails).toEqual([]);
+    // A person who last used Welsh gets it in Welsh, with the helpdesk's reason.
+    addDevice('dev-3', 'Watch');
+    expect(await service.resetAll({ ...account, language: 'cy' }, 'Lost')).toBe(1);
+    expect(mails.at(-1)).toMatchObject({ language: 'cy', data: { removedByHelpdesk: 1, helpdeskReason: 'Lost' } });
+  });
+});
+
+describe('words and language', () => {
+  const words = createWords({ serviceName: 'Gatehouse', helpdeskContact: undefined }, { strict: true });
+
+  test('each enrolment refusal says, in both languages, what to do; its English message stays for logs and the API', async () => {
+    const { service } = world();
+    const form = await service.beginEnrolment(account);
+    const secret = form.manualKey.replaceAll(' ', '');
+    const refusal = (name: string, code: string, enrolment = form.enrolment) =>
+      service.completeEnrolment(account, enrolment, name, code, where).then(
+        () => {
+          throw new Error('accepted');
+        },
+        (error: DomainError) => error,
+      );
+    const refusals = {
+      code: await refusal('Phone', '000000'),
+      empty: await refusal('  ', codeFor(secret)),
+      long: await refusal('x'.repeat(DEVICE_NAME_MAX + 1), codeFor(secret)),
+      expired: await refusal('Phone', codeFor(secret), 'v1.not.a.form'),
+    };
+    expect(Object.fromEntries(Object.entries(refusals).map(([why, error]) => [why, [error.field, error.words?.key]]))).toEqual({
+      code: ['code', 'devices.enrol.wrongCode'],
+      empty: ['name', 'devices.enrol.nameRequired'],
+      long: ['name', 'devices.enrol.nameTooLong'],
+      expired: ['enrolment', 'devices.enrol.expired'],
+    });
+    expect(refusals.long.message).toBe(`Use at most ${DEVICE_NAME_MAX} characters for the name.`);
+    expect(refusals.code.message).toBe('That code is not right. Enter the 6-digit code your authenticator app shows now.');
+    for (const language of LANGUAGES) {
+      const said = Object.values(refusals).map((error) => words.t(language, error.words!.key, error.words!.values));
+      expect(new Set(said).size).toBe(4);
+      expect(said[2]).toContain(String(DEVICE_NAME_MAX));
+    }
+    expect(words.t('cy', refusals.code.words!.key)).toBe(
+      'Nid yw’r cod yna’n gywir. Rhowch y cod 6 digid y mae eich ap dilysu yn ei ddangos nawr.',
+    );
+    const { service: other, addDevice } = world();
+    addDevice('dev-1', 'Phone');
+    await expect(other.remove(account, 'dev-9', where)).rejects.toMatchObject({
+      kind: 'not_found',
+      words: { key: 'devices.notOnAccount' },
+    });
+  });
+
+  test('a device mail is in the language of the page the person is on, from its school; else in the account’s language', async () => {
+    const { service, addDevice, mails } = world();
+    const form = await service.beginEnrolment({ ...account, language: 'en' });
+    const secret = form.manualKey.replaceAll(' ', '');
+    await service.completeEnrolment({ ...account, language: 'en' }, form.enrolment, 'Ffôn', codeFor(secret), {
+      ...where,
+      language: 'cy',
+      schoolName: 'Ysgol Penglais',
+    });
+    expect(mails.at(-1)).toMatchObject({ template: 'device-added', language: 'cy', schoolName: 'Ysgol Penglais' });
+    addDevice('dev-2', 'Tablet');
+    await service.remove({ ...account, language: 'cy' }, 'dev-2', where);
+    expect(mails.at(-1)).toMatchObject({ template: 'device-removed', language: 'cy', data: { deviceName: 'Tablet' } });
+    expect(mails.at(-1)!.schoolName).toBeUndefined();
+    addDevice('dev-3', 'Watch');
+    await service.remove({ ...account, language: 'cy' }, 'dev-3', { ...where, language: 'en' });
+    expect(mails.at(-1)).toMatchObject({ language: 'en', data: { deviceName: 'Watch' } });
+  });
+
+  test('the authenticator app shows SERVICE_NAME as the issuer of the code', async () => {
+    const { service } = world({ serviceName: 'Ysgolion Ceredigion' });
+    const otpauth = parseOtpauth(decodeQrDataUrl((await service.beginEnrolment(account)).qrDataUrl));
+    expect(otpauth).toMatchObject({ label: 'Ysgolion Ceredigion:staff@hill.example', issuer: 'Ysgolion Ceredigion' });
   });
 });

@@ -87,7 +87,8 @@ async function main(argv: string[]) {
     if (error instanceof ConfigError) fail(error.message, wantsJson);
     throw error;
   }
-  const logger = createLogger('warn');
+  // On stderr: stdout is the command's answer (--json is parsed), and a mail outboxed without SMTP_URL logs its link at warn.
+  const logger = createLogger('warn', {}, 2);
   let database;
   try {
     database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, role: 'command' });

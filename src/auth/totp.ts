@@ -40,12 +40,14 @@ export function base32Encode(bytes: Uint8Array): string {
   return output;
 }
 
-export function otpauthUri(secret: string, accountEmail: string): string {
+/** `issuer` is what the authenticator app shows above the code: SERVICE_NAME, which the code page names. */
+export function otpauthUri(secret: string, accountEmail: string, issuer = 'Gatehouse'): string {
   return speakeasy.otpauthURL({
     secret,
     encoding: 'base32',
-    label: `Gatehouse:${accountEmail}`,
-    issuer: 'Gatehouse',
+    // The key URI format: "issuer:account", each part URL-encoded (SERVICE_NAME may hold spaces or Welsh letters).
+    label: `${encodeURIComponent(issuer)}:${encodeURIComponent(accountEmail)}`,
+    issuer,
     algorithm: 'sha1',
     digits: DIGITS,
     period: TOTP_PERIOD,

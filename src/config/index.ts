@@ -20,8 +20,8 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().trim().min(1).default('./data'),
   SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
   MAIL_FROM: optionalString,
-  SERVICE_NAME: z.string().trim().min(1).max(60).default('Gatehouse'),
-  HELPDESK_CONTACT: optionalString.pipe(z.string().max(200).optional()),
+  SERVICE_NAME: optionalString.pipe(z.string().max(60, 'must be at most 60 characters').optional()),
+  HELPDESK_CONTACT: optionalString.pipe(z.string().max(200, 'must be at most 200 characters').optional()),
   SECRETS_KEY: optionalString.pipe(
     z
       .base64('must be base64')
@@ -99,7 +99,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     dataDir: path.resolve(values.DATA_DIR),
     smtpUrl: values.SMTP_URL,
     mailFrom: mailFromOf(values.MAIL_FROM, values.NODE_ENV),
-    serviceName: values.SERVICE_NAME,
+    serviceName: values.SERVICE_NAME ?? DEFAULT_SERVICE_NAME,
     helpdeskContact: values.HELPDESK_CONTACT,
     secretsKey: values.SECRETS_KEY ? Buffer.from(values.SECRETS_KEY, 'base64') : undefined,
     trustProxy: values.TRUST_PROXY === 'true' || values.TRUST_PROXY === '1',
@@ -123,6 +123,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
 }
 
 const PLACEHOLDER_SENDER = 'no-reply@gatehouse.invalid';
+const DEFAULT_SERVICE_NAME = 'Gatehouse';
 
 /**
  * Mail from a `.invalid` domain is never delivered and looks like phishing where it is: in
@@ -135,7 +136,8 @@ function mailFromOf(value: string | undefined, env: AppConfig['env']): string {
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(bare)) {
     throw new ConfigError(`Configuration error: MAIL_FROM must be an email address, like "no-reply@school-sso.example.org".`);
   }
-  if (env === 'production' && /\.invalid$/i.test(bare)) {
+  // A fully qualified name may end with a dot: `example.invalid.` is the same domain.
+  if (env === 'production' && /\.invalid\.?$/i.test(bare)) {
     throw new ConfigError(
       'Configuration error: MAIL_FROM must be set to a real sending address in production (an address at a .invalid domain is never delivered).',
     );

@@ -4,7 +4,7 @@ import { accountSubject, passwordSubject, THROTTLE, type Factor, type Source, ty
 import { DEFAULT_PASSWORD_HASH, type PasswordHashCost } from '../config/password-hash.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import { isUsable, trustedSince } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
@@ -137,7 +137,7 @@ export class AuthenticationService {
       ? where.devices?.find((trusted) => trusted.accountId === what.known!.id && trustedSince(what.known!, trusted.issuedAt))?.id
       : undefined;
     const source: Source = { ip: where.ip, device };
-    const result = await this.check(what, source, verify);
+    const result = await this.check(what, source, where, verify);
     const account = result.ok ? result.account : what.known;
     await this.audit.record({
       event: what.event,
@@ -152,14 +152,19 @@ export class AuthenticationService {
     return result;
   }
 
-  private async check(what: Guarded, source: Source, verify: () => Promise<Account | null>): Promise<CredentialCheck> {
+  private async check(
+    what: Guarded,
+    source: Source,
+    where: RequestContext,
+    verify: () => Promise<Account | null>,
+  ): Promise<CredentialCheck> {
     const gate = await this.throttle.attempt(what.factor, what.subject, source);
     if (!gate.allowed)
       return gate.kind === 'blocked' ? { ok: false, reason: 'blocked' } : { ok: false, reason: 'throttled', lockedUntil: gate.until };
     const account = await verify();
     if (!account) {
       const failure = await this.throttle.failed(what.factor, what.subject, source);
-      if (failure.warn && what.known) this.warnInBackground(what.known, what.factor);
+      if (failure.warn && what.known) this.warnInBackground(what.known, what.factor, where);
       if (!failure.refusal) return { ok: false, reason: 'invalid' };
       return failure.refusal.kind === 'blocked'
         ? { ok: false, reason: 'blocked' }
@@ -172,16 +177,19 @@ export class AuthenticationService {
 
   /**
    * Tells the person, once per run of failures, that someone is guessing. Not awaited: the
-   * answer must take as long for an account as for an address nobody has.
+   * answer must take as long for an account as for an address nobody has. The mail is in the
+   * language of the attempt's page and comes from the school whose sign-in it was.
    */
-  private warnInBackground(account: Account, factor: Factor): void {
-    this.background.run('could not send the guessing warning', () => this.warn(account, factor));
+  private warnInBackground(account: Account, factor: Factor, where: RequestContext): void {
+    this.background.run('could not send the guessing warning', () => this.warn(account, factor, where));
   }
 
-  private async warn(account: Account, factor: Factor): Promise<void> {
+  private async warn(account: Account, factor: Factor, where: RequestContext): Promise<void> {
     await this.mailer.send({
       to: account.email,
       template: 'guessing-warning',
+      language: languageOfMail(account, where),
+      schoolName: where.schoolName,
       data: { name: account.name, email: account.email, code: factor === 'code', failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter },
     });
     await this.audit.record({

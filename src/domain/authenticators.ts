@@ -5,9 +5,9 @@ import type { SecretBox } from '../auth/secret-box.ts';
 import { groupedSecret, matchingStep, newTotpSecret, otpauthUri } from '../auth/totp.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
-import { notFound, validationError } from './errors.ts';
+import { DomainError, validationError } from './errors.ts';
 import { endSessions } from './access.ts';
 
 export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
@@ -16,8 +16,35 @@ export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Da
 export type EnrolmentForm = { qrDataUrl: string; manualKey: string; enrolment: string };
 
 const ENROLMENT_TTL_MS = 30 * 60 * 1000;
-const WRONG_CODE = 'That code is not right. Enter the 6-digit code your authenticator app shows now.';
 export const DEVICE_NAME_MAX = 60;
+
+/** What each refusal says: `message` in English for logs and the API, `words` for the person's page. */
+const REFUSED = {
+  expired: ['This setup has expired. Start again to get a new QR code.', 'enrolment', { key: 'devices.enrol.expired' }],
+  nameRequired: ['Give this device a name, like "My phone".', 'name', { key: 'devices.enrol.nameRequired' }],
+  nameTooLong: [
+    `Use at most ${DEVICE_NAME_MAX} characters for the name.`,
+    'name',
+    { key: 'devices.enrol.nameTooLong', values: { max: DEVICE_NAME_MAX } },
+  ],
+  wrongCode: [
+    'That code is not right. Enter the 6-digit code your authenticator app shows now.',
+    'code',
+    { key: 'devices.enrol.wrongCode' },
+  ],
+} as const;
+const refused = (why: keyof typeof REFUSED) => {
+  const [message, field, words] = REFUSED[why];
+  return validationError(message, field, { ...words });
+};
+
+/** Where a device notice comes from: the page's language and school, or none (the helpdesk). */
+type Notice = {
+  where?: RequestContext | undefined;
+  usedDeviceName?: string | undefined;
+  removedByHelpdesk?: number;
+  helpdeskReason?: string | undefined;
+};
 
 /**
  * Authenticator devices (rule 5): enrolment by QR code, code checks with replay refusal per
@@ -31,8 +58,19 @@ export class AuthenticatorService {
   private readonly logger: Logger;
   private readonly audit: AuditService;
   private readonly transaction: UnitOfWork;
+  private readonly serviceName: string;
 
-  constructor(repositories: Repositories, transaction: UnitOfWork, box: SecretBox, mailer: Mailer, logger: Logger, audit: AuditService) {
+  /** `serviceName` (SERVICE_NAME) is the issuer an authenticator app shows above the code. */
+  constructor(
+    repositories: Repositories,
+    transaction: UnitOfWork,
+    box: SecretBox,
+    mailer: Mailer,
+    logger: Logger,
+    audit: AuditService,
+    options: { serviceName?: string } = {},
+  ) {
+    this.serviceName = options.serviceName ?? 'Gatehouse';
     this.repositories = repositories;
     this.transaction = transaction;
     this.box = box;
@@ -66,10 +104,10 @@ export class AuthenticatorService {
   /** Stores the device only when the code is right; returns the new device. */
   async completeEnrolment(account: Account, enrolment: string, name: string, code: string, where: RequestContext): Promise<Device> {
     const secret = this.openEnrolment(account, enrolment);
-    if (!secret) throw validationError('This setup has expired. Start again to get a new QR code.', 'enrolment');
+    if (!secret) throw refused('expired');
     const trimmed = name.trim();
-    if (trimmed.length === 0) throw validationError('Give this device a name, like "My phone".', 'name');
-    if (trimmed.length > DEVICE_NAME_MAX) throw validationError(`Use at most ${DEVICE_NAME_MAX} characters for the name.`, 'name');
+    if (trimmed.length === 0) throw refused('nameRequired');
+    if (trimmed.length > DEVICE_NAME_MAX) throw refused('nameTooLong');
     const step = matchingStep(secret, code.trim());
     if (step === null) {
       await this.audit.record({
@@ -80,7 +118,7 @@ export class AuthenticatorService {
         email: account.email,
         ...where,
       });
-      throw validationError(WRONG_CODE, 'code');
+      throw refused('wrongCode');
     }
     const id = crypto.randomUUID();
     await this.repositories.authenticators.insert({
@@ -98,7 +136,7 @@ export class AuthenticatorService {
       ...where,
       detail: { deviceId: id, name: trimmed },
     });
-    await this.notify(account, 'device-added', trimmed);
+    await this.notify(account, 'device-added', trimmed, { where });
     return { id, name: trimmed, createdAt: new Date(), lastUsedAt: new Date() };
   }
 
@@ -124,7 +162,7 @@ export class AuthenticatorService {
   async remove(account: Account, deviceId: string, where: RequestContext, provenWith: string | null = null): Promise<Device> {
     const devices = await this.list(account.id);
     const device = devices.find((candidate) => candidate.id === deviceId);
-    if (!device) throw notFound('That device is not on your account.');
+    if (!device) throw new DomainError('not_found', 'That device is not on your account.', undefined, { key: 'devices.notOnAccount' });
     const usedDevice = provenWith && provenWith !== deviceId ? devices.find((candidate) => candidate.id === provenWith) : undefined;
     await this.repositories.authenticators.delete(account.id, deviceId);
     await this.audit.record({
@@ -135,13 +173,14 @@ export class AuthenticatorService {
       ...where,
       detail: { deviceId, name: device.name, ...(usedDevice ? { provenWith: usedDevice.id, provenWithName: usedDevice.name } : {}) },
     });
-    await this.notify(account, 'device-removed', device.name, usedDevice?.name);
+    await this.notify(account, 'device-removed', device.name, { where, usedDeviceName: usedDevice?.name });
     return device;
   }
 
   /**
    * Helpdesk: the next sign-in is password only, at basic, until the person enrols again. The
-   * person is mailed, with the helpdesk's reason when one was given.
+   * person is mailed, with the helpdesk's reason when one was given, in the language they last
+   * used, from the service (no school's sign-in is involved).
    */
   async resetAll(account: Account, reason?: string): Promise<number> {
     // Whoever is signed in with a code from the lost device loses that session and its tokens.
@@ -150,7 +189,7 @@ export class AuthenticatorService {
       await endSessions(repositories, account.id);
       return count;
     });
-    if (removed > 0) await this.notify(account, 'device-removed', `all ${removed} device(s), by your helpdesk`, undefined, reason);
+    if (removed > 0) await this.notify(account, 'device-removed', null, { removedByHelpdesk: removed, helpdeskReason: reason });
     return removed;
   }
 
@@ -164,22 +203,24 @@ export class AuthenticatorService {
   }
 
   private async enrolmentForm(account: Account, secret: string, enrolment: string): Promise<EnrolmentForm> {
-    const qrDataUrl = await QRCode.toDataURL(otpauthUri(secret, account.email), { errorCorrectionLevel: 'M', margin: 2, width: 240 });
+    const qrDataUrl = await QRCode.toDataURL(otpauthUri(secret, account.email, this.serviceName), {
+      errorCorrectionLevel: 'M',
+      margin: 2,
+      width: 240,
+    });
     return { qrDataUrl, manualKey: groupedSecret(secret), enrolment };
   }
 
-  private async notify(
-    account: Account,
-    template: 'device-added' | 'device-removed',
-    deviceName: string,
-    usedDeviceName?: string,
-    helpdeskReason?: string,
-  ) {
+  /** In the language of the page the person is on (else their account's), from the school whose system they came through. */
+  private async notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string | null, notice: Notice) {
+    const { where, ...details } = notice;
     try {
       await this.mailer.send({
         to: account.email,
         template,
-        data: { name: account.name, email: account.email, deviceName, usedDeviceName, helpdeskReason, when: new Date().toUTCString() },
+        language: languageOfMail(account, where),
+        schoolName: where?.schoolName,
+        data: { name: account.name, email: account.email, deviceName, ...details, when: new Date() },
       });
     } catch (error) {
       this.logger.error({ err: error, template }, 'could not send the device notification');

@@ -5,23 +5,49 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
+import { registerWordHelpers } from '../http/views.ts';
+import { DEFAULT_LANGUAGE, isLanguage, type Language } from '../i18n/languages.ts';
+import { formatDateTime } from '../i18n/time.ts';
+import type { Words } from '../i18n/words.ts';
 
 export type MailTemplate = 'password-reset' | 'password-changed' | 'device-added' | 'device-removed' | 'guessing-warning';
 
-export type MailMessage = { to: string; template: MailTemplate; data: Record<string, unknown> };
+/**
+ * One mail to one person. `language`: the page's language when the person is on one, else the
+ * account's (see `languageOfMail`). `schoolName`: the school whose sign-in the mail comes from;
+ * it is the sender's display name and is named in the subject (else SERVICE_NAME is). Times in
+ * `data` are Date objects: the templates show them in UK time, in the mail's language.
+ */
+export type MailMessage = {
+  to: string;
+  template: MailTemplate;
+  data: Record<string, unknown>;
+  language: Language;
+  schoolName?: string | null | undefined;
+};
 
 export interface Mailer {
   send(message: MailMessage): Promise<void>;
   close(): void;
 }
 
-const SUBJECTS: Record<MailTemplate, string> = {
-  'password-reset': 'Set your Gatehouse password',
-  'password-changed': 'Your Gatehouse password was changed',
-  'device-added': 'An authenticator was added to your Gatehouse account',
-  'device-removed': 'An authenticator was removed from your Gatehouse account',
-  'guessing-warning': 'Someone is trying to sign in to your Gatehouse account',
+/** The words of each mail are under `mail.<area>` in locales/<language>/mail.json. */
+const AREAS: Record<MailTemplate, string> = {
+  'password-reset': 'passwordReset',
+  'password-changed': 'passwordChanged',
+  'device-added': 'deviceAdded',
+  'device-removed': 'deviceRemoved',
+  'guessing-warning': 'guessingWarning',
 };
+
+/**
+ * The language of a mail to `account`: the page's, when the action happened on one (`where`),
+ * else the one the person last used (stored with the account), else English.
+ */
+export function languageOfMail(account: { language?: string | null }, where?: { language?: Language | undefined }): Language {
+  if (where?.language) return where.language;
+  return isLanguage(account.language) ? account.language : DEFAULT_LANGUAGE;
+}
 
 const TEMPLATE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'templates');
 
@@ -29,35 +55,47 @@ type Compiled = { text: Handlebars.TemplateDelegate; html: Handlebars.TemplateDe
 
 export async function createMailer(options: {
   smtpUrl: string | undefined;
+  /** The sender's address (MAIL_FROM's address): the display name is chosen per mail. */
   from: string;
   dataDir: string;
   logger: Logger;
+  words: Words;
+  serviceName: string;
+  helpdeskContact: string | undefined;
 }): Promise<Mailer> {
-  const templates = await compileTemplates();
+  const { words, serviceName, helpdeskContact } = options;
+  const { layout, bodies } = await compileTemplates(words, { serviceName, helpdeskContact });
   const outbox = path.join(options.dataDir, 'outbox');
   const transport: Transporter = options.smtpUrl
     ? nodemailer.createTransport(options.smtpUrl)
     : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
 
   return {
-    async send({ to, template, data }) {
-      const compiled = templates[template];
+    async send({ to, template, data, language: asked, schoolName }) {
+      const language = isLanguage(asked) ? asked : DEFAULT_LANGUAGE;
+      const school = schoolName?.trim() || undefined;
+      const sender = school ?? serviceName;
+      const subject = words.t(language, `mail.${AREAS[template]}.${school ? 'subjectForSchool' : 'subject'}`, { school });
+      const context = { ...data, language, sender, school, serviceName, helpdeskContact, subject };
+      const compiled = bodies[template];
       const info = await transport.sendMail({
-        from: options.from,
+        // An address object: nodemailer quotes and encodes a name with commas, quotes or Welsh letters.
+        from: { name: sender, address: options.from },
         to,
-        subject: SUBJECTS[template],
-        text: compiled.text(data),
-        html: compiled.html(data),
+        subject,
+        text: tidyText(layout.text({ ...context, body: tidyText(compiled.text(context)) })),
+        html: layout.html({ ...context, body: compiled.html(context) }),
       });
       if (options.smtpUrl) {
-        options.logger.info({ template, messageId: info.messageId }, 'mail sent');
+        options.logger.info({ template, language, messageId: info.messageId }, 'mail sent');
         return;
       }
-      // Development without SMTP: keep the message as a file, and say where its link points.
+      // Development without SMTP: keep the message as a file, and say where its link points. At
+      // warn, so that it shows at the demo's log level: this path is for development only.
       await fs.mkdir(outbox, { recursive: true, mode: 0o700 });
       const file = path.join(outbox, `${Date.now()}-${crypto.randomBytes(4).toString('hex')}.eml`);
       await fs.writeFile(file, (info as unknown as { message: Buffer }).message, { mode: 0o600 });
-      options.logger.info({ template, file, link: data.link }, 'mail written to outbox (no SMTP_URL)');
+      options.logger.warn({ template, to, file, link: data.link }, 'mail written to outbox (no SMTP_URL)');
     },
     close() {
       transport.close();
@@ -65,17 +103,44 @@ export async function createMailer(options: {
   };
 }
 
-async function compileTemplates(): Promise<Record<MailTemplate, Compiled>> {
-  const names = Object.keys(SUBJECTS) as MailTemplate[];
-  const entries = await Promise.all(
-    names.map(async (name) => {
-      const [text, html] = await Promise.all([
-        fs.readFile(path.join(TEMPLATE_DIR, `${name}.text.hbs`), 'utf8'),
-        fs.readFile(path.join(TEMPLATE_DIR, `${name}.html.hbs`), 'utf8'),
-      ]);
-      // Plain text is not HTML: escaping it would turn & in links into &amp;.
-      return [name, { text: Handlebars.compile(text, { noEscape: true }), html: Handlebars.compile(html) }] as const;
-    }),
+/** Blocks that are left out leave blank lines behind: at most one blank line between paragraphs. */
+const tidyText = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+
+async function compileTemplates(
+  words: Words,
+  brand: { serviceName: string; helpdeskContact: string | undefined },
+): Promise<{ layout: Compiled; bodies: Record<MailTemplate, Compiled> }> {
+  const handlebars = Handlebars.create();
+  registerWordHelpers(handlebars, words, brand);
+  type Options = { data: { root: { language?: unknown } } };
+  // A time passed as a string (ISO) is still shown in UK time rather than dropped.
+  handlebars.registerHelper('date', (value: unknown, options: Options) => {
+    const language = isLanguage(options.data.root.language) ? options.data.root.language : DEFAULT_LANGUAGE;
+    const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined;
+    return date && !Number.isNaN(date.getTime()) ? formatDateTime(date, language) : '';
+  });
+  // A value in bold inside words with markup (`tHtml`): escaped, then wrapped.
+  handlebars.registerHelper(
+    'strong',
+    (value: unknown) => new Handlebars.SafeString(`<strong>${Handlebars.escapeExpression(String(value ?? ''))}</strong>`),
   );
-  return Object.fromEntries(entries) as Record<MailTemplate, Compiled>;
+  // The same value in plain text, set off by quotes.
+  handlebars.registerHelper('quoted', (value: unknown) => `"${String(value ?? '')}"`);
+  const compile = async (name: string): Promise<Compiled> => {
+    const [text, html] = await Promise.all([
+      fs.readFile(path.join(TEMPLATE_DIR, `${name}.text.hbs`), 'utf8'),
+      fs.readFile(path.join(TEMPLATE_DIR, `${name}.html.hbs`), 'utf8'),
+    ]);
+    // Plain text is not HTML: escaping it would turn & in links into &amp;.
+    return { text: handlebars.compile(text, { noEscape: true }), html: handlebars.compile(html) };
+  };
+  const names = Object.keys(AREAS) as MailTemplate[];
+  const entries = await Promise.all(names.map(async (name) => [name, await compile(name)] as const));
+  return { layout: await compile('layout'), bodies: Object.fromEntries(entries) as Record<MailTemplate, Compiled> };
 }

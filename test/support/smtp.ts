@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
-export type ReceivedMail = { to: string; subject: string; text: string; html: string };
+/** `from`: the sender's display name and address, as a mail program shows them. */
+export type ReceivedMail = { to: string; subject: string; text: string; html: string; from: { name: string; address: string } };
 
 /** A real SMTP server that keeps what it receives, for tests to read. */
 export async function startSmtpServer() {
@@ -16,7 +17,14 @@ export async function startSmtpServer() {
       simpleParser(stream)
         .then((mail: ParsedMail) => {
           const to = Array.isArray(mail.to) ? mail.to[0]?.text : mail.to?.text;
-          inbox.push({ to: to ?? '', subject: mail.subject ?? '', text: mail.text ?? '', html: String(mail.html || '') });
+          const sender = mail.from?.value[0];
+          inbox.push({
+            to: to ?? '',
+            subject: mail.subject ?? '',
+            text: mail.text ?? '',
+            html: String(mail.html || ''),
+            from: { name: sender?.name ?? '', address: sender?.address ?? '' },
+          });
           for (const wake of waiters.splice(0)) wake();
           callback();
         })
@@ -46,7 +54,8 @@ export async function startSmtpServer() {
 }
 
 export function linkIn(mail: ReceivedMail): string {
-  const link = /(https?:\/\/\S+\/password\/reset\?token=[A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+  // The link carries the language of the request that asked for it (`&ui_locales=cy`).
+  const link = /(https?:\/\/\S+\/password\/reset\?token=[A-Za-z0-9_-]+(?:&ui_locales=[a-z]{2})?)/.exec(mail.text)?.[1];
   if (!link) throw new Error(`No reset link in: ${mail.text}`);
   return link;
 }
