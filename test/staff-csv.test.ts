@@ -175,6 +175,7 @@ describe('the edges of a staff list', () => {
       rows: [],
       problems: [],
       fileProblem: expect.stringMatching(/^The file is 301 kB; an import can be at most 256 kB/),
+      fileProblemWords: { key: 'console.import.problems.fileTooLarge', values: { kb: 301 } },
       rowCount: 0,
     });
     expect(readStaffCsv('é'.repeat(IMPORT_LIMITS.bytes / 2)).fileProblem).toBeNull();

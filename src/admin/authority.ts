@@ -1,5 +1,13 @@
 import type { AdminRole } from '../db/repositories/admin-roles.ts';
-import { forbidden } from '../domain/errors.ts';
+import { DomainError } from '../domain/errors.ts';
+import type { Message } from '../i18n/words.ts';
+
+/**
+ * A refusal with words for the console (console.errors.<key>, in the reader's language); its
+ * `message` stays English for the CLI, the API and logs.
+ */
+export const refusal = (kind: DomainError['kind'], message: string, key: string, values?: Message['values'], field?: string): DomainError =>
+  new DomainError(kind, message, field, { key: `console.errors.${key}`, values });
 
 /** Who is acting: the operator at the server's CLI, a person in the console, or an API client. */
 export type Actor =
@@ -30,18 +38,18 @@ export const administersSchool = (authority: Authority, schoolId: string): boole
 export const schoolScope = (authority: Authority): string[] | null => (authority.helpdesk ? null : [...authority.schoolIds]);
 
 export function requireAdministrator(authority: Authority): void {
-  if (!isAdministrator(authority)) throw forbidden('You do not have an administrative role in Gatehouse.');
+  if (!isAdministrator(authority)) throw refusal('forbidden', 'You do not have an administrative role in Gatehouse.', 'noRole');
 }
 
 /** Schools, clients, roles, keys and credentials (password, authenticator, lock): the helpdesk only. */
 export function requireHelpdesk(authority: Authority): void {
   requireAdministrator(authority);
-  if (!authority.helpdesk) throw forbidden('Only the helpdesk can do this.');
+  if (!authority.helpdesk) throw refusal('forbidden', 'Only the helpdesk can do this.', 'helpdeskOnly');
 }
 
 export function requireSchool(authority: Authority, schoolId: string): void {
   requireAdministrator(authority);
-  if (!administersSchool(authority, schoolId)) throw forbidden('You do not administer this school.');
+  if (!administersSchool(authority, schoolId)) throw refusal('forbidden', 'You do not administer this school.', 'notYourSchool');
 }
 
 /** How the audit trail names the actor. */

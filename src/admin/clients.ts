@@ -2,9 +2,8 @@ import type { RegisteredClient } from '../db/repositories/clients.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { AuditService } from '../domain/audit.ts';
 import type { ClientService, NewClient } from '../domain/clients.ts';
-import { notFound } from '../domain/errors.ts';
 import { act } from './acting.ts';
-import { type Authority, requireHelpdesk } from './authority.ts';
+import { type Authority, refusal, requireHelpdesk } from './authority.ts';
 import { type Page, type PageRequest, pageOf } from './pagination.ts';
 
 export type { RegisteredClient } from '../db/repositories/clients.ts';
@@ -40,7 +39,7 @@ export class ClientsAdministration {
   async get(authority: Authority, clientId: string): Promise<RegisteredClient> {
     requireHelpdesk(authority);
     const client = await this.deps.repositories.clients.find(clientId);
-    if (!client) throw notFound(`No client has the id ${clientId}.`);
+    if (!client) throw refusal('not_found', `No client has the id ${clientId}.`, 'noClient', { clientId });
     return client;
   }
 

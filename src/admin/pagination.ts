@@ -1,4 +1,4 @@
-import { validationError } from '../domain/errors.ts';
+import { refusal } from './authority.ts';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -47,7 +47,14 @@ export function decodeCursor(cursor: string | undefined, shape: readonly KeyPart
     Array.isArray(key) &&
     key.length === shape.length &&
     key.every((part, index) => typeof part === 'string' && fitsPart[shape[index]!](part));
-  if (!fits) throw validationError('The cursor is not one this service handed out: start again from the first page.', 'cursor');
+  if (!fits)
+    throw refusal(
+      'validation',
+      'The cursor is not one this service handed out: start again from the first page.',
+      'badCursor',
+      undefined,
+      'cursor',
+    );
   return key as string[];
 }
 

@@ -5,7 +5,7 @@ import type { AuditService } from '../domain/audit.ts';
 import type { AuthenticatorService } from '../domain/authenticators.ts';
 import { notFound } from '../domain/errors.ts';
 import { act } from './acting.ts';
-import { type Authority, requireAdministrator, requireHelpdesk, requireSchool, schoolScope } from './authority.ts';
+import { type Authority, refusal, requireAdministrator, requireHelpdesk, requireSchool, schoolScope } from './authority.ts';
 
 export type PeopleDeps = {
   repositories: Repositories;
@@ -39,7 +39,7 @@ export class PeopleAdministration {
     requireAdministrator(authority);
     const account = await this.deps.repositories.accounts.findById(accountId);
     const view = account ? await this.view(authority, account) : null;
-    if (!view) throw notFound('No such person.');
+    if (!view) throw refusal('not_found', 'No such person.', 'noPerson');
     return view;
   }
 
@@ -103,7 +103,7 @@ export class PeopleAdministration {
     return act(this.deps.audit, authority, event, { accountId, detail: reason ? { reason } : undefined }, async () => {
       requireHelpdesk(authority);
       const account = await this.deps.repositories.accounts.findById(accountId);
-      if (!account) throw notFound('No such person.');
+      if (!account) throw refusal('not_found', 'No such person.', 'noPerson');
       return work(account);
     });
   }

@@ -5,7 +5,7 @@ import { ADMIN_API_SCOPE } from '../domain/clients.ts';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { SchoolService } from '../domain/schools.ts';
 import { act } from './acting.ts';
-import { type Authority, requireHelpdesk } from './authority.ts';
+import { type Authority, refusal, requireHelpdesk } from './authority.ts';
 import { type Page, type PageRequest, pageOf } from './pagination.ts';
 
 export type RolesDeps = { repositories: Repositories; audit: AuditService; schools: SchoolService };
@@ -33,7 +33,7 @@ export class RolesAdministration {
     return this.change(authority, 'role.revoke', grant, async (holder, schoolId) => {
       const held = await this.deps.repositories.adminRoles.find(holder, grant.role, schoolId);
       if (!held || !(await this.deps.repositories.adminRoles.revoke(holder, grant.role, schoolId))) {
-        throw notFound('That role is not held, so there is nothing to revoke.');
+        throw refusal('not_found', 'That role is not held, so there is nothing to revoke.', 'roleNotHeld');
       }
       return { id: held.id };
     });
@@ -43,7 +43,7 @@ export class RolesAdministration {
   async revokeById(authority: Authority, id: string): Promise<{ id: string }> {
     requireHelpdesk(authority);
     const held = await this.deps.repositories.adminRoles.findById(id);
-    if (!held) throw notFound('That role is not held any more.');
+    if (!held) throw refusal('not_found', 'That role is not held any more.', 'roleNotHeld');
     const subject: RoleSubject = held.clientId ? { clientId: held.clientId } : { email: held.email ?? '' };
     return this.revoke(authority, { subject, role: held.role, schoolId: held.schoolId ?? undefined });
   }

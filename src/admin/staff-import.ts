@@ -3,6 +3,7 @@ import type { AccessLevel, School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import { validationError } from '../domain/errors.ts';
 import type { ResetRequestOutcome } from '../domain/password-reset.ts';
+import type { Message } from '../i18n/words.ts';
 import { act } from './acting.ts';
 import type { Authority } from './authority.ts';
 import { type ImportProblem, readStaffCsv, type StaffCsvRow } from './staff-csv.ts';
@@ -29,6 +30,8 @@ export type ImportPreview = {
   problems: ImportProblem[];
   /** Why the file as a whole cannot be imported (too large, too many rows, empty), or null. */
   fileProblem: string | null;
+  /** The same, as words for a page. */
+  fileProblemWords: Message | null;
   rowCount: number;
   ready: boolean;
 };
@@ -118,7 +121,13 @@ export class StaffImport {
 
   private async plan(repositories: Repositories, school: School, csvText: string): Promise<ImportPreview> {
     const csv = readStaffCsv(csvText);
-    const base = { school, problems: csv.problems, fileProblem: csv.fileProblem, rowCount: csv.rowCount };
+    const base = {
+      school,
+      problems: csv.problems,
+      fileProblem: csv.fileProblem,
+      fileProblemWords: csv.fileProblemWords,
+      rowCount: csv.rowCount,
+    };
     const known =
       csv.rows.length > 0
         ? await repositories.staffImport.known(

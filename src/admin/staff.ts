@@ -3,10 +3,9 @@ import type { AccessLevel, School } from '../db/entities/index.ts';
 import type { StaffMember } from '../db/repositories/memberships.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import type { AuditService } from '../domain/audit.ts';
-import { conflict, notFound, rateLimited } from '../domain/errors.ts';
 import type { PasswordResetService } from '../domain/password-reset.ts';
 import { act } from './acting.ts';
-import { type Authority, requireAdministrator, requireHelpdesk, requireSchool, schoolScope } from './authority.ts';
+import { type Authority, refusal, requireAdministrator, requireHelpdesk, requireSchool, schoolScope } from './authority.ts';
 import { type Page, type PageRequest, pageOf } from './pagination.ts';
 import { onceMoreIfRaced } from '../db/retry.ts';
 
@@ -51,7 +50,7 @@ export class StaffAdministration {
   async getSchool(authority: Authority, schoolId: string): Promise<School> {
     requireSchool(authority, schoolId);
     const [school] = await this.deps.repositories.schools.findByIds([schoolId]);
-    if (!school) throw notFound(`No school has the id ${schoolId}.`);
+    if (!school) throw refusal('not_found', `No school has the id ${schoolId}.`, 'noSchool');
     return school;
   }
 
@@ -92,7 +91,7 @@ export class StaffAdministration {
   async getMember(authority: Authority, schoolId: string, accountId: string): Promise<StaffMember> {
     await this.getSchool(authority, schoolId);
     const member = await this.deps.repositories.memberships.get(accountId, schoolId);
-    if (!member) throw notFound('This person is not on the staff of this school.');
+    if (!member) throw refusal('not_found', 'This person is not on the staff of this school.', 'notOnStaff');
     return member;
   }
 
@@ -158,7 +157,7 @@ export class StaffAdministration {
         await this.getSchool(authority, schoolId);
         return this.deps.transaction(async (repositories) => {
           if (!(await repositories.memberships.remove(accountId, schoolId)))
-            throw notFound('This person is not on the staff of this school.');
+            throw refusal('not_found', 'This person is not on the staff of this school.', 'notOnStaff');
           return {
             revokedGrants: await repositories.oidcPayloads.revokeSchoolGrants(accountId, schoolId),
             revokedRole: await repositories.adminRoles.revoke({ accountId }, 'school-admin', schoolId),
@@ -178,13 +177,17 @@ export class StaffAdministration {
     return act(this.deps.audit, authority, 'member.invite', { schoolId, accountId }, async () => {
       const member = await this.getMember(authority, schoolId, accountId);
       if (member.hasPassword) {
-        throw conflict(
+        throw refusal(
+          'conflict',
           'They have already set a password. If they have forgotten it, they can use “Forgotten your password” on the login page.',
+          'hasPassword',
         );
       }
       const outcome = await this.sendFirstTimeEmail(authority, member.email);
-      if (outcome === 'throttled') throw rateLimited('Several emails have gone to this address recently. Try again later.');
-      if (outcome === 'refused') throw conflict('This account is locked: the helpdesk must unlock it before an email can be sent.');
+      if (outcome === 'throttled')
+        throw refusal('rate_limited', 'Several emails have gone to this address recently. Try again later.', 'tooManyEmails');
+      if (outcome === 'refused')
+        throw refusal('conflict', 'This account is locked: the helpdesk must unlock it before an email can be sent.', 'lockedNoEmail');
     });
   }
 

@@ -5,7 +5,7 @@ import type { PageDeps } from '../../interactions/pages.ts';
 import type { AdministrationService } from '../service.ts';
 import { fields } from '../fields.ts';
 import { MAX_PAGE_SIZE } from '../pagination.ts';
-import { type ConsoleHelpers, type FieldErrors, queryString, queryText } from './console.ts';
+import { type ConsoleHelpers, type FieldErrors, queryString, queryText, type Say } from './console.ts';
 
 /** At most this many rows in one download: a bigger trail is narrowed by date. */
 export const CSV_ROW_LIMIT = 10_000;
@@ -13,7 +13,7 @@ export const CSV_ROW_LIMIT = 10_000;
 type Filter = { email?: string; school?: string; event?: string; since?: string; until?: string };
 
 /** The filter form as typed, and what the service takes; a bad field is said in words, not applied. */
-function readFilter(ctx: Context): { typed: Filter; errors: FieldErrors; filter: AuditListFilter } {
+function readFilter(ctx: Context, say: Say): { typed: Filter; errors: FieldErrors; filter: AuditListFilter } {
   const typed: Filter = {
     email: queryText(ctx.query.email, 254),
     school: queryText(ctx.query.school, 64),
@@ -26,14 +26,14 @@ function readFilter(ctx: Context): { typed: Filter; errors: FieldErrors; filter:
     if (!value) return undefined;
     const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : new Date(Number.NaN);
     if (Number.isNaN(parsed.getTime())) {
-      errors[field] = 'Enter a date as year-month-day, for example 2026-09-01.';
+      errors[field] = say('console.fieldErrors.date');
       return undefined;
     }
     return endOfDay ? new Date(parsed.getTime() + 86_400_000) : parsed;
   };
-  if (typed.email && !fields.email.safeParse(typed.email).success) errors.email = 'Enter an email address.';
-  if (typed.school && !fields.id.safeParse(typed.school).success) errors.school = 'Choose a school from the list.';
-  if (typed.event && !/^[a-z_.-]+$/.test(typed.event)) errors.event = 'Enter an event name such as admin.member.remove.';
+  if (typed.email && !fields.email.safeParse(typed.email).success) errors.email = say('console.fieldErrors.enterEmail');
+  if (typed.school && !fields.id.safeParse(typed.school).success) errors.school = say('console.fieldErrors.schoolFromList');
+  if (typed.event && !/^[a-z_.-]+$/.test(typed.event)) errors.event = say('console.fieldErrors.event');
   const filter: AuditListFilter = {
     email: errors.email ? undefined : typed.email,
     schoolId: errors.school ? undefined : typed.school,
@@ -60,12 +60,12 @@ const csvLine = (event: StoredAuditEvent) =>
 /** The audit trail: filters, pages, and a CSV download of what the filters select. */
 export function auditPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
   const { services } = deps;
-  const { administrator, view } = helpers;
+  const { administrator, view, say } = helpers;
 
   router.get('/admin/audit', async (ctx) => {
     const admin = await administrator(ctx);
     if (!admin) return;
-    const { typed, errors, filter } = readFilter(ctx);
+    const { typed, errors, filter } = readFilter(ctx, say(ctx));
     const cursor = queryText(ctx.query.cursor, 2000);
     const [page, schools] = await Promise.all([
       services.admin.auditTrail.list(admin.authority, filter, { cursor }),
@@ -77,7 +77,7 @@ export function auditPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       admin,
       'admin-audit',
       {
-        title: 'Audit',
+        title: say(ctx)('console.titles.audit'),
         tab: 'audit',
         typed,
         errors,
@@ -94,7 +94,7 @@ export function auditPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
   router.get('/admin/audit.csv', async (ctx) => {
     const admin = await administrator(ctx);
     if (!admin) return;
-    const { filter } = readFilter(ctx);
+    const { filter } = readFilter(ctx, say(ctx));
     let body = `${CSV_COLUMNS.join(',')}\r\n`;
     let cursor: string | undefined;
     let rows = 0;

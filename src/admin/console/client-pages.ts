@@ -8,7 +8,7 @@ import { PageError } from '../../http/page-error.ts';
 import { BAD_FORM, type PageDeps } from '../../interactions/pages.ts';
 import type { RegisteredClient } from '../clients.ts';
 import { fields } from '../fields.ts';
-import { type Administrator, type ConsoleHelpers, type FieldErrors, queryString, queryText, readForm } from './console.ts';
+import { type Administrator, type ConsoleHelpers, type FieldErrors, queryString, queryText, type Say, saidOf } from './console.ts';
 
 const NOT_FOUND = new PageError(404, 'clientNotFound');
 
@@ -80,36 +80,35 @@ const linkForm = z
 
 type FormKind = 'system' | 'machine';
 
-const NOTICES: Record<string, string> = {
-  linked: 'The client now serves the school: its staff can sign in through it.',
-  unlinked: 'The client no longer serves the school: its staff cannot sign in through it any more.',
-};
-const noticeOf = (ctx: Context) => (typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined);
+/** What the page says after an act (`?done=`): console.notices.clients.<done>. */
+const NOTICES = new Set(['linked', 'unlinked']);
+const noticeOf = (ctx: Context, say: Say) =>
+  typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done) ? say(`console.notices.clients.${ctx.query.done}`) : undefined;
 
 /** A domain refusal of a form's input, as errors next to its fields; anything else is not a form problem. */
-function formErrorsOf(error: unknown): FieldErrors | null {
+function formErrorsOf(error: unknown, say: Say): FieldErrors | null {
   if (!isDomainError(error)) return null;
-  if (error.kind === 'validation') return { [error.field ?? 'form']: error.message };
+  if (error.kind === 'validation') return { [error.field ?? 'form']: saidOf(say, error) };
   // The only thing a form names that may not exist is a school.
-  if (error.kind === 'not_found') return { schoolIds: error.message };
+  if (error.kind === 'not_found') return { schoolIds: saidOf(say, error) };
   return null;
 }
 
 /** What a client's API role means, in words. */
-function apiRoleOf(client: RegisteredClient): string | undefined {
-  if (client.apiRoles.some((role) => role.role === 'helpdesk')) return 'Helpdesk (every school)';
+function apiRoleOf(client: RegisteredClient, say: Say): string | undefined {
+  if (client.apiRoles.some((role) => role.role === 'helpdesk')) return say('console.clients.roleHelpdesk');
   const schools = client.apiRoles
     .filter((role) => role.role === 'school-admin')
     .map((role) => client.schools.find((school) => school.id === role.schoolId)?.name ?? role.schoolId);
-  return schools.length > 0 ? `School administrator of ${schools.join(', ')}` : undefined;
+  return schools.length > 0 ? say('console.clients.roleSchoolAdminOf', { schools: schools.join(', ') }) : undefined;
 }
 
-const presented = (client: RegisteredClient) => ({ ...client, apiRole: apiRoleOf(client) });
+const presented = (client: RegisteredClient, say: Say) => ({ ...client, apiRole: apiRoleOf(client, say) });
 
 /** Clients, for the helpdesk: the list with search and pages, add a school system or a machine client, link schools, a new secret. */
 export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
   const { csrf, services } = deps;
-  const { administrator, view, redirect } = helpers;
+  const { administrator, view, redirect, say, formOf } = helpers;
   const clients = services.admin.clients;
 
   /** The first schools by name, each marked if the form chose it. */
@@ -139,11 +138,11 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
       admin,
       'admin-clients',
       {
-        title: 'Clients',
+        title: say(ctx)('console.titles.clients'),
         tab: 'clients',
-        notice: noticeOf(ctx),
+        notice: noticeOf(ctx, say(ctx)),
         search,
-        clients: page.items.map(presented),
+        clients: page.items.map((client) => presented(client, say(ctx))),
         nextLink: page.nextCursor ? `/admin/clients${queryString({ search, cursor: page.nextCursor })}` : undefined,
         firstLink: cursor ? `/admin/clients${queryString({ search })}` : undefined,
         systemSchools,
@@ -166,7 +165,7 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     let created: { clientId: string; clientSecret: string };
     try {
       if (kind === 'system') {
-        const form = readForm(systemForm, body);
+        const form = formOf(ctx, systemForm, body);
         if (form.errors) return clientsPage(ctx, { kind, errors: form.errors });
         const { schoolIds, schoolIdText, postLogoutRedirectUris, ...rest } = form.data;
         created = await clients.add(admin.authority, {
@@ -175,7 +174,7 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
           postLogoutRedirectUris: postLogoutRedirectUris ? [postLogoutRedirectUris] : undefined,
         });
       } else {
-        const form = readForm(machineForm, body);
+        const form = formOf(ctx, machineForm, body);
         if (form.errors) return clientsPage(ctx, { kind, errors: form.errors });
         created = await clients.add(admin.authority, {
           name: form.data.name,
@@ -186,16 +185,16 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
         });
       }
     } catch (error) {
-      const errors = formErrorsOf(error);
+      const errors = formErrorsOf(error, say(ctx));
       if (errors) return clientsPage(ctx, { kind, errors });
       throw error;
     }
     const client = await clients.get(admin.authority, created.clientId);
     view(ctx, admin, 'admin-client-secret', {
-      title: 'Client added',
+      title: say(ctx)('console.titles.clientAdded'),
       tab: 'clients',
       created: true,
-      client: presented(client),
+      client: presented(client, say(ctx)),
       clientSecret: created.clientSecret,
     });
   });
@@ -216,8 +215,8 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
       {
         title: client.name || client.clientId,
         tab: 'clients',
-        notice: noticeOf(ctx),
-        client: presented(client),
+        notice: noticeOf(ctx, say(ctx)),
+        client: presented(client, say(ctx)),
         ...choices,
         form: status === 200 ? {} : ctx.request.body,
         errors,
@@ -231,14 +230,14 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     const admin = await administrator(ctx);
     if (!admin) return;
     const clientId = clientIdOf(ctx.params.clientId);
-    const form = readForm(linkForm, ctx.request.body);
+    const form = formOf(ctx, linkForm);
     if (form.errors) return clientPage(ctx, form.errors, 400);
     // The client first: an unknown client is a missing page; after that, only a school can be missing.
     await clients.get(admin.authority, clientId);
     try {
       await clients.link(admin.authority, clientId, schoolsOf(form.data));
     } catch (error) {
-      if (isDomainError(error) && error.kind === 'not_found') return clientPage(ctx, { schoolIds: error.message }, 400);
+      if (isDomainError(error) && error.kind === 'not_found') return clientPage(ctx, { schoolIds: saidOf(say(ctx), error) }, 400);
       throw error;
     }
     redirect(ctx, `/admin/clients/${encodeURIComponent(clientId)}?done=linked`);
@@ -257,7 +256,12 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     const admin = await administrator(ctx);
     if (!admin) return;
     const client = await clients.get(admin.authority, clientIdOf(ctx.params.clientId));
-    view(ctx, admin, 'admin-client-secret', { title: 'New secret', tab: 'clients', confirm: true, client: presented(client) });
+    view(ctx, admin, 'admin-client-secret', {
+      title: say(ctx)('console.titles.newSecret'),
+      tab: 'clients',
+      confirm: true,
+      client: presented(client, say(ctx)),
+    });
   });
   router.post('/admin/clients/:clientId/secret', forms, csrf.verify, async (ctx) => {
     const admin = await administrator(ctx);
@@ -266,10 +270,10 @@ export function clientPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     const { clientSecret } = await clients.newSecret(admin.authority, clientId);
     const client = await clients.get(admin.authority, clientId);
     view(ctx, admin, 'admin-client-secret', {
-      title: 'New secret',
+      title: say(ctx)('console.titles.newSecret'),
       tab: 'clients',
       renewed: true,
-      client: presented(client),
+      client: presented(client, say(ctx)),
       clientSecret,
     });
   });

@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import { accountSession } from '../../account/session.ts';
 import type { Account } from '../../db/entities/index.ts';
 import { passedCode } from '../../domain/access.ts';
+import type { DomainError } from '../../domain/errors.ts';
 import { PageError } from '../../http/page-error.ts';
+import type { Message } from '../../i18n/words.ts';
 import { pageHelpers, type PageDeps } from '../../interactions/pages.ts';
 import { type Authority, isAdministrator } from '../authority.ts';
 import { fields, isStorableText } from '../fields.ts';
@@ -12,23 +14,64 @@ export type Administrator = { authority: Authority; account: Account };
 
 const STEP_UP_COOKIE = 'gatehouse.admin_step_up';
 
-/** Field -> message, for a form shown again with its errors next to the fields. */
+/** Field -> message, for a form shown again with its errors next to the fields (in the reader's words). */
 export type FieldErrors = Record<string, string>;
 
-/** A form checked at the edge: its data, or what is wrong with each field in words. */
+/** Words for the person on this request: a key under locales/ (with values) or a Message. */
+export type Say = (message: Message | string, values?: Message['values']) => string;
+
+/**
+ * The words of a form problem the console's schemas (and fields.ts) say in English, for the
+ * reader's language; the English of each is the message itself, capitalised. A problem not
+ * listed here (a tampered form) is shown in its English.
+ */
+const ISSUE_WORDS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^must be an email address$/, 'email'],
+  [/^must not be empty$/, 'empty'],
+  [/^must be at most (?<max>\d+) characters$/, 'tooLong'],
+  [/^must be text$/, 'text'],
+  [/^must be basic or higher$/, 'level'],
+  [/^must be helpdesk or school-admin$/, 'role'],
+  [/^must be an id \(a UUID\)$/, 'id'],
+  [/^must be addresses, one a line$/, 'addresses'],
+  [/^must have at least one address$/, 'noAddress'],
+  [/^must be at most 20 addresses$/, 'tooManyAddresses'],
+  [/^must be schools from the list$/, 'schoolsFromList'],
+  [/^must be school ids \(each a UUID/, 'schoolIdsUuid'],
+  [/^must be school ids$/, 'schoolIds'],
+  [/^Choose at least one school, or give its id$/, 'chooseSchools'],
+  [/^A school administrator API client needs the schools it administers/, 'schoolAdminNeedsSchools'],
+  [/^Choose a school, or give its id$/, 'chooseSchool'],
+];
+
+/** A form problem as a Message, when the console has words for it. */
+export function issueWords(message: string): Message | undefined {
+  for (const [pattern, key] of ISSUE_WORDS) {
+    const match = pattern.exec(message);
+    if (match) return { key: `console.fieldErrors.${key}`, values: { ...match.groups } };
+  }
+  return undefined;
+}
+
+/** A form checked at the edge: its data, or what is wrong with each field in the reader's words. */
 export function readForm<T extends z.ZodType>(
   schema: T,
   body: unknown,
+  say: Say,
 ): { data: z.infer<T>; errors?: undefined } | { data?: undefined; errors: FieldErrors } {
   const result = schema.safeParse(body ?? {});
   if (result.success) return { data: result.data };
   const errors: FieldErrors = {};
   for (const issue of result.error.issues) {
     const field = String(issue.path[0] ?? 'form');
-    errors[field] ??= issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
+    const words = issueWords(issue.message);
+    errors[field] ??= words ? say(words) : issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
   }
   return { errors };
 }
+
+/** What a page says of a domain refusal: its words in the reader's language when it has them, else its English. */
+export const saidOf = (say: Say, error: DomainError): string => (error.words ? say(error.words) : error.message);
 
 const NOT_FOUND = new PageError(404, 'consoleNotFound');
 
@@ -55,7 +98,7 @@ export const queryText = (value: unknown, max = 200): string | undefined =>
  */
 export function consoleHelpers(deps: PageDeps) {
   const { provider, services } = deps;
-  const { page } = pageHelpers(deps);
+  const { page, say } = pageHelpers(deps);
   const sessions = accountSession(provider, services);
 
   async function administrator(ctx: Context): Promise<Administrator | null> {
@@ -95,7 +138,16 @@ export function consoleHelpers(deps: PageDeps) {
     ctx.redirect(location);
   }
 
-  return { administrator, view, redirect };
+  /** Words for the person on this request, in the page's language. */
+  const sayer =
+    (ctx: Context): Say =>
+    (message, values) =>
+      say(ctx, message, values);
+
+  /** The request's form, checked: problems in the page's language. */
+  const formOf = <T extends z.ZodType>(ctx: Context, schema: T, body: unknown = ctx.request.body) => readForm(schema, body, sayer(ctx));
+
+  return { administrator, view, redirect, say: sayer, formOf };
 }
 
 export type ConsoleHelpers = ReturnType<typeof consoleHelpers>;

@@ -4,8 +4,10 @@ import { isDomainError } from '../../domain/errors.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { IMPORT_LIMITS } from '../staff-csv.ts';
+import type { Message } from '../../i18n/words.ts';
+import type { ImportProblem } from '../staff-csv.ts';
 import type { ImportOutcome, ImportPreview } from '../staff-import.ts';
-import { type ConsoleHelpers, idOf } from './console.ts';
+import { type ConsoleHelpers, idOf, type Say } from './console.ts';
 
 /**
  * The most an import form may carry: the file (256 kB at most) and the pasted text, with room
@@ -16,7 +18,7 @@ const TOO_LARGE = new PageError(413, 'importTooLarge');
 const BAD_FORM = new PageError(400, 'badForm');
 
 /** The import form's fields, all text: the file (when one was chosen) already read as UTF-8. */
-type ImportForm = { _csrf?: string; csv?: string; file?: string; fileProblem?: string };
+type ImportForm = { _csrf?: string; csv?: string; file?: string; fileProblem?: Message };
 
 async function readBody(ctx: Context): Promise<Buffer> {
   if (Number(ctx.get('Content-Length') || 0) > BODY_LIMIT) throw TOO_LARGE;
@@ -55,12 +57,12 @@ async function importForm(ctx: Context, next: Next) {
   const file = form.get('file');
   if (file && typeof file !== 'string' && file.size > 0) {
     if (file.size > IMPORT_LIMITS.bytes)
-      read.fileProblem = `The file is ${Math.ceil(file.size / 1024)} kB; an import can be at most 256 kB.`;
+      read.fileProblem = { key: 'console.import.problems.chosenTooLarge', values: { kb: Math.ceil(file.size / 1024) } };
     else {
       try {
         read.file = new TextDecoder('utf-8', { fatal: true }).decode(await file.arrayBuffer());
       } catch {
-        read.fileProblem = 'The file is not UTF-8 text. Save it from your spreadsheet as “CSV UTF-8” and choose it again.';
+        read.fileProblem = { key: 'console.import.problems.notUtf8' };
       }
     }
   }
@@ -68,7 +70,8 @@ async function importForm(ctx: Context, next: Next) {
   await next();
 }
 
-const plural = (count: number, one: string, many: string) => `${count.toLocaleString('en-GB')} ${count === 1 ? one : many}`;
+/** A count of things in words: console.counts.<what> (plural forms by language). */
+const counted = (say: Say, what: string, count: number) => say(`console.counts.${what}`, { count });
 
 /** The query string of the staff page's notice after an import: counts only, so the text cannot be forged. */
 export const importedQuery = (outcome: ImportOutcome) =>
@@ -82,38 +85,45 @@ export const importedQuery = (outcome: ImportOutcome) =>
   }).toString();
 
 /** The staff page's notice after an import, from its counts; undefined for any other page or a malformed count. */
-export function importNotice(query: Record<string, unknown>): string | undefined {
+export function importNotice(query: Record<string, unknown>, say: Say): string | undefined {
   if (query.done !== 'imported') return undefined;
   const counts = new Map<string, number>();
   for (const name of ['added', 'changed', 'unchanged', 'emailed', 'unsent']) {
     const value = query[name];
-    if (typeof value !== 'string' || !/^\d{1,5}$/.test(value)) return 'The import is done.';
+    if (typeof value !== 'string' || !/^\d{1,5}$/.test(value)) return say('console.notices.importDone');
     counts.set(name, Number(value));
   }
   const of = (name: string) => counts.get(name) ?? 0;
-  const parts = [
-    `Imported: ${plural(of('added'), 'person', 'people')} added`,
-    `${plural(of('changed'), 'level', 'levels')} changed`,
-    `${plural(of('unchanged'), 'person', 'people')} already on the staff at that level`,
-  ];
-  const unsent =
-    of('unsent') > 0
-      ? `; ${plural(of('unsent'), 'email', 'emails')} could not be sent (try “Send the email again” on the person’s page)`
-      : '';
-  return `${parts.join(', ')}. ${plural(of('emailed'), 'first-time email', 'first-time emails')} sent${unsent}.`;
+  const values = {
+    added: counted(say, 'people', of('added')),
+    changed: counted(say, 'levels', of('changed')),
+    unchanged: counted(say, 'people', of('unchanged')),
+    emailed: counted(say, 'firstTimeEmails', of('emailed')),
+    unsent: counted(say, 'emails', of('unsent')),
+  };
+  return say(of('unsent') > 0 ? 'console.notices.importedUnsent' : 'console.notices.imported', values);
 }
+
+/** Each problem of an import, by line, in the reader's words. */
+const problemsSaid = (say: Say, problems: ImportProblem[]) =>
+  problems.map((problem) => say('console.import.problems.onLine', { line: problem.line, reason: say(problem.words) }));
+
+/** Why a whole file cannot be imported, in the reader's words. */
+const fileProblemSaid = (say: Say, preview: ImportPreview) =>
+  preview.fileProblemWords ? say(preview.fileProblemWords) : (preview.fileProblem ?? '');
 
 /** Staff from a CSV file: the form, a preview that writes nothing, then the import itself. */
 export function importPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
   const { csrf, services } = deps;
-  const { administrator, view, redirect } = helpers;
+  const { administrator, view, redirect, say: sayer } = helpers;
   const staffImport = services.admin.staffImport;
 
   async function formPage(ctx: Context, csv = '', errors: Record<string, string> = {}, status = 200) {
     const admin = await administrator(ctx);
     if (!admin) return;
     const school = await services.admin.staff.getSchool(admin.authority, idOf(ctx.params.schoolId));
-    view(ctx, admin, 'admin-import', { title: `Import staff – ${school.name}`, tab: 'schools', school, csv, errors }, status);
+    const title = sayer(ctx)('console.titles.import', { school: school.name });
+    view(ctx, admin, 'admin-import', { title, tab: 'schools', school, csv, errors }, status);
   }
 
   function previewPage(
@@ -124,23 +134,25 @@ export function importPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     status = 200,
   ) {
     const { school } = preview;
+    const say = sayer(ctx);
     const nothingToDo = preview.ready && preview.added.length === 0 && preview.changed.length === 0;
     view(
       ctx,
       admin,
       'admin-import-preview',
       {
-        title: `Check the import – ${school.name}`,
+        title: say('console.titles.preview', { school: school.name }),
         tab: 'schools',
         school,
         csv,
         preview,
+        problems: problemsSaid(say, preview.problems),
         counts: {
-          added: plural(preview.added.length, 'person', 'people'),
-          newAccounts: plural(preview.added.filter((row) => row.newAccount).length, 'new account', 'new accounts'),
-          changed: plural(preview.changed.length, 'person', 'people'),
-          unchanged: plural(preview.unchanged.length, 'person', 'people'),
-          problems: plural(preview.problems.length, 'problem', 'problems'),
+          added: counted(say, 'people', preview.added.length),
+          newAccounts: counted(say, 'newAccounts', preview.added.filter((row) => row.newAccount).length),
+          changed: counted(say, 'people', preview.changed.length),
+          unchanged: counted(say, 'people', preview.unchanged.length),
+          problems: counted(say, 'problems', preview.problems.length),
         },
         canApply: preview.ready && !nothingToDo,
         nothingToDo,
@@ -152,7 +164,7 @@ export function importPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
   /** The text to import: the chosen file, or else what was pasted. */
   function csvOf(ctx: Context): { csv: string; problem?: string } {
     const form = ctx.request.body as ImportForm;
-    if (form.fileProblem) return { csv: form.csv ?? '', problem: form.fileProblem };
+    if (form.fileProblem) return { csv: form.csv ?? '', problem: sayer(ctx)(form.fileProblem) };
     return { csv: form.file ?? form.csv ?? '' };
   }
 
@@ -164,11 +176,11 @@ export function importPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     const schoolId = idOf(ctx.params.schoolId);
     const { csv, problem } = csvOf(ctx);
     if (problem) return formPage(ctx, csv, { file: problem }, 400);
-    if (csv.trim() === '') return formPage(ctx, '', { csv: 'Choose a CSV file, or paste the list into the box.' }, 400);
+    if (csv.trim() === '') return formPage(ctx, '', { csv: sayer(ctx)('console.import.problems.nothingChosen') }, 400);
     const preview = await staffImport.preview(admin.authority, schoolId, csv);
     if (preview.fileProblem) {
       const shown = Buffer.byteLength(csv) <= IMPORT_LIMITS.bytes ? csv : '';
-      return formPage(ctx, shown, { csv: preview.fileProblem }, 400);
+      return formPage(ctx, shown, { csv: fileProblemSaid(sayer(ctx), preview) }, 400);
     }
     previewPage(ctx, admin, preview, csv);
   });
@@ -185,7 +197,7 @@ export function importPages(router: Router, deps: PageDeps, helpers: ConsoleHelp
       if (!isDomainError(error) || error.kind !== 'validation') throw error;
       // Nothing was written: show what is wrong with the file as it was sent.
       const preview = await staffImport.preview(admin.authority, schoolId, csv);
-      if (preview.fileProblem) return formPage(ctx, '', { csv: preview.fileProblem }, 400);
+      if (preview.fileProblem) return formPage(ctx, '', { csv: fileProblemSaid(sayer(ctx), preview) }, 400);
       previewPage(ctx, admin, preview, csv, 400);
     }
   });

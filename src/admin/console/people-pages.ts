@@ -5,22 +5,23 @@ import { forms } from '../../http/forms.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
-import { type ConsoleHelpers, queryText, readForm } from './console.ts';
+import { type ConsoleHelpers, queryText } from './console.ts';
 
 const NOT_FOUND = new PageError(404, 'personNotFound');
 const reasonForm = z.object({ reason: z.preprocess((value) => (value === '' ? undefined : value), fields.text(500).optional()) });
 const resetForm = z.object({ reason: fields.text(500) });
 
+/** Each act on a person: what it runs, and its notice (console.notices.person.<notice>). */
 const ACTIONS = {
-  lock: { notice: 'The account is locked: every session and token has ended.', run: 'lock' },
-  unlock: { notice: 'The account is unlocked.', run: 'unlock' },
-  'mfa-reset': { notice: 'Every authenticator device has been removed; the person has been emailed.', run: 'resetAuthenticators' },
+  lock: { notice: 'lock', run: 'lock' },
+  unlock: { notice: 'unlock', run: 'unlock' },
+  'mfa-reset': { notice: 'mfaReset', run: 'resetAuthenticators' },
 } as const;
 
 /** People: find by email, a person's page, and the helpdesk's lock, unlock and authenticator reset. */
 export function peoplePages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
   const { csrf, services } = deps;
-  const { administrator, view, redirect } = helpers;
+  const { administrator, view, redirect, say, formOf } = helpers;
   const people = services.admin.people;
 
   router.get('/admin/people', async (ctx) => {
@@ -33,8 +34,12 @@ export function peoplePages(router: Router, deps: PageDeps, helpers: ConsoleHelp
       if (person) return redirect(ctx, `/admin/people/${person.id}`);
     }
     const error =
-      typed === undefined ? undefined : email?.success ? `No one you can see has the email address ${typed}.` : 'Enter an email address.';
-    view(ctx, admin, 'admin-people', { title: 'People', tab: 'people', email: typed, error }, error ? 404 : 200);
+      typed === undefined
+        ? undefined
+        : email?.success
+          ? say(ctx)('console.people.noOne', { email: typed })
+          : say(ctx)('console.fieldErrors.enterEmail');
+    view(ctx, admin, 'admin-people', { title: say(ctx)('console.titles.people'), tab: 'people', email: typed, error }, error ? 404 : 200);
   });
 
   async function personPage(ctx: Context, errors: Record<string, string> = {}, status = 200) {
@@ -44,7 +49,9 @@ export function peoplePages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     if (!accountId.success) throw NOT_FOUND;
     const person = await people.get(admin.authority, accountId.data);
     const done =
-      typeof ctx.query.done === 'string' && ctx.query.done in ACTIONS ? ACTIONS[ctx.query.done as keyof typeof ACTIONS].notice : undefined;
+      typeof ctx.query.done === 'string' && Object.hasOwn(ACTIONS, ctx.query.done)
+        ? say(ctx)(`console.notices.person.${ACTIONS[ctx.query.done as keyof typeof ACTIONS].notice}`)
+        : undefined;
     view(ctx, admin, 'admin-person', { title: person.name ?? person.email, tab: 'people', notice: done, person, errors }, status);
   }
 
@@ -56,8 +63,9 @@ export function peoplePages(router: Router, deps: PageDeps, helpers: ConsoleHelp
     const accountId = fields.id.safeParse(ctx.params.accountId);
     if (!action || !Object.hasOwn(ACTIONS, ctx.params.action!) || !accountId.success) throw NOT_FOUND;
     // Removing a person's authenticators needs a reason: it is mailed to them.
-    const form = readForm(ctx.params.action === 'mfa-reset' ? resetForm : reasonForm, ctx.request.body);
-    if (form.errors) return personPage(ctx, { [`${ctx.params.action}-reason`]: form.errors.reason ?? 'Check this form.' }, 400);
+    const form = formOf(ctx, ctx.params.action === 'mfa-reset' ? resetForm : reasonForm);
+    if (form.errors)
+      return personPage(ctx, { [`${ctx.params.action}-reason`]: form.errors.reason ?? say(ctx)('console.fieldErrors.checkForm') }, 400);
     await people[action.run](admin.authority, accountId.data, form.data.reason);
     redirect(ctx, `/admin/people/${accountId.data}?done=${ctx.params.action}`);
   });

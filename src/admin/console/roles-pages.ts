@@ -6,7 +6,7 @@ import { forms } from '../../http/forms.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
-import { type ConsoleHelpers, queryString, queryText, readForm } from './console.ts';
+import { type ConsoleHelpers, queryString, queryText } from './console.ts';
 
 const helpdeskForm = z.object({ email: fields.email });
 const revokeForm = z.object({
@@ -18,12 +18,13 @@ const revokeForm = z.object({
 });
 const NOT_FOUND = new PageError(404, 'consoleNotFound');
 
-const NOTICES: Record<string, string> = { granted: 'The role has been given.', revoked: 'The role has been taken away.' };
+/** What the page says after an act (`?done=`): console.notices.roles.<done>. */
+const NOTICES = new Set(['granted', 'revoked']);
 
 /** Roles, for the helpdesk: who holds which, give the helpdesk role, make or unmake a school administrator, revoke. */
 export function rolesPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
   const { csrf, services } = deps;
-  const { administrator, view, redirect } = helpers;
+  const { administrator, view, redirect, say, formOf } = helpers;
   const roles = services.admin.roles;
 
   async function rolesPage(ctx: Context, errors: Record<string, string> = {}, status = 200) {
@@ -36,9 +37,12 @@ export function rolesPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       admin,
       'admin-roles',
       {
-        title: 'Roles',
+        title: say(ctx)('console.titles.roles'),
         tab: 'roles',
-        notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined,
+        notice:
+          typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done)
+            ? say(ctx)(`console.notices.roles.${ctx.query.done}`)
+            : undefined,
         roles: page.items,
         nextLink: page.nextCursor ? `/admin/roles${queryString({ cursor: page.nextCursor })}` : undefined,
         firstLink: cursor ? '/admin/roles' : undefined,
@@ -53,13 +57,12 @@ export function rolesPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
   router.post('/admin/roles', forms, csrf.verify, async (ctx) => {
     const admin = await administrator(ctx);
     if (!admin) return;
-    const form = readForm(helpdeskForm, ctx.request.body);
+    const form = formOf(ctx, helpdeskForm);
     if (form.errors) return rolesPage(ctx, form.errors, 400);
     try {
       await roles.grant(admin.authority, { subject: { email: form.data.email }, role: 'helpdesk' });
     } catch (error) {
-      if (isDomainError(error) && error.kind === 'not_found')
-        return rolesPage(ctx, { email: 'No account has this email address. Add them to a school first.' }, 404);
+      if (isDomainError(error) && error.kind === 'not_found') return rolesPage(ctx, { email: say(ctx)('console.roles.noAccount') }, 404);
       throw error;
     }
     redirect(ctx, '/admin/roles?done=granted');
@@ -68,7 +71,7 @@ export function rolesPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
   router.post('/admin/roles/revoke', forms, csrf.verify, async (ctx) => {
     const admin = await administrator(ctx);
     if (!admin) return;
-    const form = readForm(revokeForm, ctx.request.body);
+    const form = formOf(ctx, revokeForm);
     if (form.errors) throw NOT_FOUND;
     await roles.revokeById(admin.authority, form.data.id);
     redirect(ctx, `${form.data.next ?? '/admin/roles'}?done=revoked`);

@@ -1,8 +1,10 @@
 import Router from '@koa/router';
-import type { PageDeps } from '../../interactions/pages.ts';
+import { isDomainError, STATUS_OF_KIND } from '../../domain/errors.ts';
+import { renderErrorPage } from '../../http/errors.ts';
+import { hereOf } from '../../http/language.ts';
+import { languageOfRequest, type PageDeps } from '../../interactions/pages.ts';
 import { auditPages } from './audit-pages.ts';
 import { clientPages } from './client-pages.ts';
-import { isDomainError } from '../../domain/errors.ts';
 import { type Administrator, consoleHelpers } from './console.ts';
 import { importPages } from './import-pages.ts';
 import { peoplePages } from './people-pages.ts';
@@ -13,16 +15,29 @@ import { staffPages } from './staff-pages.ts';
 export function consoleRoutes(deps: PageDeps) {
   const router = new Router();
   const helpers = consoleHelpers(deps);
-  // A look the administrator's role refused is recorded, as the API does (acts record their own).
+  const { words } = deps.services;
   router.use(async (ctx, next) => {
     try {
       await next();
     } catch (error) {
+      if (!isDomainError(error)) throw error;
+      // A look the administrator's role refused is recorded, as the API does (acts record their own).
       const administrator = ctx.state.administrator as Administrator | undefined;
-      if (ctx.method === 'GET' && administrator && isDomainError(error) && error.kind === 'forbidden') {
+      if (ctx.method === 'GET' && administrator && error.kind === 'forbidden') {
         await deps.services.admin.recordRefusedRead(administrator.authority, `GET ${ctx.path}`, error.message);
       }
-      throw error;
+      // A refusal the page was not ready for: said in the reader's language when it has words, else in its English.
+      const language = languageOfRequest(ctx);
+      ctx.status = STATUS_OF_KIND[error.kind];
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = renderErrorPage(
+        deps.render,
+        words,
+        language,
+        { status: ctx.status, key: 'notRight', said: error.words ? words.t(language, error.words.key, error.words.values) : error.message },
+        { here: ctx.method === 'GET' ? hereOf(ctx) : undefined },
+      );
     }
   });
   for (const pages of [staffPages, peoplePages, auditPages, rolesPages, clientPages, importPages]) pages(router, deps, helpers);

@@ -5,7 +5,7 @@ import { isDomainError, STATUS_OF_KIND } from '../../domain/errors.ts';
 import { forms } from '../../http/forms.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
-import { type ConsoleHelpers, idOf, queryString, queryText, readForm } from './console.ts';
+import { type ConsoleHelpers, idOf, queryString, queryText, saidOf, type Say } from './console.ts';
 import { importNotice } from './import-pages.ts';
 
 const schoolForm = z.object({ name: fields.text(200), postcode: fields.text(16) });
@@ -16,22 +16,16 @@ const memberForm = z.object({
 });
 const levelForm = z.object({ level: fields.level });
 
-const NOTICES: Record<string, string> = {
-  added: 'Added. A first-time email has gone to anyone who has never set a password.',
-  unchanged: 'This person was already on the staff at this level: nothing changed.',
-  changed: 'The access level has been changed.',
-  removed: 'Removed. Their sign-ins to this school have ended; their other schools are not affected.',
-  invited: 'The email has been sent.',
-  granted: 'They are now an administrator of this school.',
-  revoked: 'They no longer administer this school.',
-  school: 'The school has been added.',
-};
-const noticeOf = (ctx: Context) => importNotice(ctx.query) ?? (typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined);
+/** What the page says after an act (`?done=`): console.notices.staff.<done>. */
+const NOTICES = new Set(['added', 'unchanged', 'changed', 'removed', 'invited', 'granted', 'revoked', 'school']);
+const noticeOf = (ctx: Context, say: Say) =>
+  importNotice(ctx.query, say) ??
+  (typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done) ? say(`console.notices.staff.${ctx.query.done}`) : undefined);
 
 /** Schools and their staff: lists with search and pages, add, change level, remove, resend the email. */
 export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpers) {
   const { csrf, services } = deps;
-  const { administrator, view, redirect } = helpers;
+  const { administrator, view, redirect, say, formOf } = helpers;
   const staff = services.admin.staff;
 
   async function schoolsPage(ctx: Context, errors: Record<string, string> = {}, status = 200) {
@@ -45,9 +39,9 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       admin,
       'admin-schools',
       {
-        title: 'Schools',
+        title: say(ctx)('console.titles.schools'),
         tab: 'schools',
-        notice: noticeOf(ctx),
+        notice: noticeOf(ctx, say(ctx)),
         search,
         schools: page.items,
         nextLink: page.nextCursor ? `/admin/schools${queryString({ search, cursor: page.nextCursor })}` : undefined,
@@ -64,7 +58,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
   router.post('/admin/schools', forms, csrf.verify, async (ctx) => {
     const admin = await administrator(ctx);
     if (!admin) return;
-    const form = readForm(schoolForm, ctx.request.body);
+    const form = formOf(ctx, schoolForm);
     if (form.errors) return schoolsPage(ctx, form.errors, 400);
     const school = await staff.addSchool(admin.authority, form.data);
     redirect(ctx, `/admin/schools/${school.id}?done=school`);
@@ -86,7 +80,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       {
         title: school.name,
         tab: 'schools',
-        notice: noticeOf(ctx),
+        notice: noticeOf(ctx, say(ctx)),
         school,
         search,
         members: page.items,
@@ -104,7 +98,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
     const admin = await administrator(ctx);
     if (!admin) return;
     const schoolId = idOf(ctx.params.schoolId);
-    const form = readForm(memberForm, ctx.request.body);
+    const form = formOf(ctx, memberForm);
     if (form.errors) return schoolPage(ctx, form.errors, 400);
     const outcome = await staff.addMember(admin.authority, schoolId, { ...form.data, invite: true });
     redirect(ctx, `/admin/schools/${schoolId}/members/${outcome.member.accountId}?done=${outcome.result}`);
@@ -128,7 +122,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
         schoolAdminRoleId: schoolAdmin?.id,
         title: member.name ?? member.email,
         tab: 'schools',
-        notice: noticeOf(ctx),
+        notice: noticeOf(ctx, say(ctx)),
         school,
         member,
         higher: member.accessLevel === 'higher',
@@ -144,7 +138,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
   router.post('/admin/schools/:schoolId/members/:accountId/level', forms, csrf.verify, async (ctx) => {
     const admin = await administrator(ctx);
     if (!admin) return;
-    const form = readForm(levelForm, ctx.request.body);
+    const form = formOf(ctx, levelForm);
     if (form.errors) return memberPage(ctx, form.errors, 400);
     await staff.changeLevel(admin.authority, idOf(ctx.params.schoolId), idOf(ctx.params.accountId), form.data.level);
     redirect(ctx, `${memberPath(ctx)}?done=changed`);
@@ -156,7 +150,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       await staff.inviteMember(admin.authority, idOf(ctx.params.schoolId), idOf(ctx.params.accountId));
     } catch (error) {
       if (isDomainError(error) && (error.kind === 'rate_limited' || error.kind === 'conflict'))
-        return memberPage(ctx, { invite: error.message }, STATUS_OF_KIND[error.kind]);
+        return memberPage(ctx, { invite: saidOf(say(ctx), error) }, STATUS_OF_KIND[error.kind]);
       throw error;
     }
     redirect(ctx, `${memberPath(ctx)}?done=invited`);
@@ -169,7 +163,7 @@ export function staffPages(router: Router, deps: PageDeps, helpers: ConsoleHelpe
       staff.getSchool(admin.authority, schoolId),
       staff.getMember(admin.authority, schoolId, idOf(ctx.params.accountId)),
     ]);
-    view(ctx, admin, 'admin-remove-member', { title: 'Remove from staff', tab: 'schools', school, member });
+    view(ctx, admin, 'admin-remove-member', { title: say(ctx)('console.titles.remove'), tab: 'schools', school, member });
   });
   router.post('/admin/schools/:schoolId/members/:accountId/remove', forms, csrf.verify, async (ctx) => {
     const admin = await administrator(ctx);
