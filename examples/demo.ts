@@ -1,69 +1,28 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { operatorAuthority } from '../src/admin/authority.ts';
 import { startGatehouse } from '../src/app.ts';
-import { hashPassword } from '../src/auth/passwords.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/logger.ts';
+import { DEMO_EMAIL, DEMO_PASSWORD, demoPorts, FIRST_TIME_EMAIL, seedDemo } from './demo-seed.ts';
 import { startExampleSchoolSystem } from './school-system/app.ts';
 
 /**
- * `npm run demo`: Gatehouse on :3000 (a fresh embedded database under data/demo) and the
- * example school system twice, for two schools, so you can click through single sign-on,
- * switching schools and step-up.
+ * `npm run demo`: Gatehouse on PORT (3000), an embedded database under data/demo, and the example
+ * school system three times, for three schools (DEMO_PORT_A, _B, _C: 4001, 4002, 4003), so you can
+ * click through single sign-on, switching schools, step-up, Welsh pages and a first-time sign-in.
+ * The data is kept between runs (seeding adds only what is missing); `npm run demo -- --fresh`
+ * starts again from nothing. DEMO_DATA_DIR moves the data elsewhere.
  */
-const DEMO_EMAIL = 'jo.demo@gatehouse.example';
-const DEMO_PASSWORD = 'demonstration password';
-const PROVIDER_PORT = Number(process.env.PORT ?? 3000);
-const SCHOOLS = [
-  { name: 'Hill Primary School', postcode: 'HP1 1AA', port: PROVIDER_PORT + 1, level: 'basic' as const },
-  { name: 'Oak Academy', postcode: 'OA2 2BB', port: PROVIDER_PORT + 2, level: 'higher' as const },
-];
+const fresh = process.argv.slice(2).includes('--fresh');
+const ports = demoPorts(process.env);
+const dataDir = path.resolve(process.env.DEMO_DATA_DIR || 'data/demo');
+if (fresh) await fs.rm(dataDir, { recursive: true, force: true });
 
-const dataDir = path.resolve('data/demo');
-await fs.rm(dataDir, { recursive: true, force: true });
-const config = loadConfig({ ...process.env, PORT: String(PROVIDER_PORT), DATA_DIR: dataDir, DATABASE_URL: '' });
+const config = loadConfig({ ...process.env, PORT: String(ports.provider), DATA_DIR: dataDir, DATABASE_URL: '' });
+// warn: the outbox's "mail written" line (with the link) is logged at warn without SMTP_URL.
 const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
 const gatehouse = await startGatehouse(config, logger);
-const { services } = gatehouse;
-
-const memberships: Array<{ schoolId: string; accessLevel: 'basic' | 'higher' }> = [];
 const systems: Array<Awaited<ReturnType<typeof startExampleSchoolSystem>>> = [];
-for (const school of SCHOOLS) {
-  const { id } = await services.schools.add(school);
-  memberships.push({ schoolId: id, accessLevel: school.level });
-  const base = `http://localhost:${school.port}`;
-  const credentials = await services.clients.add({
-    name: `${school.name} MIS`,
-    schoolIds: [id],
-    redirectUris: [`${base}/callback`],
-    postLogoutRedirectUris: [`${base}/`],
-    initiateLoginUri: `${base}/initiate-login`,
-  });
-  systems.push(
-    await startExampleSchoolSystem({ issuer: config.issuer, ...credentials, title: `${school.name} — Example MIS`, port: school.port }),
-  );
-}
-const account = await services.accounts.addUser({ email: DEMO_EMAIL, name: 'Jo Demo', memberships });
-await services.repositories.accounts.setPasswordHash(account.id, await hashPassword(DEMO_PASSWORD));
-// The demo user administers the second school, so the console can be tried too.
-await services.admin.roles.grant(operatorAuthority('demo'), {
-  subject: { email: DEMO_EMAIL },
-  role: 'school-admin',
-  schoolId: memberships[1]!.schoolId,
-});
-
-process.stdout.write(`
-Gatehouse demo
-  Provider:        ${config.issuer}   (account settings: ${config.issuer}/account)
-  Console:         ${config.issuer}/admin   (the demo user administers ${SCHOOLS[1]!.name})
-  School system A: ${systems[0]!.url}   (${SCHOOLS[0]!.name}: basic member)
-  School system B: ${systems[1]!.url}   (${SCHOOLS[1]!.name}: higher member)
-  Sign in as ${DEMO_EMAIL} / "${DEMO_PASSWORD}".
-  Then switch schools from the drop-down, and open "Reports" at B to step up (you will be asked
-  to set up an authenticator app). Mail goes to ${path.join(dataDir, 'outbox')}. Ctrl+C stops.
-`);
-
 const stop = async () => {
   await Promise.all(systems.map((system) => system.close()));
   await gatehouse.close();
@@ -71,3 +30,43 @@ const stop = async () => {
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+
+const schools = await seedDemo(
+  gatehouse.services,
+  ports.schools.map((port) => `http://localhost:${port}`),
+);
+for (const [index, school] of schools.entries()) {
+  systems.push(
+    await startExampleSchoolSystem({
+      issuer: config.issuer,
+      clientId: school.clientId,
+      clientSecret: school.clientSecret,
+      title: `${school.name} — Example MIS`,
+      port: ports.schools[index]!,
+      ...(school.uiLocales ? { uiLocales: school.uiLocales } : {}),
+    }),
+  );
+}
+const [a, b, c] = schools as [(typeof schools)[number], (typeof schools)[number], (typeof schools)[number]];
+const outbox = path.join(dataDir, 'outbox');
+
+process.stdout.write(`
+Gatehouse demo (data in ${dataDir}: kept between runs; npm run demo -- --fresh starts again)
+  Provider:        ${config.issuer}   (Account settings: ${config.issuer}/account)
+  Console:         ${config.issuer}/admin   (the demo user administers ${b.name})
+  School system A: ${a.url}   (${a.name}: basic member; port DEMO_PORT_A)
+  School system B: ${b.url}   (${b.name}: higher member; port DEMO_PORT_B)
+  School system C: ${c.url}   (${c.name}, a Welsh-medium school: it asks for Welsh pages with ui_locales=cy; port DEMO_PORT_C)
+  Ports: PORT for the provider (default 3000), DEMO_PORT_A/B/C for the school systems (default 4001/4002/4003).
+
+  Sign in as ${DEMO_EMAIL} / "${DEMO_PASSWORD}" (unless you changed it).
+  Then switch schools from the drop-down, open "Reports" at B to step up (you will be asked to
+  set up an authenticator app), and "Manage your account" for Account settings under the school's name.
+  Every page has a "Cymraeg" / "English" link at the top right; C's pages start in Welsh.
+
+  First-time sign-in: ${FIRST_TIME_EMAIL} has no password yet. At A or C, follow "Forgotten your
+  password or using SSO for the first time?", enter that address, then open the link in the mail.
+  There is no SMTP_URL, so each mail is a file in ${outbox}
+  and its link is also logged here, on a "mail written to outbox (no SMTP_URL)" line.
+  Ctrl+C stops.
+`);

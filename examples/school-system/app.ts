@@ -7,8 +7,11 @@ import * as client from 'openid-client';
 
 /**
  * An example school system (relying party): signs staff in with Gatehouse using openid-client,
- * shows the school and access level, draws the schools drop-down from the `schools` claim, and
- * asks for higher access with acr_values on the page that needs it.
+ * shows the school and access level, draws the schools drop-down from the `schools` claim,
+ * asks for higher access with acr_values on the page that needs it, and links to the person's
+ * Account settings at Gatehouse (`/account?client_id=…`, so those pages show the school's name).
+ * Its own words are English: it stands for a school's system, not for Gatehouse. A Welsh-medium
+ * school's system asks for Welsh pages with `uiLocales: 'cy'` (sent as `ui_locales`).
  */
 export type ExampleOptions = {
   issuer: string;
@@ -16,6 +19,8 @@ export type ExampleOptions = {
   clientSecret: string;
   title: string;
   port?: number;
+  /** The language(s) it asks Gatehouse's pages to be in (`ui_locales`, e.g. `cy`); `/login?ui_locales=…` overrides it. */
+  uiLocales?: string;
 };
 
 type Claims = {
@@ -56,6 +61,9 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
     return sessions.get(id)!;
   };
 
+  // Account settings at Gatehouse, under this school's name.
+  const accountUrl = `${options.issuer}/account?${new URLSearchParams({ client_id: options.clientId })}`;
+
   const html = (ctx: Context, title: string, body: string) => {
     ctx.type = 'html';
     ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
@@ -78,6 +86,7 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
   <button type="submit">Switch</button>
 </form>
 <p><a href="/reports">Reports (higher access)</a></p>
+<p><a id="manage-account" href="${escapeHtml(accountUrl)}">Manage your account</a></p>
 <p><a href="/logout">Log out</a></p>`,
     );
   });
@@ -128,6 +137,8 @@ export async function startExampleSchoolSystem(options: ExampleOptions) {
     };
     if (ctx.query.acr === 'higher') params.acr_values = HIGHER;
     if (typeof ctx.query.login_hint === 'string') params.login_hint = ctx.query.login_hint;
+    const uiLocales = typeof ctx.query.ui_locales === 'string' ? ctx.query.ui_locales : options.uiLocales;
+    if (uiLocales) params.ui_locales = uiLocales;
     ctx.redirect(client.buildAuthorizationUrl(await oidc(), params).toString());
   });
 
