@@ -73,7 +73,10 @@ export function registerWordHelpers(
   brand: { serviceName: string; helpdeskContact: string | undefined },
 ): void {
   // The operator's words are text too: in words with markup they are escaped like any value.
-  const escapedBrand = { service: Handlebars.escapeExpression(brand.serviceName), helpdesk: Handlebars.escapeExpression(brand.helpdeskContact ?? '') };
+  const escapedBrand = {
+    service: Handlebars.escapeExpression(brand.serviceName),
+    helpdesk: Handlebars.escapeExpression(brand.helpdeskContact ?? ''),
+  };
   const languageOf = (options: HelperOptions): Language => {
     const language = options.data.root.language;
     if (!isLanguage(language)) throw new Error('A template was rendered without a language.');

@@ -38,7 +38,10 @@ export function readLocales(dir = LOCALES_DIR): Record<Language, Record<string, 
  * returns, and mail text is not HTML. A missing key is a bug: in tests it throws, in production
  * it is logged once and the English words are used.
  */
-export function createWords(brand: Brand, options: { strict?: boolean; onMissing?: (key: string, language: Language) => void } = {}): Words {
+export function createWords(
+  brand: Brand,
+  options: { strict?: boolean; onMissing?: (key: string, language: Language) => void } = {},
+): Words {
   const instance: i18n = i18next.createInstance();
   const resources = Object.fromEntries(Object.entries(readLocales()).map(([language, words]) => [language, { translation: words }]));
   void instance.init({
@@ -61,7 +64,9 @@ export function createWords(brand: Brand, options: { strict?: boolean; onMissing
   const reported = new Set<string>();
   return {
     t(language, key, values) {
-      if (!instance.exists(key, { lng: language, fallbackLng: false })) {
+      // A plural key exists as key_one, key_other…: `count` lets i18next look for those.
+      const count = typeof values?.count === 'number' ? { count: values.count } : {};
+      if (!instance.exists(key, { lng: language, fallbackLng: false, ...count })) {
         if (options.strict) throw new Error(`No words for "${key}" in locales/${language}.`);
         if (!reported.has(`${language}:${key}`)) {
           reported.add(`${language}:${key}`);

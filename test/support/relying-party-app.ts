@@ -26,6 +26,10 @@ export async function startRelyingPartyApp() {
           code_challenge: await client.calculatePKCECodeChallenge(verifier),
           code_challenge_method: 'S256',
           state,
+          // A school system may ask for a language or for higher access: /login?ui_locales=cy&acr_values=…
+          ...Object.fromEntries(
+            ['ui_locales', 'acr_values'].flatMap((name) => url.searchParams.getAll(name).map((value) => [name, value])),
+          ),
         });
         res.writeHead(302, { location: target.toString() }).end();
       } else if (url.pathname === '/callback' && config) {
