@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 import { accountSubject, attemptKeys, passwordSubject, THROTTLE, ThrottleService } from '../src/auth/throttle.ts';
 import type { ThrottleStore } from '../src/db/repositories/throttle.ts';
 import { AuthenticationService } from '../src/domain/authentication.ts';
-import { BLOCKED, refusalOf } from '../src/interactions/refusals.ts';
+import { refusalOf } from '../src/interactions/refusals.ts';
+import { createWords } from '../src/i18n/words.ts';
 import { visibleText } from './support/agent.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
@@ -22,6 +23,9 @@ import {
   submitLogin,
 } from './support/scenario.ts';
 import { startSmtpServer } from './support/smtp.ts';
+
+/** Said the same for an address nobody has. */
+const BLOCKED = createWords({ serviceName: 'Gatehouse', helpdeskContact: undefined }).t('en', 'signin.refusal.blocked');
 
 /**
  * Guessing and lockout end to end: two provider processes on one PostgreSQL database, client IPs
