@@ -246,7 +246,10 @@ describe('adding staff', () => {
   test('invite sends the first-time email only to an account without a password', async () => {
     const fresh = await services.admin.staff.addMember(hillAdmin, hill.id, { email: 'invited@hill.example', level: 'basic', invite: true });
     expect(fresh.invited).toBe(true);
-    const mail = await smtp.waitFor('invited@hill.example', /Set your Gatehouse password/);
+    // Sent in the school's name: the school is who staff expect to hear from.
+    const mail = await smtp.waitFor('invited@hill.example', /./);
+    expect(mail.subject).toBe('Set your password for Hill Primary School');
+    expect(mail.from.name).toBe('Hill Primary School');
     expect(linkIn(mail)).toContain(`${gatehouse.issuer}/password/reset?token=`);
 
     await addStaff(services, 'settled@oak.example', [{ schoolId: oak.id, accessLevel: 'basic' }]);
@@ -258,7 +261,7 @@ describe('adding staff', () => {
     expect(settled).toMatchObject({ result: 'added', accountCreated: false, invited: false });
     // A mail sent afterwards arrives; none went to the account with a password.
     await services.admin.staff.addMember(hillAdmin, hill.id, { email: 'marker@hill.example', level: 'basic', invite: true });
-    await smtp.waitFor('marker@hill.example', /Set your Gatehouse password/);
+    await smtp.waitFor('marker@hill.example', /Set your password for/);
     expect(smtp.inbox.filter((m) => m.to.includes('settled@oak.example'))).toEqual([]);
   });
 

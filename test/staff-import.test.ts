@@ -91,6 +91,9 @@ describe('the staff import service', () => {
 
     const mail = await smtp.waitFor('fresh.a@hill.example', /./);
     expect(mail.text).toContain('/password/reset?token=');
+    // An import sends the first-time emails in the school's name.
+    expect(mail.subject).toBe('Set your password for Hill Primary School');
+    expect(mail.from.name).toBe('Hill Primary School');
     await smtp.waitFor('fresh.b@hill.example', /./);
     expect(smtp.inbox.some((received) => received.to.includes('has.password@hill.example'))).toBe(false);
 

@@ -104,7 +104,7 @@ export class StaffImport {
           }),
         );
         const invitees = plan.added.filter((row) => !row.hasPassword).map((row) => row.email);
-        const outcomes = await this.sendFirstTimeEmails(authority, invitees);
+        const outcomes = await this.sendFirstTimeEmails(authority, invitees, plan.school);
         const emailsSent = outcomes.filter((outcome) => outcome === 'sent').length;
         return {
           added: plan.added.length,
@@ -158,13 +158,21 @@ export class StaffImport {
   }
 
   /** After the commit, a few at a time; a failure to send is counted, never undoes the import. */
-  private async sendFirstTimeEmails(authority: Authority, emails: readonly string[]): Promise<Array<ResetRequestOutcome | 'failed'>> {
+  private async sendFirstTimeEmails(
+    authority: Authority,
+    emails: readonly string[],
+    school: School,
+  ): Promise<Array<ResetRequestOutcome | 'failed'>> {
     const outcomes: Array<ResetRequestOutcome | 'failed'> = [];
     let next = 0;
     const worker = async () => {
       while (next < emails.length) {
         const email = emails[next++]!;
-        outcomes.push(await this.deps.passwordReset.request(email, null, { ip: authority.ip ?? 'admin' }).catch(() => 'failed' as const));
+        outcomes.push(
+          await this.deps.passwordReset
+            .request(email, null, { ip: authority.ip ?? 'admin', schoolName: school.name })
+            .catch(() => 'failed' as const),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(MAIL_CONCURRENCY, emails.length) }, worker));

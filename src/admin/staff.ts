@@ -106,7 +106,7 @@ export class StaffAdministration {
       'member.add',
       { schoolId, email: input.email, detail: { level: input.level, invite: Boolean(input.invite) } },
       async () => {
-        await this.getSchool(authority, schoolId);
+        const school = await this.getSchool(authority, schoolId);
         // Two requests adding one new address at once: the loser of the insert sees the winner's account.
         const outcome = await onceMoreIfRaced(() =>
           this.deps.transaction(async (repositories) => {
@@ -125,7 +125,7 @@ export class StaffAdministration {
           Boolean(input.invite) &&
           outcome.result === 'added' &&
           !outcome.hasPassword &&
-          (await this.sendFirstTimeEmail(authority, input.email)) === 'sent';
+          (await this.sendFirstTimeEmail(authority, input.email, school)) === 'sent';
         const member = (await this.deps.repositories.memberships.get(outcome.accountId, schoolId))!;
         return { member, result: outcome.result, accountCreated: outcome.accountCreated, invited };
       },
@@ -176,6 +176,7 @@ export class StaffAdministration {
   inviteMember(authority: Authority, schoolId: string, accountId: string): Promise<void> {
     return act(this.deps.audit, authority, 'member.invite', { schoolId, accountId }, async () => {
       const member = await this.getMember(authority, schoolId, accountId);
+      const school = await this.getSchool(authority, schoolId);
       if (member.hasPassword) {
         throw refusal(
           'conflict',
@@ -183,7 +184,7 @@ export class StaffAdministration {
           'hasPassword',
         );
       }
-      const outcome = await this.sendFirstTimeEmail(authority, member.email);
+      const outcome = await this.sendFirstTimeEmail(authority, member.email, school);
       if (outcome === 'throttled')
         throw refusal('rate_limited', 'Several emails have gone to this address recently. Try again later.', 'tooManyEmails');
       if (outcome === 'refused')
@@ -191,7 +192,8 @@ export class StaffAdministration {
     });
   }
 
-  private sendFirstTimeEmail(authority: Authority, email: string) {
-    return this.deps.passwordReset.request(email, null, { ip: authority.ip ?? 'admin' });
+  /** Sent in the school's name: staff trained to spot phishing expect their school, not a service they never heard of. */
+  private sendFirstTimeEmail(authority: Authority, email: string, school: School) {
+    return this.deps.passwordReset.request(email, null, { ip: authority.ip ?? 'admin', schoolName: school.name });
   }
 }
