@@ -52,6 +52,7 @@ function resetWorld(known: Account | null = account()) {
         tokenHash: string;
         interactionUid: string | null;
         clientId: string | null;
+        schoolId: string | null;
         expiresAt: Date;
       }) =>
         void tokens.set(row.tokenHash, {
@@ -59,6 +60,7 @@ function resetWorld(known: Account | null = account()) {
           accountId: row.accountId,
           interactionUid: row.interactionUid,
           clientId: row.clientId,
+          schoolId: row.schoolId,
           expiresAt: row.expiresAt,
           usedAt: null,
         }),

@@ -251,6 +251,9 @@ describe('adding staff', () => {
     expect(mail.subject).toBe('Set your password for Hill Primary School');
     expect(mail.from.name).toBe('Hill Primary School');
     expect(linkIn(mail)).toContain(`${gatehouse.issuer}/password/reset?token=`);
+    // …and the page it opens is the school's too.
+    const resetPage = await (await fetch(linkIn(mail))).text();
+    expect(/<h1 class="school">([^<]*)<\/h1>/.exec(resetPage)?.[1]).toBe('Hill Primary School');
 
     await addStaff(services, 'settled@oak.example', [{ schoolId: oak.id, accessLevel: 'basic' }]);
     const settled = await services.admin.staff.addMember(hillAdmin, hill.id, {

@@ -30,6 +30,7 @@ const link = (overrides: Partial<ResetTokenState> = {}): ResetTokenState => ({
   accountId: 'acc-1',
   interactionUid: null,
   clientId: null,
+  schoolId: null,
   expiresAt: new Date(NOW + 60_000),
   usedAt: null,
   ...overrides,

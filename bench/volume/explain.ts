@@ -393,6 +393,7 @@ function insertResetToken(r: Repositories, s: Samples) {
     tokenHash: `bench-${crypto.randomUUID()}`,
     interactionUid: null,
     clientId: null,
+    schoolId: null,
     expiresAt: new Date(Date.now() + 3_600_000),
   });
 }

@@ -170,7 +170,7 @@ export class StaffImport {
         const email = emails[next++]!;
         outcomes.push(
           await this.deps.passwordReset
-            .request(email, null, { ip: authority.ip ?? 'admin', schoolName: school.name })
+            .request(email, null, { ip: authority.ip ?? 'admin', schoolName: school.name, schoolId: school.id })
             .catch(() => 'failed' as const),
         );
       }

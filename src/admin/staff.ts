@@ -194,6 +194,6 @@ export class StaffAdministration {
 
   /** Sent in the school's name: staff trained to spot phishing expect their school, not a service they never heard of. */
   private sendFirstTimeEmail(authority: Authority, email: string, school: School) {
-    return this.deps.passwordReset.request(email, null, { ip: authority.ip ?? 'admin', schoolName: school.name });
+    return this.deps.passwordReset.request(email, null, { ip: authority.ip ?? 'admin', schoolName: school.name, schoolId: school.id });
   }
 }

@@ -17,6 +17,8 @@ export type RequestContext = {
   language?: Language | undefined;
   /** The school whose system this request came through, for the sender and subject of its mails. */
   schoolName?: string | null | undefined;
+  /** The school an administrator acted for (a first-time email), when no school system is involved. */
+  schoolId?: string | undefined;
   devices?: ReadonlyArray<{ id: string; accountId: string; issuedAt: number }> | undefined;
 };
 

@@ -18,7 +18,7 @@ export type ResetRequestOutcome = 'sent' | 'throttled' | 'refused';
 
 /** A usable link names its account, the sign-in it was asked from, and that sign-in's school system (for its school's name). */
 export type ResetLinkState =
-  | { valid: true; account: Account; interactionUid: string | null; clientId: string | null }
+  | { valid: true; account: Account; interactionUid: string | null; clientId: string | null; schoolId: string | null }
   | { valid: false; reason: string };
 
 /** `message` is English (the audit trail and tests use it); `resetProblemWords` says it on a page. */
@@ -142,6 +142,7 @@ export class PasswordResetService {
       tokenHash: hash,
       interactionUid,
       clientId: where.clientId ?? null,
+      schoolId: where.schoolId ?? null,
       expiresAt: new Date(Date.now() + this.options.tokenTtlSeconds * 1000),
     });
     // Built from ISSUER, never from the request's Host header.
@@ -165,7 +166,13 @@ export class PasswordResetService {
     const account = state ? await this.repositories.accounts.findById(state.accountId) : null;
     const problem = resetLinkProblem(state, account, Date.now());
     if (problem !== null) return { valid: false, reason: problem };
-    return { valid: true, account: account!, interactionUid: state!.interactionUid, clientId: state!.clientId ?? null };
+    return {
+      valid: true,
+      account: account!,
+      interactionUid: state!.interactionUid,
+      clientId: state!.clientId ?? null,
+      schoolId: state!.schoolId ?? null,
+    };
   }
 
   /**

@@ -18,6 +18,11 @@ export class SchoolService {
     return this.repositories.schools.list();
   }
 
+  /** A school's name, if it (still) exists. */
+  async nameOf(id: string): Promise<string | undefined> {
+    return (await this.repositories.schools.findByIds([id]))[0]?.name;
+  }
+
   async requireAll(ids: string[]): Promise<School[]> {
     const unique = [...new Set(ids)];
     const found = await this.repositories.schools.findByIds(unique);

@@ -61,6 +61,10 @@ const withLanguage = (ctx: Context, path: string) => `${path}?${new URLSearchPar
 export function passwordRoutes(deps: PageDeps) {
   const { provider, services, csrf } = deps;
   const { page, say, interaction, schoolNameFor, schoolNameOfClient } = pageHelpers(deps);
+
+  /** The school a link belongs to: its school system's, or the school whose administrator sent it. */
+  const schoolNameOfLink = async (link: { clientId: string | null; schoolId: string | null }) =>
+    (await schoolNameOfClient(link.clientId)) ?? (link.schoolId ? await services.schools.nameOf(link.schoolId) : undefined);
   const router = new Router();
 
   // Outside a sign-in, a page's language may come with its address (see withLanguage).
@@ -114,7 +118,7 @@ export function passwordRoutes(deps: PageDeps) {
     const { token } = resetQuery.safeParse(ctx.query).data ?? { token: '' };
     const state = await services.passwordReset.inspect(token);
     if (!state.valid) return linkPage(ctx, 'reset-invalid', { reason: say(ctx, linkProblemWords(state.reason)) }, 400);
-    const schoolName = await schoolNameOfClient(state.clientId);
+    const schoolName = await schoolNameOfLink(state);
     linkPage(ctx, 'reset', { schoolName, token, email: state.account.email, minLength: PASSWORD_MIN_LENGTH });
   });
 
@@ -122,10 +126,11 @@ export function passwordRoutes(deps: PageDeps) {
     const form = parseForm(resetForm, ctx.request.body);
     if (!form) throw BAD_FORM;
     const state = await services.passwordReset.inspect(form.token);
-    const schoolName = state.valid ? await schoolNameOfClient(state.clientId) : undefined;
+    const schoolName = state.valid ? await schoolNameOfLink(state) : undefined;
     // The password-changed mail comes from that school's sign-in, in this page's language.
     const where: RequestContext = { ...requestContext(ctx, undefined, schoolName ?? null) };
     if (state.valid && state.clientId) where.clientId = state.clientId;
+    if (state.valid && state.schoolId) where.schoolId = state.schoolId;
     const outcome = await services.passwordReset.complete(form.token, form.password, form.confirm, where);
     // The language link of a page answering a post goes back to a page that can be opened.
     if (!outcome.done && outcome.field === 'token') {

@@ -5,6 +5,8 @@ export type ResetTokenState = {
   interactionUid: string | null;
   /** The school system whose login page the link was asked from (its school's name is shown). */
   clientId: string | null;
+  /** The school whose administrator sent the link (a first-time email): its name is shown. */
+  schoolId: string | null;
   expiresAt: Date;
   usedAt: Date | null;
 };
@@ -22,12 +24,13 @@ export class ResetTokensRepository {
     tokenHash: string;
     interactionUid: string | null;
     clientId: string | null;
+    schoolId: string | null;
     expiresAt: Date;
   }): Promise<void> {
     await this.db.query(
-      `INSERT INTO password_reset_tokens (id, account_id, token_hash, interaction_uid, client_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [token.id, token.accountId, token.tokenHash, token.interactionUid, token.clientId, token.expiresAt],
+      `INSERT INTO password_reset_tokens (id, account_id, token_hash, interaction_uid, client_id, school_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [token.id, token.accountId, token.tokenHash, token.interactionUid, token.clientId, token.schoolId, token.expiresAt],
     );
   }
 
@@ -36,10 +39,11 @@ export class ResetTokensRepository {
       account_id: string;
       interaction_uid: string | null;
       client_id: string | null;
+      school_id: string | null;
       expires_at: Date;
       used_at: Date | null;
     }> = await this.db.query(
-      `SELECT account_id, interaction_uid, client_id, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1`,
+      `SELECT account_id, interaction_uid, client_id, school_id, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1`,
       [tokenHash],
     );
     const row = rows[0];
@@ -48,6 +52,7 @@ export class ResetTokensRepository {
           accountId: row.account_id,
           interactionUid: row.interaction_uid,
           clientId: row.client_id,
+          schoolId: row.school_id,
           expiresAt: row.expires_at,
           usedAt: row.used_at,
         }
