@@ -11,9 +11,7 @@ export class LanguageAndBranding1765500000000 implements MigrationInterface {
   async up(db: QueryRunner): Promise<void> {
     await db.query(`ALTER TABLE accounts ADD COLUMN IF NOT EXISTS language text CHECK (language IN ('en', 'cy'))`);
     await db.query(`ALTER TABLE password_reset_tokens ADD COLUMN IF NOT EXISTS client_id text`);
-    await db.query(
-      `ALTER TABLE password_reset_tokens ADD COLUMN IF NOT EXISTS school_id uuid REFERENCES schools (id) ON DELETE SET NULL`,
-    );
+    await db.query(`ALTER TABLE password_reset_tokens ADD COLUMN IF NOT EXISTS school_id uuid REFERENCES schools (id) ON DELETE SET NULL`);
   }
 
   async down(db: QueryRunner): Promise<void> {
