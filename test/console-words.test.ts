@@ -3,6 +3,7 @@ import { issueWords, readForm, type Say } from '../src/admin/console/console.ts'
 import { importNotice } from '../src/admin/console/import-pages.ts';
 import { fields } from '../src/admin/fields.ts';
 import { readStaffCsv } from '../src/admin/staff-csv.ts';
+import { uriProblem, uriProblemOf } from '../src/domain/clients.ts';
 import type { Language } from '../src/i18n/languages.ts';
 import { createWords, type Message } from '../src/i18n/words.ts';
 
@@ -123,5 +124,27 @@ describe('the notice after an import', () => {
       'Wedi mewnforio: 2 o bobl wedi’u hychwanegu, 0 o lefelau wedi newid, 1 person eisoes ar y staff ar y lefel honno. 2 o negeseuon e-bost tro cyntaf wedi’u hanfon.',
     );
     expect(importNotice({ ...query, added: 'lots' }, sayIn('cy'))).toBe('Mae’r mewnforio wedi’i gwblhau.');
+  });
+});
+
+describe('client rules', () => {
+  test.each([
+    ['ftp://mis.example/cb', 'must use https', 'ddefnyddio https'],
+    ['https://*.mis.example/cb', 'wildcard', 'nod chwilio'],
+    ['https://mis.example/cb#x', 'fragment', 'darn (#)'],
+    ['https://u:p@mis.example/cb', 'user name or password', 'enw defnyddiwr'],
+    ['not a url', 'not an absolute URL', 'URL llawn'],
+  ])('%s: English for integrators, and the console’s words in both languages', (uri, english, welsh) => {
+    const problem = uriProblemOf(uri)!;
+    expect(uriProblem(uri)).toBe(problem.message);
+    expect(problem.message).toContain(english);
+    expect(sayIn('en')(problem.words)).toBe(problem.message);
+    expect(sayIn('cy')(problem.words)).toContain(welsh);
+    expect(sayIn('cy')(problem.words)).toContain(uri);
+  });
+
+  test('an address that is fine has no problem', () => {
+    expect(uriProblemOf('https://mis.example/cb')).toBeNull();
+    expect(uriProblemOf('http://localhost:4001/cb')).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import type { Change } from '../db/repositories/changes.ts';
 import { conflict, notFound, validationError } from './errors.ts';
 import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
 import { SchoolService } from './schools.ts';
+import type { Message } from '../i18n/words.ts';
 
 export type NewClient = {
   name: string;
@@ -36,21 +37,29 @@ export function isLoopbackHttp(value: string): boolean {
   }
 }
 
-/** https everywhere, plain http only on loopback for development; no fragments, no wildcards. */
+/** https everywhere, plain http only on loopback for development; no fragments, no wildcards. In English, for integrators. */
 export function uriProblem(value: string): string | null {
+  return uriProblemOf(value)?.message ?? null;
+}
+
+/** The same, with the words a console page says (locales/, `console.clientRules.*`). */
+export function uriProblemOf(value: string): { message: string; words: Message } | null {
+  const problem = (message: string, rule: string) => ({ message, words: { key: `console.clientRules.${rule}`, values: { uri: value } } });
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return `${value} is not an absolute URL.`;
+    return problem(`${value} is not an absolute URL.`, 'notAbsolute');
   }
-  if (value.includes('*')) return `${value} contains a wildcard; register each address exactly.`;
-  if (url.hash) return `${value} must not contain a fragment (#).`;
-  if (url.username || url.password) return `${value} must not contain a user name or password.`;
+  if (value.includes('*')) return problem(`${value} contains a wildcard; register each address exactly.`, 'wildcard');
+  if (url.hash) return problem(`${value} must not contain a fragment (#).`, 'fragment');
+  if (url.username || url.password) return problem(`${value} must not contain a user name or password.`, 'credentials');
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
-  return `${value} must use https (http is allowed only on localhost for development).`;
+  return problem(`${value} must use https (http is allowed only on localhost for development).`, 'https');
 }
+
+const rule = (name: string): Message => ({ key: `console.clientRules.${name}` });
 
 export class ClientService {
   private readonly transaction: UnitOfWork;
@@ -78,17 +87,21 @@ export class ClientService {
       ['backchannelLogoutUri', input.backchannelLogoutUri ? [input.backchannelLogoutUri] : []],
     ];
     for (const [field, values] of fieldsOfUris) {
-      const problem = values.map((uri) => uriProblem(uri)).find(Boolean);
-      if (problem) throw validationError(problem, field);
+      const problem = values.map((uri) => uriProblemOf(uri)).find(Boolean);
+      if (problem) throw validationError(problem.message, field, problem.words);
     }
     if (!input.machine && input.redirectUris.length === 0)
-      throw validationError('A client needs at least one redirect URI (--redirect-uri).', 'redirectUris');
+      throw validationError('A client needs at least one redirect URI (--redirect-uri).', 'redirectUris', rule('needsRedirect'));
     if (input.machine && input.redirectUris.length > 0)
-      throw validationError('A machine client (client_credentials) takes no redirect URI.', 'redirectUris');
+      throw validationError('A machine client (client_credentials) takes no redirect URI.', 'redirectUris', rule('machineNoRedirect'));
     if (input.apiRole && !input.machine)
-      throw validationError('Only a machine client (client_credentials) can hold an API role.', 'apiRole');
+      throw validationError('Only a machine client (client_credentials) can hold an API role.', 'apiRole', rule('apiRoleMachineOnly'));
     if (input.apiRole === 'school-admin' && input.schoolIds.length === 0)
-      throw validationError('A school-admin API client needs the school(s) it administers (--school).', 'schoolIds');
+      throw validationError(
+        'A school-admin API client needs the school(s) it administers (--school).',
+        'schoolIds',
+        rule('schoolAdminNeedsSchool'),
+      );
     const clientId = `gh_${crypto.randomBytes(12).toString('base64url')}`;
     const clientSecret = crypto.randomBytes(32).toString('base64url');
     await this.transaction(async (repositories) => {

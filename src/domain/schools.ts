@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
-import { notFound } from './errors.ts';
+import { DomainError } from './errors.ts';
 
 export class SchoolService {
   private readonly repositories: Repositories;
@@ -27,7 +27,13 @@ export class SchoolService {
     const unique = [...new Set(ids)];
     const found = await this.repositories.schools.findByIds(unique);
     const missing = unique.filter((id) => !found.some((school) => school.id === id));
-    if (missing.length > 0) throw notFound(`No school has the id ${missing.join(', ')}.`);
+    if (missing.length > 0) {
+      const ids = missing.join(', ');
+      throw new DomainError('not_found', `No school has the id ${ids}.`, undefined, {
+        key: 'console.clientRules.noSchoolId',
+        values: { ids },
+      });
+    }
     return found;
   }
 }
