@@ -5,7 +5,7 @@ import { chosenLanguage, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
 import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
 import { confirmationRefusal } from '../interactions/refusals.ts';
-import { accountReturnPath, clientIdParam, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
+import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
 import { accountSession, rememberedSchoolClient, rememberSchoolClient, type SignedInAccount } from './session.ts';
 
@@ -40,7 +40,7 @@ export function accountRoutes(deps: PageDeps) {
    * header, error pages and the account sign-in included.
    */
   router.use(async (ctx, next) => {
-    const asked = clientIdParam.safeParse(ctx.query.client_id).data;
+    const asked = typeof ctx.query.client_id === 'string' ? ctx.query.client_id : undefined;
     const askedName = asked ? await helpers.schoolNameOfClient(asked) : undefined;
     if (asked && askedName) rememberSchoolClient(ctx, asked);
     const clientId = askedName ? asked : rememberedSchoolClient(ctx);

@@ -89,10 +89,15 @@ export class StaffAdministration {
   }
 
   async getMember(authority: Authority, schoolId: string, accountId: string): Promise<StaffMember> {
-    await this.getSchool(authority, schoolId);
+    return (await this.memberAt(authority, schoolId, accountId)).member;
+  }
+
+  /** The member and the school, read once (a first-time email needs the school's name too). */
+  private async memberAt(authority: Authority, schoolId: string, accountId: string): Promise<{ school: School; member: StaffMember }> {
+    const school = await this.getSchool(authority, schoolId);
     const member = await this.deps.repositories.memberships.get(accountId, schoolId);
     if (!member) throw refusal('not_found', 'This person is not on the staff of this school.', 'notOnStaff');
-    return member;
+    return { school, member };
   }
 
   /**
@@ -175,8 +180,7 @@ export class StaffAdministration {
    */
   inviteMember(authority: Authority, schoolId: string, accountId: string): Promise<void> {
     return act(this.deps.audit, authority, 'member.invite', { schoolId, accountId }, async () => {
-      const member = await this.getMember(authority, schoolId, accountId);
-      const school = await this.getSchool(authority, schoolId);
+      const { school, member } = await this.memberAt(authority, schoolId, accountId);
       if (member.hasPassword) {
         throw refusal(
           'conflict',

@@ -7,7 +7,7 @@ import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
-import { DomainError, validationError } from './errors.ts';
+import { notFound, validationError } from './errors.ts';
 import { endSessions } from './access.ts';
 
 export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
@@ -162,7 +162,7 @@ export class AuthenticatorService {
   async remove(account: Account, deviceId: string, where: RequestContext, provenWith: string | null = null): Promise<Device> {
     const devices = await this.list(account.id);
     const device = devices.find((candidate) => candidate.id === deviceId);
-    if (!device) throw new DomainError('not_found', 'That device is not on your account.', undefined, { key: 'devices.notOnAccount' });
+    if (!device) throw notFound('That device is not on your account.', { key: 'devices.notOnAccount' });
     const usedDevice = provenWith && provenWith !== deviceId ? devices.find((candidate) => candidate.id === provenWith) : undefined;
     await this.repositories.authenticators.delete(account.id, deviceId);
     await this.audit.record({

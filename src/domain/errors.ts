@@ -20,11 +20,11 @@ export class DomainError extends Error {
 }
 
 export const validationError = (message: string, field?: string, words?: Message) => new DomainError('validation', message, field, words);
-export const notFound = (message: string) => new DomainError('not_found', message);
+export const notFound = (message: string, words?: Message) => new DomainError('not_found', message, undefined, words);
 /** The actor is known but its role does not allow this. */
-export const forbidden = (message: string) => new DomainError('forbidden', message);
-export const conflict = (message: string) => new DomainError('conflict', message);
-export const rateLimited = (message: string) => new DomainError('rate_limited', message);
+export const forbidden = (message: string, words?: Message) => new DomainError('forbidden', message, undefined, words);
+export const conflict = (message: string, words?: Message) => new DomainError('conflict', message, undefined, words);
+export const rateLimited = (message: string, words?: Message) => new DomainError('rate_limited', message, undefined, words);
 
 export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
-import { DomainError } from './errors.ts';
+import { notFound } from './errors.ts';
 
 export class SchoolService {
   private readonly repositories: Repositories;
@@ -29,10 +29,7 @@ export class SchoolService {
     const missing = unique.filter((id) => !found.some((school) => school.id === id));
     if (missing.length > 0) {
       const ids = missing.join(', ');
-      throw new DomainError('not_found', `No school has the id ${ids}.`, undefined, {
-        key: 'console.clientRules.noSchoolId',
-        values: { ids },
-      });
+      throw notFound(`No school has the id ${ids}.`, { key: 'console.clientRules.noSchoolId', values: { ids } });
     }
     return found;
   }

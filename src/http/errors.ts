@@ -4,6 +4,7 @@ import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts
 import { isDomainError, STATUS_OF_KIND } from '../domain/errors.ts';
 import type { Language } from '../i18n/languages.ts';
 import type { Message, Words } from '../i18n/words.ts';
+import { manageAccountLink } from '../interactions/branding.ts';
 import { languageOf } from './language.ts';
 import { PageError } from './page-error.ts';
 import type { ViewRenderer } from './views.ts';
@@ -13,10 +14,6 @@ import type { ViewRenderer } from './views.ts';
  * `words` (a domain rule's own message, translated) or else `said` (its English) replaces the detail.
  */
 export type ErrorWords = { status: number; key: string; values?: Record<string, unknown>; said?: string; words?: Message | undefined };
-
-/** Where "Manage your account" goes: Account settings, the school's name kept when a school system applies. */
-export const accountLinkFor = (clientId?: string | null): string =>
-  clientId ? `/account?${new URLSearchParams({ client_id: clientId })}` : '/account';
 
 /** Sign-in problems after which Account settings is a way on: the page links to it. */
 const HELPED_BY_ACCOUNT: ReadonlySet<string> = new Set(['expiredSignIn', 'cannotContinue', 'accountSignInFailed', 'accountSignInExpired']);
@@ -39,7 +36,7 @@ export function errorPages(render: ViewRenderer, words: Words, logger: Logger) {
       if (described.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = renderErrorPage(render, words, language, described, {
         schoolName: ctx.state.schoolName as string | undefined,
-        accountLink: HELPED_BY_ACCOUNT.has(described.key) ? accountLinkFor(ctx.state.accountClientId as string | undefined) : undefined,
+        accountLink: HELPED_BY_ACCOUNT.has(described.key) ? manageAccountLink(ctx.state.accountClientId) : undefined,
       });
     }
   };

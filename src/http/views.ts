@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import { isLanguage, type Language } from '../i18n/languages.ts';
-import { formatDateTime, formatTime } from '../i18n/time.ts';
-import type { WordValues, Words } from '../i18n/words.ts';
+import { registerWordHelpers } from '../i18n/handlebars.ts';
+import type { Language } from '../i18n/languages.ts';
+import type { Words } from '../i18n/words.ts';
 import { languageSwitch } from './language.ts';
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
@@ -22,8 +22,6 @@ export type PageContext = Record<string, unknown> & {
 };
 
 export type ViewRenderer = (page: string, context: PageContext) => string;
-
-type HelperOptions = { hash: WordValues; data: { root: PageContext } };
 
 /**
  * Compiles every page once at start. Handlebars escapes {{ }} output, so user input is never
@@ -64,38 +62,4 @@ export async function loadViews(words: Words, brand: { serviceName: string; help
     };
     return layout({ ...full, body: template(full) });
   };
-}
-
-/** `t`, `tHtml`, `date` and `time` for any Handlebars instance whose root context has `language`. */
-export function registerWordHelpers(
-  handlebars: typeof Handlebars,
-  words: Words,
-  brand: { serviceName: string; helpdeskContact: string | undefined },
-): void {
-  // The operator's words are text too: in words with markup they are escaped like any value.
-  const escapedBrand = {
-    service: Handlebars.escapeExpression(brand.serviceName),
-    helpdesk: Handlebars.escapeExpression(brand.helpdeskContact ?? ''),
-  };
-  const languageOf = (options: HelperOptions): Language => {
-    const language = options.data.root.language;
-    if (!isLanguage(language)) throw new Error('A template was rendered without a language.');
-    return language;
-  };
-  handlebars.registerHelper('t', (key: string, options: HelperOptions) => words.t(languageOf(options), key, options.hash));
-  handlebars.registerHelper('tHtml', (key: string, options: HelperOptions) => {
-    const escaped = {
-      ...escapedBrand,
-      ...Object.fromEntries(
-        Object.entries(options.hash).map(([name, value]) => [name, typeof value === 'string' ? Handlebars.escapeExpression(value) : value]),
-      ),
-    };
-    return new Handlebars.SafeString(words.t(languageOf(options), key, escaped));
-  });
-  handlebars.registerHelper('date', (value: unknown, options: HelperOptions) =>
-    value instanceof Date ? formatDateTime(value, languageOf(options)) : '',
-  );
-  handlebars.registerHelper('time', (value: unknown, options: HelperOptions) =>
-    value instanceof Date ? formatTime(value, languageOf(options)) : '',
-  );
 }

@@ -11,7 +11,8 @@ import type { Message } from '../i18n/words.ts';
 import type { RequestContext } from '../domain/audit.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/policy.ts';
 import type { Services } from '../services.ts';
-import { clientIdParam, uidParam } from './schemas.ts';
+import { schoolNameOfClient as schoolNameOf } from './branding.ts';
+import { uidParam } from './schemas.ts';
 
 export type PageDeps = { provider: Provider; services: Services; render: ViewRenderer; csrf: Csrf; devices: DeviceCookies };
 
@@ -32,12 +33,6 @@ export const requestContext = (ctx: Context, details?: InteractionDetails, schoo
   language: languageOfRequest(ctx),
   schoolName,
 });
-
-/** "Manage your account": Account settings, told which school system the person came from (it shows that school). */
-export const manageAccountLink = (clientId: unknown): string =>
-  typeof clientId === 'string' && clientId && clientId !== ACCOUNT_CLIENT_ID
-    ? `/account?${new URLSearchParams({ client_id: clientId })}`
-    : '/account';
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type InteractionResult = Parameters<Provider['interactionResult']>[2];
@@ -85,17 +80,7 @@ export function pageHelpers({ provider, services, render, csrf }: PageDeps) {
     return schoolNameOfClient(clientId);
   }
 
-  /**
-   * The school of a school system, as the helpdesk linked it: the header of its pages and the
-   * sender of its mails. Never the client's own `client_name`, which whoever registered it chose
-   * (dynamic registration) and could make any school's: a system serving several schools, or
-   * none yet, shows the service's name.
-   */
-  async function schoolNameOfClient(clientId: unknown): Promise<string | undefined> {
-    // Account settings' own sign-in is no school's: the service's name applies.
-    if (!clientIdParam.safeParse(clientId).success || clientId === ACCOUNT_CLIENT_ID) return undefined;
-    return (await services.access.clientSchoolsName(clientId as string)) ?? undefined;
-  }
+  const schoolNameOfClient = (clientId: unknown) => schoolNameOf(services.access, clientId);
 
   /** The name of the school system a sign-in came from (its client name), else its school's. */
   async function systemNameFor(details: InteractionDetails): Promise<string | undefined> {

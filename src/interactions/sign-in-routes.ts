@@ -12,12 +12,12 @@ import {
   BAD_FORM,
   EXPIRED_SIGN_IN,
   languageOfRequest,
-  manageAccountLink,
   pageHelpers,
   requestContext,
   type InteractionDetails,
   type PageDeps,
 } from './pages.ts';
+import { manageAccountLink } from './branding.ts';
 import { takeResetEmail } from './password-routes.ts';
 import { confirmationRefusal, refusalOf } from './refusals.ts';
 import { codeForm, confirmForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';

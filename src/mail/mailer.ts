@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
-import { registerWordHelpers } from '../http/views.ts';
+import { registerWordHelpers } from '../i18n/handlebars.ts';
 import { DEFAULT_LANGUAGE, isLanguage, type Language } from '../i18n/languages.ts';
-import { formatDateTime } from '../i18n/time.ts';
 import type { Words } from '../i18n/words.ts';
 
 export type MailTemplate = 'password-reset' | 'password-changed' | 'device-added' | 'device-removed' | 'guessing-warning';
@@ -71,12 +70,11 @@ export async function createMailer(options: {
     : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
 
   return {
-    async send({ to, template, data, language: asked, schoolName }) {
-      const language = isLanguage(asked) ? asked : DEFAULT_LANGUAGE;
+    async send({ to, template, data, language, schoolName }) {
       const school = schoolName?.trim() || undefined;
       const sender = school ?? serviceName;
       const subject = words.t(language, `mail.${AREAS[template]}.${school ? 'subjectForSchool' : 'subject'}`, { school });
-      const context = { ...data, language, sender, school, serviceName, helpdeskContact, subject };
+      const context = { ...data, language, sender, subject, helpdeskContact };
       const compiled = bodies[template];
       const info = await transport.sendMail({
         // An address object: nodemailer quotes and encodes a name with commas, quotes or Welsh letters.
@@ -118,13 +116,6 @@ async function compileTemplates(
 ): Promise<{ layout: Compiled; bodies: Record<MailTemplate, Compiled> }> {
   const handlebars = Handlebars.create();
   registerWordHelpers(handlebars, words, brand);
-  type Options = { data: { root: { language?: unknown } } };
-  // A time passed as a string (ISO) is still shown in UK time rather than dropped.
-  handlebars.registerHelper('date', (value: unknown, options: Options) => {
-    const language = isLanguage(options.data.root.language) ? options.data.root.language : DEFAULT_LANGUAGE;
-    const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined;
-    return date && !Number.isNaN(date.getTime()) ? formatDateTime(date, language) : '';
-  });
   // A value in bold inside words with markup (`tHtml`): escaped, then wrapped.
   handlebars.registerHelper(
     'strong',

@@ -1,12 +1,12 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { accountLinkFor, renderErrorPage } from '../http/errors.ts';
+import { renderErrorPage } from '../http/errors.ts';
 import { chosenLanguage, hereOf, languageOf } from '../http/language.ts';
 import { oauthErrorWords } from '../http/oauth-error-words.ts';
 import type { ViewRenderer } from '../http/views.ts';
 import { languageOfTags, type Language } from '../i18n/languages.ts';
+import { manageAccountLink, schoolNameOfClient } from '../interactions/branding.ts';
 import type { Services } from '../services.ts';
 import { answersInJson } from './client-authentication.ts';
-import { ACCOUNT_CLIENT_ID } from './policy.ts';
 
 type ErrorOut = { error: string; error_description?: string };
 
@@ -17,14 +17,7 @@ type ErrorOut = { error: string; error_description?: string };
  */
 export function providerPages(services: Services, render: ViewRenderer) {
   /** The school's name for a school system serving one school; nothing when it cannot be known (the database is down). */
-  async function schoolNameOf(clientId: string | undefined): Promise<string | undefined> {
-    if (!clientId || clientId === ACCOUNT_CLIENT_ID) return undefined;
-    try {
-      return (await services.access.clientSchoolsName(clientId)) ?? undefined;
-    } catch {
-      return undefined;
-    }
-  }
+  const schoolNameOf = (clientId: string | undefined) => schoolNameOfClient(services.access, clientId).catch(() => undefined);
 
   /**
    * A logout page's language: the school system's ui_locales, the link's choice, the language
@@ -73,7 +66,7 @@ export function providerPages(services: Services, render: ViewRenderer) {
       schoolName: await schoolNameOf(client?.clientId),
       stillSignedIn: Boolean(accountId),
       clientName: client?.clientName,
-      accountLink: accountLinkFor(client && client.clientId !== ACCOUNT_CLIENT_ID ? client.clientId : undefined),
+      accountLink: manageAccountLink(client?.clientId),
     });
   }
 
@@ -99,7 +92,7 @@ export function providerPages(services: Services, render: ViewRenderer) {
         schoolName: await schoolNameOf(clientId),
         technical: out.error_description ? `${out.error}: ${out.error_description}` : out.error,
         here: hereOf(ctx),
-        accountLink: words.manageAccount ? accountLinkFor(clientId && clientId !== ACCOUNT_CLIENT_ID ? clientId : undefined) : undefined,
+        accountLink: words.manageAccount ? manageAccountLink(clientId) : undefined,
       },
     );
   }

@@ -6,6 +6,7 @@ import { isDomainError } from '../../domain/errors.ts';
 import { forms } from '../../http/forms.ts';
 import { PageError } from '../../http/page-error.ts';
 import { BAD_FORM, type PageDeps } from '../../interactions/pages.ts';
+import { clientIdParam } from '../../interactions/schemas.ts';
 import type { RegisteredClient } from '../clients.ts';
 import { fields } from '../fields.ts';
 import { type Administrator, type ConsoleHelpers, type FieldErrors, queryString, queryText, type Say, saidOf } from './console.ts';
@@ -13,7 +14,6 @@ import { type Administrator, type ConsoleHelpers, type FieldErrors, queryString,
 const NOT_FOUND = new PageError(404, 'clientNotFound');
 
 /** Client ids are ours (gh_…) or oidc-provider's (dynamic registration): URL-safe characters only. */
-const clientIdParam = z.string().regex(/^[\w.~-]{1,200}$/);
 const clientIdOf = (value: unknown) => {
   const parsed = clientIdParam.safeParse(value);
   if (!parsed.success) throw NOT_FOUND;

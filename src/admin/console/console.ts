@@ -73,7 +73,7 @@ export function readForm<T extends z.ZodType>(
 /** What a page says of a domain refusal: its words in the reader's language when it has them, else its English. */
 export const saidOf = (say: Say, error: DomainError): string => (error.words ? say(error.words) : error.message);
 
-const NOT_FOUND = new PageError(404, 'consoleNotFound');
+export const NOT_FOUND = new PageError(404, 'consoleNotFound');
 
 /** An id from the path: anything that is not one is a page that does not exist. */
 export function idOf(value: unknown): string {

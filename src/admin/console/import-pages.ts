@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { isDomainError } from '../../domain/errors.ts';
 import { PageError } from '../../http/page-error.ts';
-import type { PageDeps } from '../../interactions/pages.ts';
+import { BAD_FORM, type PageDeps } from '../../interactions/pages.ts';
 import { IMPORT_LIMITS } from '../staff-csv.ts';
 import type { Message } from '../../i18n/words.ts';
 import type { ImportProblem } from '../staff-csv.ts';
@@ -15,7 +15,6 @@ import { type ConsoleHelpers, idOf, type Say } from './console.ts';
  */
 const BODY_LIMIT = 4 * IMPORT_LIMITS.bytes;
 const TOO_LARGE = new PageError(413, 'importTooLarge');
-const BAD_FORM = new PageError(400, 'badForm');
 
 /** The import form's fields, all text: the file (when one was chosen) already read as UTF-8. */
 type ImportForm = { _csrf?: string; csv?: string; file?: string; fileProblem?: Message };

@@ -3,10 +3,9 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { isDomainError } from '../../domain/errors.ts';
 import { forms } from '../../http/forms.ts';
-import { PageError } from '../../http/page-error.ts';
 import type { PageDeps } from '../../interactions/pages.ts';
 import { fields } from '../fields.ts';
-import { type ConsoleHelpers, queryString, queryText } from './console.ts';
+import { type ConsoleHelpers, NOT_FOUND, queryString, queryText } from './console.ts';
 
 const helpdeskForm = z.object({ email: fields.email });
 const revokeForm = z.object({
@@ -16,7 +15,6 @@ const revokeForm = z.object({
     .regex(/^\/admin\/[\w/-]*$/)
     .optional(),
 });
-const NOT_FOUND = new PageError(404, 'consoleNotFound');
 
 /** What the page says after an act (`?done=`): console.notices.roles.<done>. */
 const NOTICES = new Set(['granted', 'revoked']);
