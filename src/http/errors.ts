@@ -5,7 +5,7 @@ import { isDomainError, STATUS_OF_KIND } from '../domain/errors.ts';
 import type { Language } from '../i18n/languages.ts';
 import type { Message, Words } from '../i18n/words.ts';
 import { manageAccountLink } from '../interactions/branding.ts';
-import { languageOf } from './language.ts';
+import { hereOf, languageOf } from './language.ts';
 import { PageError } from './page-error.ts';
 import type { ViewRenderer } from './views.ts';
 
@@ -37,6 +37,8 @@ export function errorPages(render: ViewRenderer, words: Words, logger: Logger) {
       ctx.body = renderErrorPage(render, words, language, described, {
         schoolName: ctx.state.schoolName as string | undefined,
         accountLink: HELPED_BY_ACCOUNT.has(described.key) ? manageAccountLink(ctx.state.accountClientId) : undefined,
+        // The language link on every page, error pages included: back to the address that failed.
+        here: ctx.method === 'GET' ? hereOf(ctx) : undefined,
       });
     }
   };

@@ -1,8 +1,6 @@
 import Router from '@koa/router';
-import { isDomainError, STATUS_OF_KIND } from '../../domain/errors.ts';
-import { renderErrorPage } from '../../http/errors.ts';
-import { hereOf } from '../../http/language.ts';
-import { languageOfRequest, type PageDeps } from '../../interactions/pages.ts';
+import { isDomainError } from '../../domain/errors.ts';
+import type { PageDeps } from '../../interactions/pages.ts';
 import { auditPages } from './audit-pages.ts';
 import { clientPages } from './client-pages.ts';
 import { type Administrator, consoleHelpers } from './console.ts';
@@ -15,7 +13,6 @@ import { staffPages } from './staff-pages.ts';
 export function consoleRoutes(deps: PageDeps) {
   const router = new Router();
   const helpers = consoleHelpers(deps);
-  const { words } = deps.services;
   router.use(async (ctx, next) => {
     try {
       await next();
@@ -26,18 +23,8 @@ export function consoleRoutes(deps: PageDeps) {
       if (ctx.method === 'GET' && administrator && error.kind === 'forbidden') {
         await deps.services.admin.recordRefusedRead(administrator.authority, `GET ${ctx.path}`, error.message);
       }
-      // A refusal the page was not ready for: said in the reader's language when it has words, else in its English.
-      const language = languageOfRequest(ctx);
-      ctx.status = STATUS_OF_KIND[error.kind];
-      ctx.type = 'html';
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = renderErrorPage(
-        deps.render,
-        words,
-        language,
-        { status: ctx.status, key: 'notRight', said: error.words ? words.t(language, error.words.key, error.words.values) : error.message },
-        { here: ctx.method === 'GET' ? hereOf(ctx) : undefined },
-      );
+      // The error pages (src/http/errors.ts) say it, in the reader's language when it has words.
+      throw error;
     }
   });
   for (const pages of [staffPages, peoplePages, auditPages, rolesPages, clientPages, importPages]) pages(router, deps, helpers);
