@@ -53,8 +53,8 @@ const lang = (page: Page) => /<html lang="([^"]+)"/.exec(page.html)?.[1];
 const accountAgent = () => new Agent('http://never.example/');
 
 /** A member with one device whose code is known, added (and last used) at the given times. */
-async function memberWithDevice(email: string, createdAt: string, lastUsedAt: string | null) {
-  const account = await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'basic' }]);
+async function memberWithDevice(email: string, createdAt: string, lastUsedAt: string | null, atSchool = schoolId) {
+  const account = await addStaff(gatehouse.services, email, [{ schoolId: atSchool, accessLevel: 'basic' }]);
   const id = crypto.randomUUID();
   const { services } = gatehouse;
   await services.repositories.authenticators.insert({
@@ -109,6 +109,21 @@ test('Account settings from a school’s system: its school on every page and on
   // Straight to Account settings, no school: the service's name.
   const plain = accountAgent();
   expect(header(await plain.follow(await plain.get(`${gatehouse.issuer}/account`)))).toBe(SERVICE);
+});
+
+test('a school the person does not work at is not the name on their Account settings', async () => {
+  const elsewhere = (await addSchool(gatehouse.services, 'Ysgol Aberaeron')).id;
+  const email = 'athro@aberaeron.example';
+  await memberWithDevice(email, '2026-07-01T12:00:00Z', null, elsewhere);
+  const agent = accountAgent();
+  // A link from Bro Teifi's system (a mistake, or a lure): before sign-in the page may say Bro Teifi…
+  const login = await agent.follow(await agent.get(`${gatehouse.issuer}/account?client_id=${credentials.clientId}`));
+  const keys = await signInFrom(agent, login, email);
+  expect(heading(keys)).toBe('Security keys');
+  // …but once it is known who is signed in, it is not their school: the service's name.
+  expect(header(keys)).toBe(SERVICE);
+  expect(header(await agent.get(`${gatehouse.issuer}/account/schools`))).toBe(SERVICE);
+  expect(header(await agent.get(`${gatehouse.issuer}/account/schools?client_id=${credentials.clientId}`))).toBe(SERVICE);
 });
 
 test('Account settings speak the person’s language, remember it for their mails, and show device times in UK time', async () => {

@@ -1,3 +1,6 @@
+import type { AccessService } from '../src/domain/access.ts';
+import { manageAccountLink, schoolNameOfClient } from '../src/interactions/branding.ts';
+import { ACCOUNT_CLIENT_ID } from '../src/oidc/policy.ts';
 import { visibleText, type Page } from './support/agent.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
@@ -88,4 +91,21 @@ test('the language link sets a Secure cookie for an https ISSUER even behind a p
   } finally {
     await behindProxy.close();
   }
+});
+
+test('"Manage your account" names a school system only: never Account settings’ own client, never something that is not a client id', () => {
+  expect(manageAccountLink('gh_abc-123')).toBe('/account?client_id=gh_abc-123');
+  expect(manageAccountLink(ACCOUNT_CLIENT_ID)).toBe('/account');
+  expect(manageAccountLink(['gh_abc'])).toBe('/account');
+  expect(manageAccountLink('a b&c=d')).toBe('/account');
+  expect(manageAccountLink(undefined)).toBe('/account');
+});
+
+test('the school of Account settings’ own client, or of a non-client-id, is nobody’s: the lookup is not even made', async () => {
+  const asked: string[] = [];
+  const access = { clientSchoolsName: async (id: string) => (asked.push(id), 'Ysgol Bro Teifi') } as unknown as AccessService;
+  expect(await schoolNameOfClient(access, ACCOUNT_CLIENT_ID)).toBeUndefined();
+  expect(await schoolNameOfClient(access, 'a\u0000b')).toBeUndefined();
+  expect(await schoolNameOfClient(access, 'gh_abc')).toBe('Ysgol Bro Teifi');
+  expect(asked).toEqual(['gh_abc']);
 });

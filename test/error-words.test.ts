@@ -1,4 +1,10 @@
+import Koa from 'koa';
+import pino from 'pino';
 import request from 'supertest';
+import { notFound } from '../src/domain/errors.ts';
+import { errorPages } from '../src/http/errors.ts';
+import { LANGUAGE_COOKIE } from '../src/http/language.ts';
+import { loadViews } from '../src/http/views.ts';
 import { LANGUAGES } from '../src/i18n/languages.ts';
 import { createWords } from '../src/i18n/words.ts';
 import { OAUTH_ERROR_WORDS, oauthErrorWords } from '../src/http/oauth-error-words.ts';
@@ -174,5 +180,28 @@ describe('the hosted 404', () => {
   test('a request with no Accept header at all keeps the plain 404', async () => {
     const response = await request(gatehouse.url).get('/no-such-page').unset('Accept').expect(404);
     expect(response.text).toBe('Not Found');
+  });
+});
+
+describe('the error pages of our own routes', () => {
+  test('a domain rule’s own words are said in the reader’s language, and the page has the language link', async () => {
+    const render = await loadViews(words, { serviceName: SERVICE, helpdeskContact: HELPDESK });
+    const app = new Koa();
+    app.use(errorPages(render, words, pino({ level: 'silent' })));
+    app.use(() => {
+      throw notFound('That device is not on your account.', { key: 'devices.notOnAccount' });
+    });
+    const page = await request(app.callback()).get('/account/security-keys/x/remove').set('Cookie', `${LANGUAGE_COOKIE}=cy.1764150000`);
+    expect(page.status).toBe(404);
+    expect(page.text).toContain(words.t('cy', 'devices.notOnAccount'));
+    expect(page.text).not.toContain('That device is not on your account.');
+    expect(page.text.replaceAll('&#x3D;', '=')).toContain('href="/language/en?next=%2Faccount%2Fsecurity-keys%2Fx%2Fremove"');
+  });
+
+  test('an expired sign-in offers the other language too', async () => {
+    const page = await request(gatehouse.url).get('/interaction/abcdefghijklmnop');
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('<nav class="language"');
+    expect(page.text.replaceAll('&#x3D;', '=')).toContain('href="/language/cy?next=%2Finteraction%2Fabcdefghijklmnop"');
   });
 });

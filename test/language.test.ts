@@ -1,6 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
+import Handlebars from 'handlebars';
 import Koa from 'koa';
+import { registerWordHelpers } from '../src/i18n/handlebars.ts';
 import { hereOf, LANGUAGE_COOKIE, languageOf, languageSwitch, localPath } from '../src/http/language.ts';
 import { isLanguage, languageOfTags } from '../src/i18n/languages.ts';
 import { formatDateTime, formatTime } from '../src/i18n/time.ts';
@@ -256,5 +258,24 @@ describe('GET /language/:language against a running Gatehouse', () => {
     expect(chosen.location).toBe(login.url);
     const again = await agent.get(chosen.location!);
     expect(htmlLang(again.html)).toBe('en');
+  });
+});
+
+describe('words with markup (tHtml)', () => {
+  const brand = { serviceName: 'Cwm <b>&</b> SSO', helpdeskContact: '<i>x</i>' };
+  const handlebars = Handlebars.create();
+  registerWordHelpers(handlebars, createWords(brand, { strict: true }), brand);
+
+  test('the operator’s SERVICE_NAME is escaped; our own markup is kept', () => {
+    const html = handlebars.compile('{{tHtml "signin.accessDenied.wrongAccount"}}')({ language: 'en' });
+    expect(html).toContain('Log out of Cwm &lt;b&gt;&amp;&lt;/b&gt; SSO');
+    expect(html).toContain('<a href="/session/end">');
+    expect(html).not.toContain('<b>');
+  });
+
+  test('a value (a school system’s name, which its registrant chose) is escaped', () => {
+    const html = handlebars.compile('{{tHtml "signin.stepUp.code" system=name}}')({ language: 'cy', name: '<img src=x onerror=alert(1)>' });
+    expect(html).toContain('<strong>&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;</strong>');
+    expect(html).not.toContain('<img');
   });
 });
