@@ -178,9 +178,17 @@ export class PasswordResetService {
   /**
    * Sets the password and spends the link in one transaction: a failure leaves both unchanged.
    * It signs nobody in: the person still logs in (and passes any authenticator) afterwards.
+   * `inspected`: what `inspect(token)` said a moment ago, when the caller has it (the spend in the
+   * transaction decides again, so a link used meanwhile is still refused).
    */
-  async complete(token: string, password: string, confirm: string, where: RequestContext): Promise<ResetOutcome> {
-    const state = await this.inspect(token);
+  async complete(
+    token: string,
+    password: string,
+    confirm: string,
+    where: RequestContext,
+    inspected?: ResetLinkState,
+  ): Promise<ResetOutcome> {
+    const state = inspected ?? (await this.inspect(token));
     if (!state.valid) {
       await this.audit.record({ event: 'password_reset.complete', outcome: 'failure', reason: state.reason, ...where });
       return { done: false, field: 'token', message: state.reason };

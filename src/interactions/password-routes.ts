@@ -131,7 +131,7 @@ export function passwordRoutes(deps: PageDeps) {
     const where: RequestContext = { ...requestContext(ctx, undefined, schoolName ?? null) };
     if (state.valid && state.clientId) where.clientId = state.clientId;
     if (state.valid && state.schoolId) where.schoolId = state.schoolId;
-    const outcome = await services.passwordReset.complete(form.token, form.password, form.confirm, where);
+    const outcome = await services.passwordReset.complete(form.token, form.password, form.confirm, where, state);
     // The language link of a page answering a post goes back to a page that can be opened.
     if (!outcome.done && outcome.field === 'token') {
       return linkPage(ctx, 'reset-invalid', { schoolName, here: '/password/forgot', reason: say(ctx, resetProblemWords(outcome)) }, 400);
