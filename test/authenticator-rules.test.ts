@@ -85,7 +85,7 @@ function world(options: { serviceName?: string } = {}) {
     } as never,
     pino({ level: 'silent' }),
     { record: async (event: Record<string, unknown>) => void audits.push(event) } as never,
-    options,
+    { serviceName: 'Gatehouse', ...options },
   );
   const addDevice = (id: string, name: string, secret = newTotpSecret(), accountId = account.id) => {
     rows.push({ id, accountId, name, secretSealed: box.seal(secret, `totp:${id}`), step: null, createdAt: new Date(), lastUsedAt: null });

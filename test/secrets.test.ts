@@ -246,7 +246,7 @@ describe('verifyPassword', () => {
 
 describe('the otpauth URI an app scans', () => {
   test('names Gatehouse and the account, and carries the secret with SHA1, 6 digits, 30 s', () => {
-    const uri = new URL(otpauthUri('JBSWY3DPEHPK3PXP', 'staff@hill.example'));
+    const uri = new URL(otpauthUri('JBSWY3DPEHPK3PXP', 'staff@hill.example', 'Gatehouse'));
     expect(uri.protocol).toBe('otpauth:');
     expect(uri.host).toBe('totp');
     expect(decodeURIComponent(uri.pathname)).toBe('/Gatehouse:staff@hill.example');

@@ -41,7 +41,7 @@ export function base32Encode(bytes: Uint8Array): string {
 }
 
 /** `issuer` is what the authenticator app shows above the code: SERVICE_NAME, which the code page names. */
-export function otpauthUri(secret: string, accountEmail: string, issuer = 'Gatehouse'): string {
+export function otpauthUri(secret: string, accountEmail: string, issuer: string): string {
   return speakeasy.otpauthURL({
     secret,
     encoding: 'base32',

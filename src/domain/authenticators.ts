@@ -68,9 +68,9 @@ export class AuthenticatorService {
     mailer: Mailer,
     logger: Logger,
     audit: AuditService,
-    options: { serviceName?: string } = {},
+    options: { serviceName: string },
   ) {
-    this.serviceName = options.serviceName ?? 'Gatehouse';
+    this.serviceName = options.serviceName;
     this.repositories = repositories;
     this.transaction = transaction;
     this.box = box;
