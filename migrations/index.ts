@@ -14,6 +14,7 @@ import { AuditEmailNormalised1765210000000 } from './1765210000000-audit-email-n
 import { AdminRoles1765300000000 } from './1765300000000-admin-roles.ts';
 import { HotPathIndexes1765400000000 } from './1765400000000-hot-path-indexes.ts';
 import { LanguageAndBranding1765500000000 } from './1765500000000-language-and-branding.ts';
+import { BackupCodesAndPasskeys1765600000000 } from './1765600000000-backup-codes-and-passkeys.ts';
 
 /** Listed explicitly, in order: no glob, so a stray file can never change the schema. */
 export const migrations = [
@@ -33,4 +34,5 @@ export const migrations = [
   AdminRoles1765300000000,
   HotPathIndexes1765400000000,
   LanguageAndBranding1765500000000,
+  BackupCodesAndPasskeys1765600000000,
 ];

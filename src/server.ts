@@ -15,6 +15,8 @@ import { accountRoutes } from './account/routes.ts';
 import { apiRouter } from './admin/api/router.ts';
 import { consoleRoutes } from './admin/console/routes.ts';
 import { passwordRoutes } from './interactions/password-routes.ts';
+import { backupCodeSignInRoutes } from './interactions/backup-code-routes.ts';
+import { passkeySignInRoutes } from './interactions/passkey-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
 import { withRequestMemo } from './domain/request-memo.ts';
@@ -82,8 +84,16 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   const devices = createDeviceCookies(csrfKey, undefined, { secure });
   app.use(devices.middleware);
   const pages = { provider, services, render, csrf, devices };
-  // Password routes first: the sign-in router ends with a catch-all for /interaction/:uid/:step.
-  for (const router of [passwordRoutes(pages), signInRoutes(pages), accountRoutes(pages), consoleRoutes(pages)]) app.use(router.routes());
+  // The sign-in router ends with a catch-all for /interaction/:uid/:step: every other interaction router comes first.
+  const routers = [
+    passwordRoutes(pages),
+    backupCodeSignInRoutes(pages),
+    passkeySignInRoutes(pages),
+    signInRoutes(pages),
+    accountRoutes(pages),
+    consoleRoutes(pages),
+  ];
+  for (const router of routers) app.use(router.routes());
 
   app.use(toProvider);
   return app;

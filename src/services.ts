@@ -14,10 +14,12 @@ import { AccessService } from './domain/access.ts';
 import { AccountService } from './domain/accounts.ts';
 import { AuthenticationService } from './domain/authentication.ts';
 import { AuthenticatorService } from './domain/authenticators.ts';
+import { BackupCodeService } from './domain/backup-codes.ts';
 import { AuditService } from './domain/audit.ts';
 import { ClientService } from './domain/clients.ts';
 import { FreshProofService } from './domain/fresh-proof.ts';
 import { DEFAULT_SCHEDULE, OutboundDeliveryService } from './domain/outbound.ts';
+import { PasskeyService } from './domain/passkeys.ts';
 import { PasswordResetService } from './domain/password-reset.ts';
 import { SchoolService } from './domain/schools.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
@@ -124,6 +126,16 @@ export async function createServices(database: Database, config: AppConfig, logg
     clients,
     throttle,
     authenticators,
+    backupCodes: new BackupCodeService({ repositories, transaction, box, mailer, logger, audit }),
+    passkeys: new PasskeyService({
+      repositories,
+      transaction,
+      mailer,
+      logger,
+      audit,
+      issuer: config.issuer,
+      serviceName: config.serviceName,
+    }),
     audit,
     outbound,
     keys,

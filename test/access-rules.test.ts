@@ -4,7 +4,7 @@ import { accountSubject, passwordSubject, THROTTLE, ThrottleService } from '../s
 import type { Account, School } from '../src/db/entities/index.ts';
 import type { Repositories } from '../src/db/repositories/index.ts';
 import type { SchoolMembership } from '../src/db/repositories/memberships.ts';
-import { AccessService, AMR_PASSWORD, AMR_PASSWORD_AND_CODE, effectiveAccessLevel, passedCode } from '../src/domain/access.ts';
+import { AccessService, AMR_PASSWORD, AMR_PASSWORD_AND_CODE, effectiveAccessLevel, passedSecondFactor } from '../src/domain/access.ts';
 import { AuthenticationService } from '../src/domain/authentication.ts';
 import type { AuthenticatorService } from '../src/domain/authenticators.ts';
 import { FRESH_PROOF_SECONDS, FreshProofService } from '../src/domain/fresh-proof.ts';
@@ -34,7 +34,7 @@ type World = {
 function accessOver(world: Partial<World> = {}) {
   const w: World = { devices: 0, atClient: [], all: [], grants: new Map(), clientSchools: [], loginUris: new Map(), ...world };
   const repositories = {
-    authenticators: { countForAccount: async () => w.devices },
+    authenticators: { countSecondFactors: async () => w.devices },
     memberships: { listAtClientSchools: async () => w.atClient, listForAccount: async () => w.all },
     grantSchools: {
       get: async (grantId: string) => w.grants.get(grantId) ?? null,
@@ -48,10 +48,10 @@ function accessOver(world: Partial<World> = {}) {
 
 describe('access levels', () => {
   test('a code was passed only when amr holds otp', () => {
-    expect(passedCode(['pwd', 'otp'])).toBe(true);
-    expect(passedCode(AMR_PASSWORD_AND_CODE)).toBe(true);
-    expect(passedCode(AMR_PASSWORD)).toBe(false);
-    expect(passedCode(undefined)).toBe(false);
+    expect(passedSecondFactor(['pwd', 'otp'])).toBe(true);
+    expect(passedSecondFactor(AMR_PASSWORD_AND_CODE)).toBe(true);
+    expect(passedSecondFactor(AMR_PASSWORD)).toBe(false);
+    expect(passedSecondFactor(undefined)).toBe(false);
     expect(AMR_PASSWORD).toEqual(['pwd']);
     expect(AMR_PASSWORD_AND_CODE).toEqual(['pwd', 'otp', 'mfa']);
   });
@@ -160,7 +160,7 @@ describe('fresh proof for credential changes', () => {
   function proofWorld(devices: number, proofs: { passwordAt?: Date; codeAt?: Date; codeDeviceId?: string } = {}) {
     const recorded: unknown[][] = [];
     const repositories = {
-      authenticators: { countForAccount: async () => devices },
+      authenticators: { countSecondFactors: async () => devices },
       sessionProofs: {
         latest: async () => ({
           passwordAt: proofs.passwordAt ?? null,
@@ -277,7 +277,7 @@ describe('credential checks (AuthenticationService over an in-memory throttle)',
       accounts: { findByEmail: async (email: string) => (known && email === known.email ? known : null) },
     } as unknown as Repositories;
     const authenticators = {
-      hasDevices: async () => (options.devices ?? 0) > 0,
+      hasSecondFactor: async () => (options.devices ?? 0) > 0,
       verifyCode: async (_id: string, code: string) => options.codes?.[code] ?? null,
     } as unknown as AuthenticatorService;
     const service = new AuthenticationService(

@@ -48,10 +48,13 @@ function world(options: { serviceName?: string } = {}) {
   const audits: Array<Record<string, unknown>> = [];
   const revoked: string[] = [];
   const sessionsEnded: string[] = [];
+  /** Passkeys and unused backup codes the account holds, for the helpdesk reset. */
+  const held = { passkeys: 0, backupCodes: 0 };
   const repositories = {
     authenticators: {
       listForAccount: async (accountId: string) => rows.filter((row) => row.accountId === accountId),
       countForAccount: async (accountId: string) => rows.filter((row) => row.accountId === accountId).length,
+      countSecondFactors: async (accountId: string) => rows.filter((row) => row.accountId === accountId).length,
       insert: async (row: { id: string; accountId: string; name: string; secretSealed: string; step: number }) =>
         void rows.push({ ...row, createdAt: new Date(), lastUsedAt: null }),
       markStepUsed: async (id: string, step: number) => {
@@ -71,6 +74,8 @@ function world(options: { serviceName?: string } = {}) {
         return before - rows.length;
       },
     },
+    passkeys: { deleteAllFor: async () => held.passkeys },
+    backupCodes: { deleteAllFor: async () => held.backupCodes },
     oidcPayloads: { revokeAccount: async (accountId: string) => void revoked.push(accountId) },
     accounts: { setSessionsNotBefore: async (accountId: string) => void sessionsEnded.push(accountId) },
   } as unknown as Repositories;
@@ -91,7 +96,7 @@ function world(options: { serviceName?: string } = {}) {
     rows.push({ id, accountId, name, secretSealed: box.seal(secret, `totp:${id}`), step: null, createdAt: new Date(), lastUsedAt: null });
     return secret;
   };
-  return { service, box, rows, mails, audits, revoked, sessionsEnded, addDevice };
+  return { service, box, rows, mails, audits, revoked, sessionsEnded, held, addDevice };
 }
 
 describe('verifyCode', () => {
@@ -119,8 +124,8 @@ describe('verifyCode', () => {
     expect(await service.verifyCode(account.id, codeFor(other))).toBeNull();
     expect(await service.verifyCode(account.id, '12345')).toBeNull();
     expect(await service.verifyCode(account.id, '١٢٣٤٥٦')).toBeNull();
-    expect(await service.hasDevices(account.id)).toBe(true);
-    expect(await service.hasDevices('acc-3')).toBe(false);
+    expect(await service.hasSecondFactor(account.id)).toBe(true);
+    expect(await service.hasSecondFactor('acc-3')).toBe(false);
   });
 });
 
@@ -229,22 +234,31 @@ describe('removal', () => {
   });
 
   test('the helpdesk reset removes every device, ends the sessions and says so; with none, nothing is sent', async () => {
-    const { service, addDevice, mails, revoked, sessionsEnded } = world();
+    const { service, addDevice, mails, revoked, sessionsEnded, held } = world();
     addDevice('dev-1', 'Phone');
     addDevice('dev-2', 'Tablet');
-    expect(await service.resetAll(account)).toBe(2);
+    expect(await service.resetAll(account)).toEqual({ devices: 2, passkeys: 0, backupCodes: 0 });
     expect(revoked).toEqual(['acc-1']);
     expect(sessionsEnded).toEqual(['acc-1']);
     // Nobody is on a page: the account's language (none stored: English), from the service.
-    expect(mails.at(-1)).toMatchObject({ template: 'device-removed', language: 'en', data: { deviceName: null, removedByHelpdesk: 2 } });
+    expect(mails.at(-1)).toMatchObject({
+      template: 'device-removed',
+      language: 'en',
+      data: { deviceName: null, byHelpdesk: true, removedByHelpdesk: 2 },
+    });
     expect(mails.at(-1)!.schoolName).toBeUndefined();
     expect(mails.at(-1)!.data.when).toBeInstanceOf(Date);
     mails.length = 0;
-    expect(await service.resetAll(account)).toBe(0);
+    expect(await service.resetAll(account)).toEqual({ devices: 0, passkeys: 0, backupCodes: 0 });
     expect(mails).toEqual([]);
+    // Passkeys and backup codes alone are reset too, and said.
+    Object.assign(held, { passkeys: 2, backupCodes: 7 });
+    expect(await service.resetAll(account)).toEqual({ devices: 0, passkeys: 2, backupCodes: 7 });
+    expect(mails.at(-1)).toMatchObject({ data: { byHelpdesk: true, removedByHelpdesk: 0, passkeysRemoved: 2, backupCodesVoided: 7 } });
+    Object.assign(held, { passkeys: 0, backupCodes: 0 });
     // A person who last used Welsh gets it in Welsh, with the helpdesk's reason.
     addDevice('dev-3', 'Watch');
-    expect(await service.resetAll({ ...account, language: 'cy' }, 'Lost')).toBe(1);
+    expect((await service.resetAll({ ...account, language: 'cy' }, 'Lost')).devices).toBe(1);
     expect(mails.at(-1)).toMatchObject({ language: 'cy', data: { removedByHelpdesk: 1, helpdeskReason: 'Lost' } });
   });
 });

@@ -179,7 +179,7 @@ test('a basic member with a device passes the code: acr higher, access level sti
   await openAccount(agent, 'ta@hill.example');
   const enrolment = await openEnrolment(agent, `${gatehouse.issuer}/account/security-keys/new`);
   await saveDevice(agent, enrolment, 'Phone', codeFor(enrolment.secret));
-  expect(await gatehouse.services.authenticators.hasDevices(account.id)).toBe(true);
+  expect(await gatehouse.services.authenticators.hasSecondFactor(account.id)).toBe(true);
 
   const { rp, agent: browser, authorization, afterPassword } = await signInAtClient('ta@hill.example');
   const callback = await browser.follow(await submitCode(browser, afterPassword, codeFor(enrolment.secret, 1)));
@@ -245,7 +245,7 @@ test('a password reset neither removes nor skips the code', async () => {
   expect(
     await gatehouse.services.passwordReset.complete(token, `${PASSWORD} again`, `${PASSWORD} again`, { ip: '192.0.2.1' }),
   ).toMatchObject({ done: true });
-  expect(await gatehouse.services.authenticators.hasDevices(account.id)).toBe(true);
+  expect(await gatehouse.services.authenticators.hasSecondFactor(account.id)).toBe(true);
 
   const rp = await relyingParty(gatehouse.issuer, credentials);
   const browser = new Agent(REDIRECT_URI);

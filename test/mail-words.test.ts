@@ -72,7 +72,13 @@ const examples: Array<[MailTemplate, Record<string, unknown>]> = [
   ['password-changed', { changedAt: summer }],
   ['device-added', { deviceName: 'Ffôn <newydd>', when: summer }],
   ['device-removed', { deviceName: 'Phone', usedDeviceName: 'Tablet', when: summer }],
-  ['device-removed', { deviceName: null, removedByHelpdesk: 2, helpdeskReason: 'Lost & found', when: summer }],
+  ['device-removed', { deviceName: null, byHelpdesk: true, removedByHelpdesk: 2, helpdeskReason: 'Lost & found', when: summer }],
+  ['device-removed', { deviceName: null, byHelpdesk: true, removedByHelpdesk: 0, passkeysRemoved: 3, backupCodesVoided: 7, when: summer }],
+  ['backup-codes-created', { when: summer }],
+  ['backup-code-used', { left: 4, when: summer }],
+  ['backup-code-used', { left: 0, when: summer }],
+  ['passkey-added', { passkeyName: 'Gliniadur <ysgol>', when: summer }],
+  ['passkey-removed', { passkeyName: 'Laptop', when: summer }],
   ['guessing-warning', { code: true, failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter }],
   ['guessing-warning', { code: false, failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter }],
 ];
@@ -106,6 +112,10 @@ describe('every mail, in both languages', () => {
         'device-added': 'deviceAdded',
         'device-removed': 'deviceRemoved',
         'guessing-warning': 'guessingWarning',
+        'backup-codes-created': 'backupCodesCreated',
+        'backup-code-used': 'backupCodeUsed',
+        'passkey-added': 'passkeyAdded',
+        'passkey-removed': 'passkeyRemoved',
       }[template];
       expect(mail.subject).toBe(words.t(language, `mail.${area}.subjectForSchool`, { school }));
       expect(mail.subject).toContain(school);

@@ -1,5 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { RequestContext } from '../domain/audit.ts';
+import type { FreshProof } from '../domain/fresh-proof.ts';
 import { forms } from '../http/forms.ts';
 import { chosenLanguage, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
@@ -7,9 +9,11 @@ import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interac
 import { confirmationRefusal } from '../interactions/refusals.ts';
 import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
+import { backupCodeRoutes } from './backup-code-routes.ts';
+import { passkeyRoutes } from './passkey-routes.ts';
 import { accountSession, rememberedSchoolClient, rememberSchoolClient, type SignedInAccount } from './session.ts';
 
-const KEYS = '/account/security-keys';
+export const KEYS = '/account/security-keys';
 const CONFIRM = '/account/confirm';
 
 /** OIDC third-party initiated login: the school system learns which issuer (and who) to use. */
@@ -19,6 +23,22 @@ function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): s
   url.searchParams.set('login_hint', email);
   return url.toString();
 }
+
+/**
+ * What the Security keys routes of each kind of credential share (backup codes, passkeys): the
+ * router (so the school-name middleware applies), the signed-in account, fresh proof, pages.
+ * `freshProofOrConfirm` answers the proof, or null after redirecting to "confirm it's you".
+ */
+export type AccountPages = {
+  router: Router;
+  services: PageDeps['services'];
+  csrf: PageDeps['csrf'];
+  page: ReturnType<typeof pageHelpers>['page'];
+  say: ReturnType<typeof pageHelpers>['say'];
+  signedIn(ctx: Context): Promise<SignedInAccount | null>;
+  freshProofOrConfirm(ctx: Context, current: SignedInAccount, returnTo: string): Promise<FreshProof | null>;
+  whereOf(ctx: Context): RequestContext;
+};
 
 /**
  * Account settings: the Security keys tab (devices: list, add by QR code, remove) and Schools.
@@ -76,7 +96,12 @@ export function accountRoutes(deps: PageDeps) {
     return current;
   }
 
-  const notices: Record<string, string> = { added: 'account.notice.added', removed: 'account.notice.removed' };
+  const notices: Record<string, string> = {
+    added: 'account.notice.added',
+    removed: 'account.notice.removed',
+    'passkey-added': 'passkeys.notice.added',
+    'passkey-removed': 'passkeys.notice.removed',
+  };
 
   router.get('/account', (ctx) => ctx.redirect(KEYS));
 
@@ -92,9 +117,20 @@ export function accountRoutes(deps: PageDeps) {
   router.get(KEYS, async (ctx) => {
     const current = await signedIn(ctx);
     if (!current) return;
-    const devices = await services.authenticators.list(current.account.id);
+    const [devices, passkeys, backupCodes] = await Promise.all([
+      services.authenticators.list(current.account.id),
+      services.passkeys.list(current.account.id),
+      services.backupCodes.summary(current.account.id),
+    ]);
     const notice = typeof ctx.query.done === 'string' && Object.hasOwn(notices, ctx.query.done) ? notices[ctx.query.done] : undefined;
-    page(ctx, 'security-keys', { account: current.account, devices, notice: notice && helpers.say(ctx, notice), tab: 'keys' });
+    page(ctx, 'security-keys', {
+      account: current.account,
+      devices,
+      passkeys,
+      backupCodes,
+      notice: notice && helpers.say(ctx, notice),
+      tab: 'keys',
+    });
   });
 
   router.get('/account/schools', async (ctx) => {
@@ -203,5 +239,11 @@ export function accountRoutes(deps: PageDeps) {
     ctx.redirect(`${KEYS}?done=removed`);
   });
 
+  /** Where a credential change on these pages came from, for the audit trail and the mail (in the school's name). */
+  const whereOf = (ctx: Context) => requestContext(ctx, undefined, ctx.state.schoolName as string | undefined);
+
+  const kit: AccountPages = { router, services, csrf, page, say: helpers.say, signedIn, freshProofOrConfirm, whereOf };
+  backupCodeRoutes(kit);
+  passkeyRoutes(kit);
   return router;
 }

@@ -38,7 +38,7 @@ export function accountSession(provider: Provider, services: Services) {
     if (await services.access.needsCode(account.id, amr)) return null;
     // Ended while this request ran: the row is gone, and stays gone.
     if (!(await keepAlive(ctx, session))) return null;
-    return { account, amr, session: { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs } };
+    return { account, amr, session: { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs, amr } };
   }
 
   /**

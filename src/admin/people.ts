@@ -78,12 +78,12 @@ export class PeopleAdministration {
     );
   }
 
-  /** Removes every authenticator device; the person is mailed, with the reason. */
+  /** Removes every authenticator device and passkey and voids the backup codes; the person is mailed, with the reason. */
   resetAuthenticators(authority: Authority, accountId: string, reason?: string) {
-    return this.credentialAction(authority, accountId, 'user.mfa-reset', reason, async (account) => ({
-      ...account,
-      removed: await this.deps.authenticators.resetAll(account, reason),
-    }));
+    return this.credentialAction(authority, accountId, 'user.mfa-reset', reason, async (account) => {
+      const reset = await this.deps.authenticators.resetAll(account, reason);
+      return { ...account, removed: reset.devices, passkeysRemoved: reset.passkeys, backupCodesVoided: reset.backupCodes };
+    });
   }
 
   /** The same actions by email, as the CLI names people. */

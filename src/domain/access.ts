@@ -6,10 +6,22 @@ import { memoised } from './request-memo.ts';
 export const ACR_BASIC = 'urn:gatehouse:acr:basic';
 export const ACR_HIGHER = 'urn:gatehouse:acr:higher';
 
-/** Whether a session passed an authenticator code (RFC 8176 `otp`). */
-export function passedCode(amr: readonly string[] | undefined): boolean {
-  // Stryker disable next-line ArrayDeclaration: any fallback without 'otp' decides the same.
-  return (amr ?? []).includes('otp');
+/**
+ * The RFC 8176 methods that are a second factor: a one-time code (`otp`: an authenticator app's
+ * code or a backup code) or proof of possession of a passkey (`hwk` device-bound, `swk` synced).
+ */
+const SECOND_FACTOR_METHODS = ['otp', 'hwk', 'swk'];
+
+/** Whether a sign-in proved both factors in one step: a passkey with user verification, no password. */
+export function bothFactorsAtOnce(amr: readonly string[] | undefined): boolean {
+  const methods = amr ?? [];
+  return methods.includes('user') && !methods.includes('pwd') && passedSecondFactor(methods);
+}
+
+/** Whether a session passed a second factor: a code, a backup code or a passkey. */
+export function passedSecondFactor(amr: readonly string[] | undefined): boolean {
+  // Stryker disable next-line ArrayDeclaration: any fallback without a second factor decides the same.
+  return (amr ?? []).some((method) => SECOND_FACTOR_METHODS.includes(method));
 }
 
 /** An account that may sign in and hold sessions: it exists and is not locked. */
@@ -61,11 +73,27 @@ export async function endSessions(repositories: Pick<Repositories, 'oidcPayloads
 }
 
 export const AMR_PASSWORD = ['pwd'];
+/** A password, then an authenticator app's code or a backup code (both one-time codes). */
 export const AMR_PASSWORD_AND_CODE = ['pwd', 'otp', 'mfa'];
+
+/**
+ * What a passkey assertion proved (RFC 8176): `hwk` for a device-bound key, `swk` for one that may
+ * be synced between devices (backup eligible); `user` when the authenticator verified the person
+ * (PIN or biometric); `pwd` when a password came first. A passkey with user verification is two
+ * factors on its own; after a password it is the second one: either way `mfa`.
+ */
+export function passkeyAmr(passkey: { backupEligible: boolean; userVerified: boolean; afterPassword: boolean }): string[] {
+  return [
+    ...(passkey.afterPassword ? ['pwd'] : []),
+    passkey.backupEligible ? 'swk' : 'hwk',
+    ...(passkey.userVerified ? ['user'] : []),
+    ...(passkey.afterPassword || passkey.userVerified ? ['mfa'] : []),
+  ];
+}
 
 /** Rule 4: higher access only when the membership is higher and this session passed a code. */
 export function effectiveAccessLevel(level: AccessLevel, amr: readonly string[] | undefined): AccessLevel {
-  return level === 'higher' && passedCode(amr) ? 'higher' : 'basic';
+  return level === 'higher' && passedSecondFactor(amr) ? 'higher' : 'basic';
 }
 
 export type SchoolClaims = {
@@ -92,25 +120,28 @@ export class AccessService {
     return holdsSession(await this.account(accountId), loginTs);
   }
 
-  /** Rule 5: a session that passed only the password is not enough once a device exists. */
+  /**
+   * Rule 5: a session that passed only the password is not enough once the account has a second
+   * factor (an authenticator device or a passkey).
+   */
   async needsCode(accountId: string, amr: readonly string[] | undefined): Promise<boolean> {
-    if (passedCode(amr)) return false;
-    return (await this.deviceCount(accountId)) > 0;
+    if (passedSecondFactor(amr)) return false;
+    return (await this.secondFactorCount(accountId)) > 0;
   }
 
   /**
-   * A device can be added inside a sign-in only while the account has none: once it has one,
-   * the code is required first, so a password alone can never add a device.
+   * A device can be added inside a sign-in only while the account has no second factor: once it
+   * has one, that is required first, so a password alone can never add a device.
    */
   async mayEnrolDuringSignIn(accountId: string): Promise<boolean> {
-    return (await this.deviceCount(accountId)) === 0;
+    return (await this.secondFactorCount(accountId)) === 0;
   }
 
   /** Rule 4's nudge: a higher member at this client's school who has no device yet. */
   async shouldOfferEnrolment(accountId: string, clientId: string): Promise<boolean> {
     const memberships = await this.membershipsForClient(accountId, clientId);
     if (!memberships.some((membership) => membership.accessLevel === 'higher')) return false;
-    return (await this.deviceCount(accountId)) === 0;
+    return (await this.secondFactorCount(accountId)) === 0;
   }
 
   /** Rule 2: the memberships that let this account sign in through this client. */
@@ -123,8 +154,9 @@ export class AccessService {
     return memoised(`account:${accountId}`, () => this.repositories.accounts.findById(accountId));
   }
 
-  private deviceCount(accountId: string): Promise<number> {
-    return memoised(`devices:${accountId}`, () => this.repositories.authenticators.countForAccount(accountId));
+  /** Authenticator devices and passkeys: the credentials that can be a second factor (backup codes only stand in for them). */
+  secondFactorCount(accountId: string): Promise<number> {
+    return memoised(`second-factors:${accountId}`, () => this.repositories.authenticators.countSecondFactors(accountId));
   }
 
   async canSignIn(accountId: string, clientId: string): Promise<boolean> {

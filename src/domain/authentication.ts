@@ -67,8 +67,8 @@ export class AuthenticationService {
       known: account ?? undefined,
     };
     const result = await this.guarded(guarded, where, () => this.verifyPassword(account, password));
-    // A password completes the sign-in only for an account with no device (else a code follows).
-    if (result.ok && (await this.authenticators.hasDevices(result.account.id))) return { ...result, trustBrowser: false };
+    // A password completes the sign-in only for an account with no second factor (else one follows).
+    if (result.ok && (await this.authenticators.hasSecondFactor(result.account.id))) return { ...result, trustBrowser: false };
     return result;
   }
 

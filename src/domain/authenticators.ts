@@ -38,11 +38,17 @@ const refused = (why: keyof typeof REFUSED) => {
   return validationError(message, field, { ...words });
 };
 
+/** What the helpdesk's authenticator reset took away: every second factor and every backup code. */
+export type SecondFactorsReset = { devices: number; passkeys: number; backupCodes: number };
+
 /** Where a device notice comes from: the page's language and school, or none (the helpdesk). */
 type Notice = {
   where?: RequestContext | undefined;
   usedDeviceName?: string | undefined;
+  byHelpdesk?: boolean;
   removedByHelpdesk?: number;
+  passkeysRemoved?: number;
+  backupCodesVoided?: number;
   helpdeskReason?: string | undefined;
 };
 
@@ -84,8 +90,9 @@ export class AuthenticatorService {
     return rows.map(({ id, name, createdAt, lastUsedAt }) => ({ id, name, createdAt, lastUsedAt }));
   }
 
-  async hasDevices(accountId: string): Promise<boolean> {
-    return (await this.repositories.authenticators.countForAccount(accountId)) > 0;
+  /** Whether a password alone no longer completes a sign-in: the account has a device or a passkey. */
+  async hasSecondFactor(accountId: string): Promise<boolean> {
+    return (await this.repositories.authenticators.countSecondFactors(accountId)) > 0;
   }
 
   /** A new secret, sealed into the form so that a retry after a wrong code keeps the same key. */
@@ -178,19 +185,33 @@ export class AuthenticatorService {
   }
 
   /**
-   * Helpdesk: the next sign-in is password only, at basic, until the person enrols again. The
-   * person is mailed, with the helpdesk's reason when one was given, in the language they last
-   * used, from the service (no school's sign-in is involved).
+   * Helpdesk, for someone who lost everything: every authenticator device and passkey is removed
+   * and every backup code voided, together, so the next sign-in is password only, at basic, until
+   * the person sets up a second factor again. The person is mailed, with the helpdesk's reason
+   * when one was given, in the language they last used, from the service (no school's sign-in is
+   * involved).
    */
-  async resetAll(account: Account, reason?: string): Promise<number> {
-    // Whoever is signed in with a code from the lost device loses that session and its tokens.
-    const removed = await this.transaction(async (repositories) => {
-      const count = await repositories.authenticators.deleteAllFor(account.id);
+  async resetAll(account: Account, reason?: string): Promise<SecondFactorsReset> {
+    // Whoever is signed in with the lost device (or passkey, or code) loses that session and its tokens.
+    const reset = await this.transaction(async (repositories) => {
+      const removed = {
+        devices: await repositories.authenticators.deleteAllFor(account.id),
+        passkeys: await repositories.passkeys.deleteAllFor(account.id),
+        backupCodes: await repositories.backupCodes.deleteAllFor(account.id),
+      };
       await endSessions(repositories, account.id);
-      return count;
+      return removed;
     });
-    if (removed > 0) await this.notify(account, 'device-removed', null, { removedByHelpdesk: removed, helpdeskReason: reason });
-    return removed;
+    if (reset.devices + reset.passkeys + reset.backupCodes > 0) {
+      await this.notify(account, 'device-removed', null, {
+        byHelpdesk: true,
+        removedByHelpdesk: reset.devices,
+        passkeysRemoved: reset.passkeys,
+        backupCodesVoided: reset.backupCodes,
+        helpdeskReason: reason,
+      });
+    }
+    return reset;
   }
 
   private openEnrolment(account: Account, enrolment: string): string | null {

@@ -1,6 +1,7 @@
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { RequestContext } from './audit.ts';
+import { bothFactorsAtOnce } from './access.ts';
 import type { AuthenticationService, CredentialCheck } from './authentication.ts';
 
 /** How recent proof must be to change credentials: a few minutes, in one place. */
@@ -10,7 +11,7 @@ export const FRESH_PROOF_SECONDS = 5 * 60;
  * The provider session a change is made from. `loginTs` is when the password was given at
  * sign-in: the code and enrolment steps keep it, so it never stands for a code alone.
  */
-export type ProofSession = { sessionUid: string; accountId: string; loginTs: number | undefined };
+export type ProofSession = { sessionUid: string; accountId: string; loginTs: number | undefined; amr?: readonly string[] | undefined };
 
 export type FreshProof = {
   fresh: boolean;
@@ -41,12 +42,13 @@ export class FreshProofService {
 
   async check(session: ProofSession, now = Date.now()): Promise<FreshProof> {
     const [devices, proofs] = await Promise.all([
-      this.repositories.authenticators.countForAccount(session.accountId),
+      this.repositories.authenticators.countSecondFactors(session.accountId),
       this.repositories.sessionProofs.latest(session.sessionUid, session.accountId),
     ]);
     const since = now - FRESH_PROOF_SECONDS * 1000;
     const passwordAt = Math.max((session.loginTs ?? 0) * 1000, proofs.passwordAt?.getTime() ?? 0);
-    const codeAt = proofs.codeAt?.getTime() ?? 0;
+    // A passkey sign-in proved both factors at once, when it signed in.
+    const codeAt = Math.max(proofs.codeAt?.getTime() ?? 0, bothFactorsAtOnce(session.amr) ? (session.loginTs ?? 0) * 1000 : 0);
     const needsCode = devices > 0;
     return { fresh: passwordAt >= since && (!needsCode || codeAt >= since), needsCode, codeDeviceId: proofs.codeDeviceId };
   }
@@ -56,7 +58,7 @@ export class FreshProofService {
    * same throttled, audited checks as sign-in; nothing is recorded unless everything asked is right.
    */
   async confirm(account: Account, session: ProofSession, password: string, code: string, where: RequestContext): Promise<Confirmation> {
-    const needsCode = (await this.repositories.authenticators.countForAccount(account.id)) > 0;
+    const needsCode = (await this.repositories.authenticators.countSecondFactors(account.id)) > 0;
     if (!password) return { ok: false, field: 'password', check: undefined, needsCode };
     if (needsCode && !code.trim()) return { ok: false, field: 'code', check: undefined, needsCode };
     const passwordCheck = await this.authentication.checkPasswordOf(account, password, where);
@@ -67,6 +69,15 @@ export class FreshProofService {
     await this.repositories.sessionProofs.record(session.sessionUid, account.id, 'password', null, at);
     if (codeCheck?.ok) await this.recordCode(session, codeCheck.deviceId ?? null, at);
     return { ok: true };
+  }
+
+  /**
+   * A passkey with user verification is both factors at once: proof of the password and of the
+   * code for this session ("Confirm with a passkey"; a passkey sign-in counts through its amr).
+   */
+  async recordPasskey(session: ProofSession, at = new Date()): Promise<void> {
+    await this.repositories.sessionProofs.record(session.sessionUid, session.accountId, 'password', null, at);
+    await this.recordCode(session, null, at);
   }
 
   /** A code passed at sign-in, or by saving a new device, is proof of the code for this session. */

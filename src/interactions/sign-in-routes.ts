@@ -1,9 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { showEnrolment, submitEnrolment } from '../account/enrolment-page.ts';
-import { isUsable, loginTsFor, ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
-import type { Account } from '../db/entities/index.ts';
-import type { ProofSession } from '../domain/fresh-proof.ts';
+import { loginTsFor, ACR_BASIC, ACR_HIGHER, AMR_PASSWORD, AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
 import { forms } from '../http/forms.ts';
 import { PageError } from '../http/page-error.ts';
 import { AUTHENTICATOR_PROMPT, ENROL_OFFER_PROMPT, SCHOOL_ACCESS_PROMPT, SCHOOL_CHOICE_PROMPT } from '../oidc/policy.ts';
@@ -20,55 +18,20 @@ import {
 import { manageAccountLink } from './branding.ts';
 import { takeResetEmail } from './password-routes.ts';
 import { confirmationRefusal, refusalOf } from './refusals.ts';
+import { secondStep } from './second-step.ts';
 import { codeForm, confirmForm, loginForm, parseForm, schoolForm, uidParam } from './schemas.ts';
 
 /** The pages of a sign-in: password, authenticator code, no-access, the enrolment offer. */
 export function signInRoutes(deps: PageDeps) {
   const { provider, services, csrf, devices } = deps;
-  const { page, say, interaction, schoolNameFor, systemNameFor, finish } = pageHelpers(deps);
+  const { page, say, interaction, schoolNameFor, finish } = pageHelpers(deps);
   const router = new Router();
 
-  const accountOf = async (details: InteractionDetails) => {
-    const account = details.session?.accountId ? await services.accounts.findById(details.session.accountId) : null;
-    if (!isUsable(account)) throw EXPIRED_SIGN_IN;
-    return account;
-  };
+  const { accountOf, sessionOf, stepUpOf, contextOf, passed } = secondStep(deps);
 
-  /**
-   * The provider session this sign-in continues. Its loginTs is when the password was given: the
-   * code and enrolment steps pass it on unchanged, so auth_time, the absolute session lifetime and
-   * fresh proof never count a code alone as a new sign-in.
-   */
-  const sessionOf = async (details: InteractionDetails, account: Account): Promise<ProofSession & { loginTs: number }> => {
-    const uid = details.session?.uid;
-    const session = uid ? await provider.Session.findByUid(uid) : undefined;
-    if (!session?.loginTs || session.accountId !== account.id) throw EXPIRED_SIGN_IN;
-    return { sessionUid: session.uid, accountId: account.id, loginTs: session.loginTs };
-  };
-
-  /**
-   * When the school system asked for higher access (acr_values) on a session without a code, the
-   * code and enrolment pages say which system asked and why: `stepUp` is its name.
-   */
-  const stepUpOf = async (ctx: Context, details: InteractionDetails): Promise<{ stepUp?: string }> =>
-    details.prompt.name === AUTHENTICATOR_PROMPT && details.prompt.reasons.includes('higher_requested')
-      ? { stepUp: (await systemNameFor(details)) ?? say(ctx, 'signin.stepUp.thisSystem') }
-      : {};
-
-  /** The code page, with its step-up words and the way to Account settings. */
+  /** The second step's page: the code, and the other ways the account has (backup codes, passkeys). */
   const codePage = async (ctx: Context, details: InteractionDetails, error?: string, status = 200) =>
-    page(
-      ctx,
-      'code',
-      {
-        uid: details.uid,
-        schoolName: await schoolNameFor(details),
-        ...(await stepUpOf(ctx, details)),
-        manageAccount: manageAccountLink(details.params.client_id),
-        error,
-      },
-      status,
-    );
+    page(ctx, 'code', { ...(await contextOf(ctx, details, await accountOf(details))), error }, status);
 
   /** The login page; a refused password also offers the way to Account settings. */
   const loginPage = async (
@@ -181,11 +144,7 @@ export function signInRoutes(deps: PageDeps) {
       const refusal = refusalOf(check, 'code');
       return codePage(ctx, details, say(ctx, refusal.words), refusal.status);
     }
-    await services.freshProof.recordCode(session, check.deviceId ?? null);
-    if (check.trustBrowser) devices.trust(ctx, account.id, loginTsFor(account, Date.now()));
-    return finish(ctx, {
-      login: { accountId: account.id, acr: ACR_HIGHER, amr: AMR_PASSWORD_AND_CODE, remember: true, ts: session.loginTs },
-    });
+    return passed(ctx, account, session, { amr: AMR_PASSWORD_AND_CODE, deviceId: check.deviceId, trustBrowser: check.trustBrowser });
   });
 
   router.post('/interaction/:uid/abort', forms, csrf.verify, async (ctx) => {

@@ -9,7 +9,16 @@ import { registerWordHelpers } from '../i18n/handlebars.ts';
 import { DEFAULT_LANGUAGE, isLanguage, type Language } from '../i18n/languages.ts';
 import type { Words } from '../i18n/words.ts';
 
-export type MailTemplate = 'password-reset' | 'password-changed' | 'device-added' | 'device-removed' | 'guessing-warning';
+export type MailTemplate =
+  | 'password-reset'
+  | 'password-changed'
+  | 'device-added'
+  | 'device-removed'
+  | 'guessing-warning'
+  | 'backup-codes-created'
+  | 'backup-code-used'
+  | 'passkey-added'
+  | 'passkey-removed';
 
 /**
  * One mail to one person. `language`: the page's language when the person is on one, else the
@@ -37,6 +46,10 @@ const AREAS: Record<MailTemplate, string> = {
   'device-added': 'deviceAdded',
   'device-removed': 'deviceRemoved',
   'guessing-warning': 'guessingWarning',
+  'backup-codes-created': 'backupCodesCreated',
+  'backup-code-used': 'backupCodeUsed',
+  'passkey-added': 'passkeyAdded',
+  'passkey-removed': 'passkeyRemoved',
 };
 
 /**

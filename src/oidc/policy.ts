@@ -1,5 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import { ACR_BASIC, ACR_HIGHER, passedCode, type AccessService } from '../domain/access.ts';
+import { ACR_BASIC, ACR_HIGHER, passedSecondFactor, type AccessService } from '../domain/access.ts';
 
 const { Prompt, Check, base } = interactionPolicy;
 
@@ -97,7 +97,7 @@ export function createInteractionPolicy(access: AccessService) {
       'interaction_required',
       async (ctx: KoaContextWithOIDC) => {
         const { accountId, amr } = sessionOf(ctx);
-        if (!accountId || passedCode(amr)) return Check.NO_NEED_TO_PROMPT;
+        if (!accountId || passedSecondFactor(amr)) return Check.NO_NEED_TO_PROMPT;
         return higherAccessRequested(acrRequestOf(ctx)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
       },
     ),

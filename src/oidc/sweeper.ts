@@ -22,7 +22,8 @@ export function startSweeper(repositories: Repositories, intervalSeconds: number
       // Fresh proof lasts minutes; an hour-old row can never count again.
       const sessionProofs = await repositories.sessionProofs.deleteOlderThan(new Date(Date.now() - 3_600_000));
       const deliveries = await repositories.outboundDeliveries.deleteFinished(new Date(Date.now() - 7 * 86_400_000));
-      const swept = { payloads, resetLinks, counters, unknownAddressStreaks, schoolChoices, sessionProofs, deliveries };
+      const challenges = await repositories.webauthnChallenges.deleteExpired(before);
+      const swept = { payloads, resetLinks, counters, unknownAddressStreaks, schoolChoices, sessionProofs, deliveries, challenges };
       if (Object.values(swept).some((count) => count > 0)) logger.info(swept, 'swept expired rows');
     } catch (error) {
       logger.warn({ err: error }, 'sweep failed; will retry');

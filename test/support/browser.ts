@@ -52,3 +52,33 @@ export async function axeViolations(page: Page): Promise<Array<{ id: string; nod
     return result.violations.map((violation) => ({ id: violation.id, nodes: violation.nodes.map((node) => node.html) }));
   });
 }
+
+/**
+ * A platform authenticator on the page, through DevTools (WebAuthn.addVirtualAuthenticator): CTAP2,
+ * internal transport, resident keys, user verification that always succeeds, presence simulated.
+ * `backupEligible` makes its new credentials syncable passkeys (BE flag), as a phone's would be.
+ */
+export async function addVirtualAuthenticator(page: Page, options: { backupEligible?: boolean; userVerified?: boolean } = {}) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      ctap2Version: 'ctap2_1',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: options.userVerified ?? true,
+      automaticPresenceSimulation: true,
+      ...(options.backupEligible ? { defaultBackupEligibility: true, defaultBackupState: true } : {}),
+    },
+  });
+  return {
+    authenticatorId,
+    /** The credentials it holds (id, rpId, userHandle, signCount, isResidentCredential). */
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+    /** Makes the next user verification fail (or succeed again). */
+    setUserVerified: (isUserVerified: boolean) => cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified }),
+    remove: () => cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId }),
+  };
+}

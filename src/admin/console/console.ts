@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 import { accountSession } from '../../account/session.ts';
 import type { Account } from '../../db/entities/index.ts';
-import { passedCode } from '../../domain/access.ts';
+import { passedSecondFactor } from '../../domain/access.ts';
 import type { DomainError } from '../../domain/errors.ts';
 import { PageError } from '../../http/page-error.ts';
 import type { Message } from '../../i18n/words.ts';
@@ -104,7 +104,7 @@ export function consoleHelpers(deps: PageDeps) {
   async function administrator(ctx: Context): Promise<Administrator | null> {
     const current = await sessions.current(ctx);
     const stepped = ctx.cookies.get(STEP_UP_COOKIE) === '1';
-    if (!current || !passedCode(current.amr)) {
+    if (!current || !passedSecondFactor(current.amr)) {
       if (ctx.method !== 'GET') throw new PageError(401, 'signedOut');
       if (current && stepped) {
         throw new PageError(403, 'consoleNeedsCode');

@@ -51,6 +51,16 @@ export class AuthenticatorsRepository {
     return Number(rows[0]?.count ?? 0);
   }
 
+  /** Authenticator devices and passkeys together, in one round trip (every authorization asks). */
+  async countSecondFactors(accountId: string): Promise<number> {
+    const rows: Array<{ count: string }> = await this.db.query(
+      `SELECT (SELECT count(*) FROM authenticator_devices WHERE account_id = $1)
+            + (SELECT count(*) FROM passkeys WHERE account_id = $1) AS count`,
+      [accountId],
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
   async insert(device: { id: string; accountId: string; name: string; secretSealed: string; step: number }): Promise<void> {
     // The enrolment code counts as used, so it cannot be replayed at the next login.
     await this.db.query(

@@ -3,6 +3,7 @@ import { AccountsRepository } from './accounts.ts';
 import { AdminRolesRepository } from './admin-roles.ts';
 import { AuditRepository } from './audit.ts';
 import { AuthenticatorsRepository } from './authenticators.ts';
+import { BackupCodesRepository } from './backup-codes.ts';
 import { ChangesRepository } from './changes.ts';
 import { ClientLoginUrisRepository, ClientSchoolsRepository } from './client-schools.ts';
 import { ClientsRepository } from './clients.ts';
@@ -10,12 +11,14 @@ import { OidcPayloadsRepository } from './oidc-payloads.ts';
 import { GrantSchoolsRepository } from './grant-schools.ts';
 import { MembershipsRepository } from './memberships.ts';
 import { OutboundDeliveriesRepository } from './outbound-deliveries.ts';
+import { PasskeysRepository } from './passkeys.ts';
 import { ResetTokensRepository } from './reset-tokens.ts';
 import { SchoolsRepository } from './schools.ts';
 import { SecretsRepository } from './secrets.ts';
 import { SessionProofsRepository } from './session-proofs.ts';
 import { StaffImportRepository } from './staff-import.ts';
 import { ThrottleRepository } from './throttle.ts';
+import { WebAuthnChallengesRepository } from './webauthn-challenges.ts';
 
 export type Repositories = ReturnType<typeof repositoriesFor>;
 
@@ -31,6 +34,7 @@ export function repositoriesFor(manager: EntityManager, afterCommit: (work: () =
     adminRoles: new AdminRolesRepository(manager),
     audit: new AuditRepository(manager),
     authenticators: new AuthenticatorsRepository(manager),
+    backupCodes: new BackupCodesRepository(manager),
     changes: new ChangesRepository(manager),
     clientSchools: new ClientSchoolsRepository(manager),
     clients: new ClientsRepository(manager),
@@ -39,12 +43,14 @@ export function repositoriesFor(manager: EntityManager, afterCommit: (work: () =
     grantSchools: new GrantSchoolsRepository(manager),
     memberships: new MembershipsRepository(manager),
     outboundDeliveries: new OutboundDeliveriesRepository(manager),
+    passkeys: new PasskeysRepository(manager),
     resetTokens: new ResetTokensRepository(manager),
     schools: new SchoolsRepository(manager),
     secrets: new SecretsRepository(manager),
     sessionProofs: new SessionProofsRepository(manager),
     staffImport: new StaffImportRepository(manager),
     throttle: new ThrottleRepository(manager),
+    webauthnChallenges: new WebAuthnChallengesRepository(manager),
   };
 }
 

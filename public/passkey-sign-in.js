@@ -1,0 +1,1 @@
+// Passkeys at sign-in: filled in by issue 13's work.

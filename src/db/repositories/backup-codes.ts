@@ -1,0 +1,51 @@
+import type { EntityManager } from 'typeorm';
+
+/** How many of the account's current backup codes are left, and when they were made (null: none made). */
+export type BackupCodeSummary = { left: number; createdAt: Date | null };
+
+export class BackupCodesRepository {
+  private readonly db: EntityManager;
+
+  constructor(db: EntityManager) {
+    this.db = db;
+  }
+
+  /** The new set replaces every code the account had, used or not (call inside a transaction). */
+  async replaceAll(accountId: string, codeHashes: readonly string[]): Promise<void> {
+    await this.db.query(`DELETE FROM backup_codes WHERE account_id = $1`, [accountId]);
+    await this.db.query(`INSERT INTO backup_codes (account_id, code_hash) SELECT $1, hash FROM unnest($2::text[]) AS hash`, [
+      accountId,
+      codeHashes,
+    ]);
+  }
+
+  /**
+   * Spends a code: true only for the one request that marks it used, so two concurrent uses of
+   * one code cannot both pass.
+   */
+  async spend(accountId: string, codeHash: string): Promise<boolean> {
+    const [, affected] = (await this.db.query(
+      `UPDATE backup_codes SET used_at = now() WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL`,
+      [accountId, codeHash],
+    )) as [unknown[], number];
+    return affected > 0;
+  }
+
+  async summary(accountId: string): Promise<BackupCodeSummary> {
+    const rows: Array<{ left: string; created_at: Date | null }> = await this.db.query(
+      `SELECT count(*) FILTER (WHERE used_at IS NULL) AS left, min(created_at) AS created_at FROM backup_codes WHERE account_id = $1`,
+      [accountId],
+    );
+    return { left: Number(rows[0]?.left ?? 0), createdAt: rows[0]?.created_at ?? null };
+  }
+
+  /** Voids every code of the account; answers how many were still unused. */
+  async deleteAllFor(accountId: string): Promise<number> {
+    const rows: Array<{ unused: string }> = await this.db.query(
+      `WITH gone AS (DELETE FROM backup_codes WHERE account_id = $1 RETURNING used_at)
+       SELECT count(*) FILTER (WHERE used_at IS NULL) AS unused FROM gone`,
+      [accountId],
+    );
+    return Number(rows[0]?.unused ?? 0);
+  }
+}
