@@ -65,7 +65,12 @@ test('school, client and user commands print exactly one JSON object each', asyn
   const user = await adminJson('user', 'add', '--email', 'Head@Brook.example', '--name', 'Pat Head', '--school', `${school.id}:higher`);
   const again = await adminJson('user', 'add', '--email', 'head@brook.example', '--school', String(school.id));
   expect(again.id).toBe(user.id);
-  expect(await adminJson('user', 'mfa-reset', '--email', 'head@brook.example')).toEqual({ id: user.id, removed: 0 });
+  expect(await adminJson('user', 'mfa-reset', '--email', 'head@brook.example')).toEqual({
+    id: user.id,
+    removed: 0,
+    passkeys_removed: 0,
+    backup_codes_voided: 0,
+  });
   expect(await adminJson('user', 'lock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'locked' });
   expect(await adminJson('user', 'unlock', '--email', 'head@brook.example')).toEqual({ id: user.id, status: 'active', released: 0 });
 }, 120_000);

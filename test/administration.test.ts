@@ -526,4 +526,39 @@ describe('the audit trail', () => {
       detail: { reason, actor: actorOf(helpdesk) },
     });
   });
+
+  test('resetting authenticators also removes the passkeys and voids the backup codes, in one go, and the mail says so', async () => {
+    const person = await addStaff(services, 'everything@hill.example', [{ schoolId: hill.id, accessLevel: 'higher' }]);
+    await services.repositories.passkeys.insert({
+      id: crypto.randomUUID(),
+      accountId: person.id,
+      credentialId: crypto.randomBytes(16).toString('base64url'),
+      publicKey: crypto.randomBytes(77),
+      signCount: 0,
+      transports: ['internal'],
+      backupEligible: true,
+      backedUp: true,
+      aaguid: null,
+      name: 'Laptop',
+    });
+    const hashes = Array.from({ length: 10 }, () => crypto.randomBytes(32).toString('base64url'));
+    await services.repositories.backupCodes.replaceAll(person.id, hashes);
+    await services.repositories.backupCodes.spend(person.id, hashes[0]!);
+    expect(await services.repositories.authenticators.countSecondFactors(person.id)).toBe(1);
+
+    expect(await services.admin.people.resetAuthenticators(helpdesk, person.id, 'Lost bag')).toMatchObject({
+      removed: 0,
+      passkeysRemoved: 1,
+      backupCodesVoided: 9,
+    });
+    expect(await services.repositories.passkeys.countForAccount(person.id)).toBe(0);
+    expect(await services.repositories.backupCodes.summary(person.id)).toEqual({ left: 0, createdAt: null });
+    expect(await services.repositories.authenticators.countSecondFactors(person.id)).toBe(0);
+    const mail = await smtp.waitFor('everything@hill.example', /authenticator was removed/);
+    expect(mail.text.replace(/\s+/g, ' ')).toContain('The passkey of the account was removed.');
+    expect(mail.text.replace(/\s+/g, ' ')).toContain('Your backup codes no longer work.');
+    expect(mail.text.replace(/\s+/g, ' ')).toContain('Lost bag');
+    const view = await services.admin.people.get(helpdesk, person.id);
+    expect(view).toMatchObject({ devices: 0, passkeys: 0, backupCodesLeft: 0 });
+  });
 });

@@ -170,8 +170,13 @@ export const commands: Record<string, Command> = {
     const reason = one(options.reason) === undefined ? undefined : parse(text(500), one(options.reason), 'reason');
     const account = await services.admin.people.resetAuthenticators(operator, accountId, reason);
     return {
-      json: { id: account.id, removed: account.removed },
-      text: `Removed ${account.removed} authenticator device(s) from ${account.email}.`,
+      json: {
+        id: account.id,
+        removed: account.removed,
+        passkeys_removed: account.passkeysRemoved,
+        backup_codes_voided: account.backupCodesVoided,
+      },
+      text: `Removed ${account.removed} authenticator device(s) and ${account.passkeysRemoved} passkey(s) from ${account.email}, and voided ${account.backupCodesVoided} unused backup code(s).`,
     };
   },
 

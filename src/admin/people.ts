@@ -22,6 +22,8 @@ export type PersonView = {
   status: Account['status'];
   hasPassword: boolean;
   devices: number;
+  passkeys: number;
+  backupCodesLeft: number;
   lastSignIn: Date | null;
   memberships: Array<{ schoolId: string; schoolName: string; level: AccessLevel }>;
 };
@@ -113,8 +115,10 @@ export class PeopleAdministration {
     const all = await this.deps.repositories.memberships.listForAccount(account.id);
     const visible = authority.helpdesk ? all : all.filter(({ school }) => authority.schoolIds.has(school.id));
     if (visible.length === 0 && !authority.helpdesk) return null;
-    const [devices, lastSignIn] = await Promise.all([
+    const [devices, passkeys, backupCodes, lastSignIn] = await Promise.all([
       this.deps.repositories.authenticators.countForAccount(account.id),
+      this.deps.repositories.passkeys.countForAccount(account.id),
+      this.deps.repositories.backupCodes.summary(account.id),
       // A school administrator learns nothing of the person's other schools, their sign-ins included.
       this.deps.repositories.audit.lastSignIn(account.id, schoolScope(authority)),
     ]);
@@ -125,6 +129,8 @@ export class PeopleAdministration {
       status: account.status,
       hasPassword: account.passwordHash !== null,
       devices,
+      passkeys,
+      backupCodesLeft: backupCodes.left,
       lastSignIn,
       memberships: visible.map(({ school, accessLevel }) => ({ schoolId: school.id, schoolName: school.name, level: accessLevel })),
     };

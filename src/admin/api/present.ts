@@ -30,6 +30,8 @@ export const present = {
     status: person.status,
     has_password: person.hasPassword,
     devices: person.devices,
+    passkeys: person.passkeys,
+    backup_codes_left: person.backupCodesLeft,
     last_sign_in: person.lastSignIn?.toISOString() ?? null,
     memberships: person.memberships.map((m) => ({ school_id: m.schoolId, school_name: m.schoolName, level: m.level })),
   }),

@@ -185,7 +185,11 @@ export const API_ROUTES: ApiRoute[] = [
     [
       ['lock', 'Lock the account: every session and token ends', 'lock'],
       ['unlock', 'Unlock the account, and lift the locks of wrong guesses', 'unlock'],
-      ['mfa-reset', 'Remove every authenticator device (the person is mailed, with the reason)', 'resetAuthenticators'],
+      [
+        'mfa-reset',
+        'Remove every authenticator device and passkey and void the backup codes (the person is mailed, with the reason)',
+        'resetAuthenticators',
+      ],
     ] as const
   ).map(([action, summary, method]) =>
     route({

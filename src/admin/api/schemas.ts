@@ -81,6 +81,8 @@ const person = z.object({
   status: z.enum(['active', 'locked']),
   has_password: z.boolean(),
   devices: z.number().int().describe('Authenticator devices enrolled.'),
+  passkeys: z.number().int().describe('Passkeys registered.'),
+  backup_codes_left: z.number().int().describe('Unused backup codes.'),
   last_sign_in: z.string().nullable(),
   memberships: z
     .array(z.object({ school_id: z.uuid(), school_name: z.string(), level: fields.level }))
