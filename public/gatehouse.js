@@ -20,3 +20,12 @@
     button.hidden = false;
   }
 })();
+
+// Print (backup codes): the button is rendered hidden and shown only when this script runs, since
+// printing needs it; without the script the page still offers the download and the browser's own print.
+(() => {
+  for (const button of document.querySelectorAll('button[data-print]')) {
+    button.addEventListener('click', () => window.print());
+    button.hidden = false;
+  }
+})();

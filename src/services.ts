@@ -84,7 +84,17 @@ export async function createServices(database: Database, config: AppConfig, logg
   const authenticators = new AuthenticatorService(repositories, transaction, box, mailer, logger, audit, {
     serviceName: config.serviceName,
   });
-  const authentication = new AuthenticationService(repositories, throttle, authenticators, audit, mailer, logger, config.passwordHash);
+  const backupCodes = new BackupCodeService({ repositories, transaction, box, mailer, logger, audit });
+  const authentication = new AuthenticationService(
+    repositories,
+    throttle,
+    authenticators,
+    audit,
+    mailer,
+    logger,
+    config.passwordHash,
+    backupCodes,
+  );
   const outbound = new OutboundDeliveryService(repositories, audit, logger, {
     ...DEFAULT_SCHEDULE,
     baseSeconds: config.outbound.retryBaseSeconds,
@@ -126,7 +136,7 @@ export async function createServices(database: Database, config: AppConfig, logg
     clients,
     throttle,
     authenticators,
-    backupCodes: new BackupCodeService({ repositories, transaction, box, mailer, logger, audit }),
+    backupCodes,
     passkeys: new PasskeyService({
       repositories,
       transaction,

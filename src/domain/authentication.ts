@@ -9,6 +9,7 @@ import { isUsable, trustedSince } from './access.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import type { AuthenticatorService } from './authenticators.ts';
 import { BackgroundWork } from './background.ts';
+import type { BackupCodeSpender } from './backup-codes.ts';
 
 /**
  * `trustBrowser`: the sign-in is complete with this check (a right code, or a right password for
@@ -20,7 +21,18 @@ export type CredentialCheck =
   | { ok: false; reason: 'invalid' | 'locked' | 'blocked' }
   | { ok: false; reason: 'throttled'; lockedUntil: Date };
 
-type Guarded = { event: string; factor: Factor; subject: string; loginName: string; known?: Account | undefined };
+/** `detail`: what the audit event says beyond the outcome, read once the check is done. */
+type Guarded = {
+  event: string;
+  factor: Factor;
+  subject: string;
+  loginName: string;
+  known?: Account | undefined;
+  detail?: () => Record<string, unknown> | undefined;
+};
+
+/** A right backup code's check says how many are left. */
+export type BackupCodeCheck = Exclude<CredentialCheck, { ok: true }> | (Extract<CredentialCheck, { ok: true }> & { left: number });
 
 /**
  * Every check of a credential goes through here, so every one is counted and slowed the same
@@ -36,7 +48,9 @@ export class AuthenticationService {
   private readonly background: BackgroundWork;
   private readonly logger: Logger;
   private readonly passwordHash: PasswordHashCost;
+  private readonly backupCodes: BackupCodeSpender | undefined;
 
+  /** `backupCodes`: where backup codes are spent; only tests of the other checks leave it out. */
   constructor(
     repositories: Repositories,
     throttle: ThrottleService,
@@ -45,6 +59,7 @@ export class AuthenticationService {
     mailer: Mailer,
     logger: Logger,
     passwordHash: PasswordHashCost = DEFAULT_PASSWORD_HASH,
+    backupCodes?: BackupCodeSpender,
   ) {
     this.repositories = repositories;
     this.throttle = throttle;
@@ -54,6 +69,7 @@ export class AuthenticationService {
     this.background = new BackgroundWork(logger);
     this.logger = logger;
     this.passwordHash = passwordHash;
+    this.backupCodes = backupCodes;
   }
 
   /** Unknown email, no password yet and a wrong password all answer 'invalid' after the same work. */
@@ -106,6 +122,35 @@ export class AuthenticationService {
   }
 
   /**
+   * A backup code in place of an authenticator code: counted with codes (factor 'code', per
+   * account), so it buys no guesses of its own and shares their pauses, blocks and warnings. A
+   * right one is spent (once only, whatever runs at the same time), the audit event says how many
+   * are left, and so does a mail to the person.
+   */
+  async checkBackupCode(account: Account, code: string, where: RequestContext): Promise<BackupCodeCheck> {
+    let left: number | undefined;
+    const verify = async () => {
+      if (!this.backupCodes) throw new Error('Backup codes are not available to this service.');
+      left = (await this.backupCodes.spend(account, code))?.left;
+      return left === undefined ? null : account;
+    };
+    const guarded = {
+      event: 'sign_in.backup_code',
+      factor: 'code' as const,
+      subject: accountSubject(account.id),
+      loginName: account.email,
+      known: account,
+      detail: () => (left === undefined ? undefined : { left }),
+    };
+    const check = await this.guarded(guarded, where, verify);
+    if (!check.ok) return check;
+    // Right means spent: verify answered the account only once it knew how many were left.
+    const remaining = left!;
+    await this.backupCodes!.notifyUsed(check.account, remaining, where);
+    return { ...check, left: remaining };
+  }
+
+  /**
    * A right password whose stored hash has another cost than PASSWORD_HASH is hashed again at
    * this cost, after the answer (the person does not wait for a second hash).
    */
@@ -147,7 +192,7 @@ export class AuthenticationService {
       email: what.loginName,
       clientId: where.clientId,
       ip: where.ip,
-      detail: device ? { trustedDevice: true } : undefined,
+      detail: detailOf(device, what.detail?.()),
     });
     return result;
   }
@@ -200,4 +245,10 @@ export class AuthenticationService {
       detail: { factor },
     });
   }
+}
+
+/** The audit detail of a check: whether it came from a trusted browser, and what the check adds. */
+function detailOf(device: string | undefined, more: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!device && !more) return undefined;
+  return { ...(device ? { trustedDevice: true } : {}), ...more };
 }

@@ -9,6 +9,7 @@ import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { notFound, validationError } from './errors.ts';
 import { endSessions } from './access.ts';
+import { voidBackupCodesWithoutSecondFactor } from './backup-codes.ts';
 
 export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
 
@@ -171,16 +172,28 @@ export class AuthenticatorService {
     const device = devices.find((candidate) => candidate.id === deviceId);
     if (!device) throw notFound('That device is not on your account.', { key: 'devices.notOnAccount' });
     const usedDevice = provenWith && provenWith !== deviceId ? devices.find((candidate) => candidate.id === provenWith) : undefined;
-    await this.repositories.authenticators.delete(account.id, deviceId);
+    const voidedCodes = await this.transaction(async (repositories) => {
+      await repositories.authenticators.delete(account.id, deviceId);
+      return voidBackupCodesWithoutSecondFactor(repositories, account.id);
+    });
     await this.audit.record({
       event: 'authenticator.remove',
       outcome: 'success',
       accountId: account.id,
       email: account.email,
       ...where,
-      detail: { deviceId, name: device.name, ...(usedDevice ? { provenWith: usedDevice.id, provenWithName: usedDevice.name } : {}) },
+      detail: {
+        deviceId,
+        name: device.name,
+        ...(usedDevice ? { provenWith: usedDevice.id, provenWithName: usedDevice.name } : {}),
+        ...(voidedCodes > 0 ? { backupCodesVoided: voidedCodes } : {}),
+      },
     });
-    await this.notify(account, 'device-removed', device.name, { where, usedDeviceName: usedDevice?.name });
+    await this.notify(account, 'device-removed', device.name, {
+      where,
+      usedDeviceName: usedDevice?.name,
+      ...(voidedCodes > 0 ? { backupCodesVoided: voidedCodes } : {}),
+    });
     return device;
   }
 

@@ -1,17 +1,74 @@
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { BackupCodeSummary } from '../db/repositories/backup-codes.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
+import { validationError } from './errors.ts';
 
 export const BACKUP_CODE_COUNT = 10;
+export const BACKUP_CODE_LENGTH = 10;
+/**
+ * Lower-case letters and digits, without the ones read or typed as one another (0 o, 1 l i):
+ * 31 symbols, so a code holds about 49.5 bits, far beyond what the code throttle lets anyone try.
+ */
+export const BACKUP_CODE_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+const SHAPE = new RegExp(`^[${BACKUP_CODE_ALPHABET}]{${BACKUP_CODE_LENGTH}}$`);
+/** Longer than any way of writing a code (spaces between every character included): not one. */
+const LONGEST_TYPED = 64;
+
+/**
+ * A code as typed (any case, with spaces or hyphens anywhere) in the one form it is hashed in,
+ * or null when it cannot be a backup code at all.
+ */
+export function normaliseBackupCode(typed: string): string | null {
+  if (typed.length > LONGEST_TYPED) return null;
+  const code = typed.toLowerCase().replace(/[\s-]+/g, '');
+  return SHAPE.test(code) ? code : null;
+}
+
+/** `xxxxx-xxxxx`: two groups are easier to read out, copy and type than ten characters in a row. */
+export const formatBackupCode = (code: string) => `${code.slice(0, 5)}-${code.slice(5)}`;
+
+function newCode(): string {
+  let code = '';
+  for (let i = 0; i < BACKUP_CODE_LENGTH; i += 1) code += BACKUP_CODE_ALPHABET[crypto.randomInt(BACKUP_CODE_ALPHABET.length)];
+  return code;
+}
+
+/** BACKUP_CODE_COUNT different codes (the table's key would refuse a repeated one). */
+function newCodes(): string[] {
+  const codes = new Set<string>();
+  while (codes.size < BACKUP_CODE_COUNT) codes.add(newCode());
+  return [...codes];
+}
+
+/**
+ * Backup codes stand in for a second factor, so they live only while the account has one: when
+ * the last device or passkey goes, so do the codes (else they would come back to life with the
+ * next device, long after the person forgot them). Answers how many unused codes were voided.
+ */
+export async function voidBackupCodesWithoutSecondFactor(
+  repositories: Pick<Repositories, 'authenticators' | 'backupCodes'>,
+  accountId: string,
+): Promise<number> {
+  if ((await repositories.authenticators.countSecondFactors(accountId)) > 0) return 0;
+  return repositories.backupCodes.deleteAllFor(accountId);
+}
+
+/** What spending a backup code can do: the narrow view the credential checks need. */
+export type BackupCodeSpender = Pick<BackupCodeService, 'spend' | 'notifyUsed'>;
 
 /**
  * Backup codes (DESIGN.md "Recovery and passkeys"): ten single-use codes shown once, kept only as
  * keyed hashes; a new set voids the old. One stands in for an authenticator code.
- * SKELETON: implemented by the backup-codes work (see /work/wt/prompts/13-backup-codes.md).
+ *
+ * Each is kept as HMAC-SHA256 under a key derived from the key store's, over the account id and
+ * the code: the table alone (a backup, a leaked dump) cannot be searched offline for the codes,
+ * and the same code on two accounts is stored differently.
  */
 export class BackupCodeService {
   protected readonly deps: {
@@ -22,6 +79,7 @@ export class BackupCodeService {
     logger: Logger;
     audit: AuditService;
   };
+  #key: Buffer | undefined;
 
   constructor(deps: BackupCodeService['deps']) {
     this.deps = deps;
@@ -32,13 +90,77 @@ export class BackupCodeService {
     return this.deps.repositories.backupCodes.summary(accountId);
   }
 
-  /** A new set of BACKUP_CODE_COUNT codes, in the form shown to the person; the old ones stop working. */
-  async create(_account: Account, _where: RequestContext): Promise<string[]> {
-    throw new Error('not implemented yet');
+  /**
+   * A new set of BACKUP_CODE_COUNT codes, in the form shown to the person; the old ones stop
+   * working, used or not, in the same transaction. The caller has checked fresh proof. Codes
+   * stand in for a second factor, so an account needs one first.
+   */
+  async create(account: Account, where: RequestContext): Promise<string[]> {
+    const { repositories, transaction, audit } = this.deps;
+    if ((await repositories.authenticators.countSecondFactors(account.id)) === 0) {
+      throw validationError('Add an authenticator device or a passkey before creating backup codes.', 'backupCodes', {
+        key: 'recovery.section.needSecondFactor',
+      });
+    }
+    const codes = newCodes();
+    const hashes = codes.map((code) => this.hash(account.id, code));
+    await transaction((scoped) => scoped.backupCodes.replaceAll(account.id, hashes));
+    await audit.record({
+      event: 'backup_codes.create',
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      clientId: where.clientId,
+      ip: where.ip,
+      detail: { count: codes.length },
+    });
+    await this.mail(account, where, 'backup-codes-created', {});
+    return codes.map(formatBackupCode);
   }
 
-  /** Spends the code if it is one of the account's unused ones; how many are left after, or null if it is not. */
-  async spend(_account: Account, _code: string): Promise<{ left: number } | null> {
-    throw new Error('not implemented yet');
+  /**
+   * Spends the code if it is one of the account's unused ones; how many are left after, or null
+   * if it is not. Anything that cannot be a code is refused before the database is asked; of two
+   * requests spending one code at once, the conditional update lets exactly one through.
+   */
+  async spend(account: Account, code: string): Promise<{ left: number } | null> {
+    const normalised = normaliseBackupCode(code);
+    if (!normalised) return null;
+    const { backupCodes } = this.deps.repositories;
+    if (!(await backupCodes.spend(account.id, this.hash(account.id, normalised)))) return null;
+    return { left: (await backupCodes.summary(account.id)).left };
+  }
+
+  /**
+   * Tells the person a code was used and how many are left (none: make new ones), in the language
+   * of the page it was used on, from the school whose sign-in it was. Failures are logged: the
+   * sign-in it tells about has already happened.
+   */
+  async notifyUsed(account: Account, left: number, where: RequestContext): Promise<void> {
+    await this.mail(account, where, 'backup-code-used', { left });
+  }
+
+  private hash(accountId: string, normalised: string): string {
+    this.#key ??= this.deps.box.deriveKey('backup-codes');
+    return crypto.createHmac('sha256', this.#key).update(`${accountId}:${normalised}`).digest('base64url');
+  }
+
+  private async mail(
+    account: Account,
+    where: RequestContext,
+    template: 'backup-codes-created' | 'backup-code-used',
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await this.deps.mailer.send({
+        to: account.email,
+        template,
+        language: languageOfMail(account, where),
+        schoolName: where.schoolName,
+        data: { name: account.name, email: account.email, ...data, when: new Date() },
+      });
+    } catch (error) {
+      this.deps.logger.error({ err: error, template }, 'could not send the backup code notification');
+    }
   }
 }

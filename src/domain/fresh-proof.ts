@@ -3,6 +3,7 @@ import type { Repositories } from '../db/repositories/index.ts';
 import type { RequestContext } from './audit.ts';
 import { bothFactorsAtOnce } from './access.ts';
 import type { AuthenticationService, CredentialCheck } from './authentication.ts';
+import { normaliseBackupCode } from './backup-codes.ts';
 
 /** How recent proof must be to change credentials: a few minutes, in one place. */
 export const FRESH_PROOF_SECONDS = 5 * 60;
@@ -56,6 +57,8 @@ export class FreshProofService {
   /**
    * The "confirm it's you" page: the password, then (with a device) a code. Each goes through the
    * same throttled, audited checks as sign-in; nothing is recorded unless everything asked is right.
+   * The code may be a backup code: someone who lost their phone signs in with one, and must then
+   * confirm to remove the lost device and add a new one. It is spent and mailed as at sign-in.
    */
   async confirm(account: Account, session: ProofSession, password: string, code: string, where: RequestContext): Promise<Confirmation> {
     const needsCode = (await this.repositories.authenticators.countSecondFactors(account.id)) > 0;
@@ -63,12 +66,19 @@ export class FreshProofService {
     if (needsCode && !code.trim()) return { ok: false, field: 'code', check: undefined, needsCode };
     const passwordCheck = await this.authentication.checkPasswordOf(account, password, where);
     if (!passwordCheck.ok) return { ok: false, field: 'password', check: passwordCheck, needsCode };
-    const codeCheck = needsCode ? await this.authentication.checkCode(account, code, where) : undefined;
+    const codeCheck = needsCode ? await this.checkCode(account, code, where) : undefined;
     if (codeCheck && !codeCheck.ok) return { ok: false, field: 'code', check: codeCheck, needsCode };
     const at = new Date();
     await this.repositories.sessionProofs.record(session.sessionUid, account.id, 'password', null, at);
     if (codeCheck?.ok) await this.recordCode(session, codeCheck.deviceId ?? null, at);
     return { ok: true };
+  }
+
+  /** A 6-digit code never has the shape of a backup code, so the shape says which was typed. */
+  private checkCode(account: Account, code: string, where: RequestContext): Promise<CredentialCheck> {
+    return normaliseBackupCode(code)
+      ? this.authentication.checkBackupCode(account, code, where)
+      : this.authentication.checkCode(account, code, where);
   }
 
   /**

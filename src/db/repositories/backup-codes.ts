@@ -12,6 +12,8 @@ export class BackupCodesRepository {
 
   /** The new set replaces every code the account had, used or not (call inside a transaction). */
   async replaceAll(accountId: string, codeHashes: readonly string[]): Promise<void> {
+    // One replacement per account at a time: two at once would each delete only what they saw and leave both sets.
+    await this.db.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [accountId]);
     await this.db.query(`DELETE FROM backup_codes WHERE account_id = $1`, [accountId]);
     await this.db.query(`INSERT INTO backup_codes (account_id, code_hash) SELECT $1, hash FROM unnest($2::text[]) AS hash`, [
       accountId,
