@@ -155,8 +155,18 @@ export function accountRoutes(deps: PageDeps) {
     return null;
   }
 
-  const confirmPage = (ctx: Context, needsCode: boolean, next: string, errors: Record<string, string> = {}, status = 200) =>
-    page(ctx, 'confirm', { tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, ...errors }, status);
+  /** With passkeys on the account, the page offers "Confirm with a passkey" too (src/account/passkey-routes.ts). */
+  const confirmPage = async (
+    ctx: Context,
+    current: SignedInAccount,
+    needsCode: boolean,
+    next: string,
+    errors: Record<string, string> = {},
+    status = 200,
+  ) => {
+    const withPasskey = (await services.passkeys.list(current.account.id)).length > 0;
+    page(ctx, 'confirm', { tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, withPasskey, ...errors }, status);
+  };
 
   const returnPathOf = (value: unknown) => {
     const parsed = accountReturnPath.safeParse(value);
@@ -167,7 +177,7 @@ export function accountRoutes(deps: PageDeps) {
     const current = await signedIn(ctx);
     if (!current) return;
     const { needsCode } = await services.freshProof.check(current.session);
-    confirmPage(ctx, needsCode, returnPathOf(ctx.query.next));
+    await confirmPage(ctx, current, needsCode, returnPathOf(ctx.query.next));
   });
 
   router.post(CONFIRM, forms, csrf.verify, async (ctx) => {
@@ -181,7 +191,14 @@ export function accountRoutes(deps: PageDeps) {
       return ctx.redirect(next);
     }
     const refusal = confirmationRefusal(outcome);
-    confirmPage(ctx, outcome.needsCode, next, { [`${outcome.field}Error`]: helpers.say(ctx, refusal.words) }, refusal.status);
+    await confirmPage(
+      ctx,
+      current,
+      outcome.needsCode,
+      next,
+      { [`${outcome.field}Error`]: helpers.say(ctx, refusal.words) },
+      refusal.status,
+    );
   });
 
   router.get(`${KEYS}/new`, async (ctx) => {
@@ -244,6 +261,10 @@ export function accountRoutes(deps: PageDeps) {
 
   const kit: AccountPages = { router, services, csrf, page, say: helpers.say, signedIn, freshProofOrConfirm, whereOf };
   backupCodeRoutes(kit);
-  passkeyRoutes(kit);
+  passkeyRoutes(kit, {
+    confirmPage: async (ctx, current, next, errors, status) =>
+      confirmPage(ctx, current, (await services.freshProof.check(current.session)).needsCode, next, errors, status),
+    recordSecondFactor: (ctx, amr) => sessions.recordCodePassed(ctx, amr),
+  });
   return router;
 }

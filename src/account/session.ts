@@ -61,13 +61,14 @@ export function accountSession(provider: Provider, services: Services) {
   }
 
   /**
-   * Saving a device proves a current code from it, so the session now counts as having passed
-   * one (otherwise adding a first device would sign the person out of this page).
+   * Saving a device proves a current code from it, and adding a passkey proves the passkey, so the
+   * session now counts as having passed a second factor (otherwise adding the first one would sign
+   * the person out of this page). `amr` is what was proven (a passkey's from `passkeyAmr`).
    */
-  async function recordCodePassed(ctx: Context): Promise<void> {
+  async function recordCodePassed(ctx: Context, amr: string[] = AMR_PASSWORD_AND_CODE): Promise<void> {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return;
-    session.amr = AMR_PASSWORD_AND_CODE;
+    session.amr = amr;
     session.acr = ACR_HIGHER;
     await saveExistingSession(session, Math.max(1, session.exp - Math.floor(Date.now() / 1000)));
   }

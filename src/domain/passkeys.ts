@@ -1,14 +1,24 @@
-import type {
-  AuthenticationResponseJSON,
-  PublicKeyCredentialCreationOptionsJSON,
-  PublicKeyCredentialRequestOptionsJSON,
-  RegistrationResponseJSON,
+// READY
+import crypto from 'node:crypto';
+import {
+  type AuthenticationResponseJSON,
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
 } from '@simplewebauthn/server';
 import type { Logger } from 'pino';
 import type { Account } from '../db/entities/index.ts';
+import type { PasskeyRow } from '../db/repositories/passkeys.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import { languageOfMail, type Mailer } from '../mail/mailer.ts';
+import { isUsable, passkeyAmr } from './access.ts';
+import { voidBackupCodesWithoutSecondFactor } from './backup-codes.ts';
 import type { AuditService, RequestContext } from './audit.ts';
+import { type DomainError, notFound, validationError } from './errors.ts';
 
 /** What Account settings lists: like a device, plus whether the passkey may be synced between devices. */
 export type Passkey = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null; synced: boolean };
@@ -28,10 +38,81 @@ export type PasskeyCheck = { ok: true; account: Account; passkey: Passkey; amr: 
  */
 export type Ceremony = { purpose: 'register' | 'confirm' | 'sign_in' | 'second_step'; binding: string };
 
+export const PASSKEY_NAME_MAX = 60;
+/** Long enough to find the phone or the security key, short enough that a challenge is not worth stealing. */
+const CEREMONY_MS = 5 * 60 * 1000;
+/** ES256 and RS256: what every platform authenticator and security key offers (COSE ids). */
+const ALGORITHMS = [-7, -257];
+/** The database's limit on a credential id; anything longer is not one of ours. */
+const CREDENTIAL_ID_MAX = 1400;
+
+/** What each refusal says: `message` in English for logs and the API, `words` for the person's page. */
+const REFUSED = {
+  nameRequired: ['Give this passkey a name, like "My laptop".', 'name', { key: 'passkeys.add.nameRequired' }],
+  nameTooLong: [
+    `Use at most ${PASSKEY_NAME_MAX} characters for the name.`,
+    'name',
+    { key: 'passkeys.add.nameTooLong', values: { max: PASSKEY_NAME_MAX } },
+  ],
+  failed: ['The passkey could not be created. Try again.', 'passkey', { key: 'passkeys.add.failed' }],
+  duplicate: ['This passkey is already registered. Choose another one.', 'passkey', { key: 'passkeys.add.duplicate' }],
+} as const;
+const refused = (why: keyof typeof REFUSED) => {
+  const [message, field, words] = REFUSED[why];
+  return validationError(message, field, { ...words });
+};
+
+/** What is wrong with a passkey's name (trimmed, 1 to 60 characters), or undefined when nothing is. */
+export function passkeyNameRefusal(name: unknown): DomainError | undefined {
+  const trimmed = typeof name === 'string' ? name.trim() : '';
+  if (trimmed.length === 0) return refused('nameRequired');
+  if (trimmed.length > PASSKEY_NAME_MAX) return refused('nameTooLong');
+  return undefined;
+}
+
+/** The refusal of a registration that is not one (what a page posts when the browser sent nothing usable). */
+export const passkeyNotCreated = () => refused('failed');
+
+/** What the audit trail calls an assertion of each purpose. */
+const ASSERTION_EVENT = {
+  sign_in: 'sign_in.passkey',
+  second_step: 'sign_in.passkey_second_step',
+  confirm: 'reauth.passkey',
+} as const;
+type AssertionPurpose = keyof typeof ASSERTION_EVENT;
+
+/** Challenges are kept hashed: a copy of the table answers no ceremony. */
+const challengeHash = (challenge: string) => crypto.createHash('sha256').update(challenge, 'utf8').digest('base64url');
+
+/** The WebAuthn user handle: the account id's 16 bytes, nothing personal. */
+const userHandleOf = (accountId: string) => new Uint8Array(Buffer.from(accountId.replaceAll('-', ''), 'hex'));
+
+const publicPasskey = (row: PasskeyRow): Passkey => ({
+  id: row.id,
+  name: row.name,
+  createdAt: row.createdAt,
+  lastUsedAt: row.lastUsedAt,
+  synced: row.backupEligible,
+});
+
+/** Why an assertion was refused, for the audit trail (the person only ever hears "invalid"). */
+class Refusal {
+  readonly reason: string;
+  readonly detail: Record<string, unknown>;
+  readonly owner: Account | null;
+
+  constructor(reason: string, owner: Account | null = null, detail: Record<string, unknown> = {}) {
+    this.reason = reason;
+    this.owner = owner;
+    this.detail = detail;
+  }
+}
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 /**
  * Passkeys (WebAuthn Level 3, @simplewebauthn/server): the relying party id is ISSUER's host and
  * the only origin ISSUER's origin.
- * SKELETON: implemented by the passkeys work (see /work/wt/prompts/13-passkeys-account.md).
  */
 export class PasskeyService {
   protected readonly deps: {
@@ -43,41 +124,149 @@ export class PasskeyService {
     issuer: string;
     serviceName: string;
   };
+  private readonly rpID: string;
+  private readonly origin: string;
 
   constructor(deps: PasskeyService['deps']) {
     this.deps = deps;
+    const issuer = new URL(deps.issuer);
+    this.rpID = issuer.hostname;
+    this.origin = issuer.origin;
   }
 
-  async list(_accountId: string): Promise<Passkey[]> {
-    return [];
+  async list(accountId: string): Promise<Passkey[]> {
+    return (await this.deps.repositories.passkeys.listForAccount(accountId)).map(publicPasskey);
   }
 
   /** Options to create a discoverable credential with user verification for `account`, excluding those it has. */
-  async registrationOptions(_account: Account, _sessionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
-    throw new Error('not implemented yet');
+  async registrationOptions(account: Account, sessionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    const existing = await this.deps.repositories.passkeys.listForAccount(account.id);
+    const options = await generateRegistrationOptions({
+      rpName: this.deps.serviceName,
+      rpID: this.rpID,
+      userID: userHandleOf(account.id),
+      userName: account.email,
+      userDisplayName: account.name || account.email,
+      attestationType: 'none',
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+      excludeCredentials: existing.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+      supportedAlgorithmIDs: ALGORITHMS,
+      timeout: CEREMONY_MS,
+    });
+    await this.remember({ purpose: 'register', binding: sessionUid }, options.challenge, account.id);
+    return options;
   }
 
   /** Verifies and stores a new passkey named `name`; audits and mails. Refusals are validation errors with words. */
   async register(
-    _account: Account,
-    _sessionUid: string,
-    _response: RegistrationResponseJSON,
-    _name: string,
-    _where: RequestContext,
+    account: Account,
+    sessionUid: string,
+    response: RegistrationResponseJSON,
+    name: string,
+    where: RequestContext,
   ): Promise<Passkey> {
-    throw new Error('not implemented yet');
+    // The name first: a refusal here leaves the challenge live, so the same response can be sent again.
+    const nameRefused = passkeyNameRefusal(name);
+    if (nameRefused) throw nameRefused;
+    const trimmed = name.trim();
+    const failed = async (reason: string, detail: Record<string, unknown> = {}) => {
+      await this.deps.audit.record({
+        event: 'passkey.register',
+        outcome: 'failure',
+        reason,
+        accountId: account.id,
+        email: account.email,
+        ...where,
+        detail,
+      });
+    };
+    let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+    try {
+      verification = await verifyRegistrationResponse({
+        response,
+        expectedChallenge: (challenge) => this.take({ purpose: 'register', binding: sessionUid }, challenge, account.id),
+        expectedOrigin: this.origin,
+        expectedRPID: this.rpID,
+        requireUserVerification: true,
+        supportedAlgorithmIDs: ALGORITHMS,
+      });
+    } catch (error) {
+      await failed('invalid', { error: errorMessage(error) });
+      throw refused('failed');
+    }
+    if (!verification.verified) {
+      await failed('invalid');
+      throw refused('failed');
+    }
+    const info = verification.registrationInfo;
+    const row = {
+      id: crypto.randomUUID(),
+      accountId: account.id,
+      credentialId: info.credential.id,
+      publicKey: info.credential.publicKey,
+      signCount: info.credential.counter,
+      transports: info.credential.transports ?? [],
+      backupEligible: info.credentialDeviceType === 'multiDevice',
+      backedUp: info.credentialBackedUp,
+      aaguid: info.aaguid,
+      name: trimmed,
+    };
+    // A credential id is unique everywhere: a second account claiming one would sign in as the first.
+    if (row.credentialId.length > CREDENTIAL_ID_MAX || !(await this.deps.repositories.passkeys.insert(row))) {
+      await failed('duplicate', { credentialId: row.credentialId });
+      throw refused('duplicate');
+    }
+    await this.deps.audit.record({
+      event: 'passkey.register',
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      ...where,
+      detail: { passkeyId: row.id, name: trimmed, synced: row.backupEligible, aaguid: row.aaguid },
+    });
+    await this.notify(account, 'passkey-added', trimmed, where);
+    return { id: row.id, name: trimmed, createdAt: new Date(), lastUsedAt: null, synced: row.backupEligible };
   }
 
-  async remove(_account: Account, _passkeyId: string, _where: RequestContext): Promise<Passkey> {
-    throw new Error('not implemented yet');
+  async remove(account: Account, passkeyId: string, where: RequestContext): Promise<Passkey> {
+    // Looked up among the account's own, so an id of someone else's (or no id at all) never reaches SQL.
+    const passkey = (await this.list(account.id)).find((candidate) => candidate.id === passkeyId);
+    const removed =
+      passkey &&
+      (await this.deps.transaction(async (repositories) => {
+        if (!(await repositories.passkeys.delete(account.id, passkey.id))) return null;
+        return { voidedCodes: await voidBackupCodesWithoutSecondFactor(repositories, account.id) };
+      }));
+    if (!passkey || !removed) throw notFound('That passkey is not on your account.', { key: 'passkeys.notOnAccount' });
+    await this.deps.audit.record({
+      event: 'passkey.remove',
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      ...where,
+      detail: { passkeyId: passkey.id, name: passkey.name, ...(removed.voidedCodes > 0 ? { backupCodesVoided: removed.voidedCodes } : {}) },
+    });
+    await this.notify(account, 'passkey-removed', passkey.name, where);
+    return passkey;
   }
 
   /**
    * Options for an assertion. `sign_in`: no account yet (discoverable credential, user
    * verification required). `second_step` and `confirm`: the account's own passkeys only.
    */
-  async authenticationOptions(_ceremony: Ceremony, _account?: Account): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    throw new Error('not implemented yet');
+  async authenticationOptions(ceremony: Ceremony, account?: Account): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const purpose = assertionPurpose(ceremony);
+    if (purpose !== 'sign_in' && !account) throw new Error(`a ${purpose} passkey ceremony needs the account`);
+    const own = purpose === 'sign_in' || !account ? undefined : await this.deps.repositories.passkeys.listForAccount(account.id);
+    const options = await generateAuthenticationOptions({
+      rpID: this.rpID,
+      ...(own ? { allowCredentials: own.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })) } : {}),
+      // After a password the passkey is the second factor: possession is enough, as with a code.
+      userVerification: purpose === 'second_step' ? 'preferred' : 'required',
+      timeout: CEREMONY_MS,
+    });
+    await this.remember(ceremony, options.challenge, purpose === 'sign_in' ? null : (account?.id ?? null));
+    return options;
   }
 
   /**
@@ -87,11 +276,139 @@ export class PasskeyService {
    * stored. Audited, success and failure. `afterPassword` decides `amr` (see passkeyAmr).
    */
   async verify(
-    _ceremony: Ceremony,
-    _response: AuthenticationResponseJSON,
-    _where: RequestContext,
-    _options: { account?: Account; afterPassword: boolean },
+    ceremony: Ceremony,
+    response: AuthenticationResponseJSON,
+    where: RequestContext,
+    options: { account?: Account; afterPassword: boolean },
   ): Promise<PasskeyCheck> {
-    throw new Error('not implemented yet');
+    const purpose = assertionPurpose(ceremony);
+    const event = ASSERTION_EVENT[purpose];
+    let outcome: { account: Account; row: PasskeyRow; userVerified: boolean } | Refusal;
+    try {
+      outcome = await this.check(purpose, ceremony.binding, response, options.account);
+    } catch (error) {
+      // Whatever a browser (or anyone) sends, the answer is a refusal, never a 5xx.
+      outcome = new Refusal('invalid_response', null, { error: errorMessage(error) });
+    }
+    if (outcome instanceof Refusal) {
+      const who = outcome.owner ?? options.account;
+      await this.deps.audit.record({
+        event,
+        outcome: 'failure',
+        reason: outcome.reason,
+        accountId: who?.id,
+        email: who?.email,
+        ...where,
+        detail: outcome.detail,
+      });
+      return { ok: false, reason: outcome.reason === 'locked' ? 'locked' : 'invalid' };
+    }
+    const { account, row, userVerified } = outcome;
+    const amr = passkeyAmr({ backupEligible: row.backupEligible, userVerified, afterPassword: options.afterPassword });
+    await this.deps.audit.record({
+      event,
+      outcome: 'success',
+      accountId: account.id,
+      email: account.email,
+      ...where,
+      detail: { passkeyId: row.id, name: row.name, userVerified, amr },
+    });
+    return { ok: true, account, passkey: { ...publicPasskey(row), lastUsedAt: new Date() }, amr };
   }
+
+  /** Every rule of an assertion in turn; the first one broken is the refusal. */
+  private async check(
+    purpose: AssertionPurpose,
+    binding: string,
+    response: AuthenticationResponseJSON,
+    expected: Account | undefined,
+  ): Promise<{ account: Account; row: PasskeyRow; userVerified: boolean } | Refusal> {
+    const credentialId: unknown = response?.id;
+    if (typeof credentialId !== 'string' || credentialId.length === 0 || credentialId.length > CREDENTIAL_ID_MAX) {
+      return new Refusal('malformed');
+    }
+    const row = await this.deps.repositories.passkeys.findByCredentialId(credentialId);
+    if (!row) return new Refusal('unknown_credential', null, { credentialId });
+    const owner = await this.deps.repositories.accounts.findById(row.accountId);
+    if (!owner) return new Refusal('unknown_credential', null, { credentialId });
+    const about = { passkeyId: row.id, name: row.name };
+    if (expected && expected.id !== owner.id) return new Refusal('other_account', expected, { ...about, ownerId: owner.id });
+    const handle: unknown = response.response?.userHandle;
+    const absent = handle === undefined || handle === null || handle === '';
+    // A discoverable sign-in names the account only through the handle: it must be the credential's.
+    if ((!absent || purpose === 'sign_in') && handle !== Buffer.from(userHandleOf(owner.id)).toString('base64url')) {
+      return new Refusal('user_handle', owner, about);
+    }
+    let challengeRefused = false;
+    let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+    try {
+      verification = await verifyAuthenticationResponse({
+        response,
+        expectedChallenge: async (challenge) => {
+          const taken = await this.take({ purpose, binding }, challenge, purpose === 'sign_in' ? null : owner.id);
+          challengeRefused = !taken;
+          return taken;
+        },
+        expectedOrigin: this.origin,
+        expectedRPID: this.rpID,
+        credential: { id: row.credentialId, publicKey: new Uint8Array(row.publicKey), counter: row.signCount, transports: row.transports },
+        requireUserVerification: purpose !== 'second_step',
+      });
+    } catch (error) {
+      return new Refusal(challengeRefused ? 'challenge' : 'assertion', owner, { ...about, error: errorMessage(error) });
+    }
+    const info = verification.authenticationInfo;
+    if (!verification.verified) return new Refusal('signature', owner, about);
+    // BE never changes for a credential: a different one claims to be another kind of authenticator.
+    if ((info.credentialDeviceType === 'multiDevice') !== row.backupEligible) {
+      return new Refusal('backup_eligibility', owner, { ...about, credentialDeviceType: info.credentialDeviceType });
+    }
+    // Only after the proof of possession, so a stranger learns nothing about the account.
+    if (!isUsable(owner)) return new Refusal('locked', owner, about);
+    if (!(await this.deps.repositories.passkeys.recordUse(row.id, row.signCount, info.newCounter, info.credentialBackedUp))) {
+      return new Refusal('counter', owner, { ...about, counter: info.newCounter });
+    }
+    return {
+      account: owner,
+      row: { ...row, signCount: info.newCounter, backedUp: info.credentialBackedUp },
+      userVerified: info.userVerified,
+    };
+  }
+
+  /** The live challenge of this ceremony, replacing any earlier one. */
+  private async remember(ceremony: Ceremony, challenge: string, accountId: string | null): Promise<void> {
+    const expiresAt = new Date(Date.now() + CEREMONY_MS);
+    await this.deps.repositories.webauthnChallenges.put(ceremony.purpose, ceremony.binding, challengeHash(challenge), accountId, expiresAt);
+  }
+
+  /**
+   * Whether `challenge` is the live one of this ceremony, issued for `accountId`: it is deleted
+   * as it is read, so it answers once, whichever process asks.
+   */
+  private async take(ceremony: Ceremony, challenge: string, accountId: string | null): Promise<boolean> {
+    if (typeof challenge !== 'string' || challenge.length === 0) return false;
+    const taken = await this.deps.repositories.webauthnChallenges.take(ceremony.purpose, ceremony.binding, challengeHash(challenge));
+    return taken !== undefined && taken.accountId === accountId;
+  }
+
+  /** In the language of the page the person is on (else their account's), from the school whose system they came through. */
+  private async notify(account: Account, template: 'passkey-added' | 'passkey-removed', passkeyName: string, where: RequestContext) {
+    try {
+      await this.deps.mailer.send({
+        to: account.email,
+        template,
+        language: languageOfMail(account, where),
+        schoolName: where?.schoolName,
+        data: { name: account.name, email: account.email, passkeyName, when: new Date() },
+      });
+    } catch (error) {
+      this.deps.logger.error({ err: error, template }, 'could not send the passkey notification');
+    }
+  }
+}
+
+/** `register` is a creation, never an assertion: options or answers for it here are a programming error. */
+function assertionPurpose(ceremony: Ceremony): AssertionPurpose {
+  if (ceremony.purpose === 'register') throw new Error('a register ceremony has no assertion');
+  return ceremony.purpose;
 }

@@ -75,5 +75,16 @@ export function secondStep(deps: PageDeps) {
     });
   }
 
-  return { page, say, accountOf, sessionOf, stepUpOf, contextOf, passed };
+  /**
+   * The second step's page: the code form, a passkey, or both, as the account has them. An account
+   * with passkeys and no authenticator device is asked for its passkey, so the title says so too.
+   */
+  async function codePage(ctx: Context, details: InteractionDetails, errors: { error?: string; passkeyError?: string } = {}, status = 200) {
+    const context = await contextOf(ctx, details, await accountOf(details));
+    const passkeyOnly = context.hasPasskeys && !context.hasDevices;
+    const title = passkeyOnly ? say(ctx, 'signin.passkey.secondStep.heading') : undefined;
+    return page(ctx, 'code', { ...context, passkeyOnly, title, ...errors }, status);
+  }
+
+  return { page, say, accountOf, sessionOf, stepUpOf, contextOf, passed, codePage };
 }

@@ -27,11 +27,11 @@ export function signInRoutes(deps: PageDeps) {
   const { page, say, interaction, schoolNameFor, finish } = pageHelpers(deps);
   const router = new Router();
 
-  const { accountOf, sessionOf, stepUpOf, contextOf, passed } = secondStep(deps);
+  const { accountOf, sessionOf, stepUpOf, passed, codePage: secondStepPage } = secondStep(deps);
 
   /** The second step's page: the code, and the other ways the account has (backup codes, passkeys). */
-  const codePage = async (ctx: Context, details: InteractionDetails, error?: string, status = 200) =>
-    page(ctx, 'code', { ...(await contextOf(ctx, details, await accountOf(details))), error }, status);
+  const codePage = (ctx: Context, details: InteractionDetails, error?: string, status = 200) =>
+    secondStepPage(ctx, details, { error }, status);
 
   /** The login page; a refused password also offers the way to Account settings. */
   const loginPage = async (

@@ -25,12 +25,13 @@ export class WebAuthnChallengesRepository {
    * was issued for (null for a sign-in, where nobody is known yet), or undefined if none matched.
    */
   async take(purpose: ChallengePurpose, binding: string, challengeHash: string): Promise<{ accountId: string | null } | undefined> {
-    const rows: Array<{ account_id: string | null }> = await this.db.query(
+    // TypeORM answers a DELETE with [rows, affected].
+    const [rows] = (await this.db.query(
       `DELETE FROM webauthn_challenges
         WHERE purpose = $1 AND binding = $2 AND challenge_hash = $3 AND expires_at > now()
         RETURNING account_id`,
       [purpose, binding, challengeHash],
-    );
+    )) as [Array<{ account_id: string | null }>, number];
     return rows[0] ? { accountId: rows[0].account_id } : undefined;
   }
 

@@ -1,0 +1,181 @@
+import type { Browser, Page } from 'playwright-core';
+import { hashPassword } from '../src/auth/passwords.ts';
+import { LANGUAGE_COOKIE } from '../src/http/language.ts';
+import { addVirtualAuthenticator, axeViolations, launchChromium } from './support/browser.ts';
+import { createTestStorage, type TestStorage } from './support/database.ts';
+import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { startSmtpServer } from './support/smtp.ts';
+
+/**
+ * Passkeys in Account settings, in Chromium with DevTools' virtual authenticator (CTAP2, internal
+ * transport, resident keys, user verification): add one after confirming it's you, see it listed
+ * and mailed, remove it; "Confirm with a passkey"; what the page says when the browser cannot or
+ * the person cancels; axe and 320 px on every new page, and the Welsh page once.
+ */
+
+let storage: TestStorage;
+let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+let gatehouse: TestGatehouse;
+let browser: Browser;
+let schoolId: string;
+const PASSWORD = 'the heron waits by the river';
+const KEYS = () => `${gatehouse.issuer}/account/security-keys`;
+
+beforeAll(async () => {
+  storage = await createTestStorage();
+  smtp = await startSmtpServer();
+  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
+  schoolId = (await gatehouse.services.schools.add({ name: 'Riverside High', postcode: 'RH1 2AB' })).id;
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await gatehouse?.close();
+  await smtp?.close();
+  await storage?.drop();
+});
+
+async function staff(email: string) {
+  const account = await gatehouse.services.accounts.addUser({ email, memberships: [{ schoolId, accessLevel: 'higher' }] });
+  await gatehouse.services.repositories.accounts.setPasswordHash(account.id, await hashPassword(PASSWORD));
+  return account;
+}
+
+/** Signed in to Account settings with the password, on a browser with a platform authenticator. */
+async function signedIn(email: string, options: { backupEligible?: boolean; language?: 'cy' } = {}) {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  if (options.language) {
+    await context.addCookies([
+      { name: LANGUAGE_COOKIE, value: `${options.language}.${Math.floor(Date.now() / 1000)}`, url: gatehouse.issuer, sameSite: 'Lax' },
+    ]);
+  }
+  const page = await context.newPage();
+  const authenticator = await addVirtualAuthenticator(page, { backupEligible: options.backupEligible ?? false });
+  await page.goto(`${gatehouse.issuer}/account`);
+  await page.locator('#email').fill(email);
+  await page.locator('#password').fill(PASSWORD);
+  await page.locator('main form button[type=submit]').first().click();
+  await page.waitForURL(/\/account\/security-keys$/);
+  return { context, page, authenticator };
+}
+
+/** Ten minutes pass: the sign-in and every proof of the account's sessions are older than the window. */
+const leaveUnattended = async (accountId: string) => ageSessionsOf(gatehouse, accountId);
+
+type Window = { document: { documentElement: { scrollWidth: number } } };
+
+/** No WCAG 2.2 AA violations at 1280 and 320 px, and nothing wider than a 320 px screen. */
+async function accessible(page: Page): Promise<void> {
+  for (const width of [1280, 320]) {
+    await page.setViewportSize({ width, height: 800 });
+    expect({ width, violations: await axeViolations(page) }).toEqual({ width, violations: [] });
+  }
+  const scrollWidth = await page.evaluate(() => (globalThis as unknown as Window).document.documentElement.scrollWidth);
+  expect({ page: new URL(page.url()).pathname, scrollWidth }).toEqual({
+    page: new URL(page.url()).pathname,
+    scrollWidth: Math.min(scrollWidth, 320),
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+async function createPasskey(page: Page, name: string) {
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create passkey' }).click();
+}
+
+test('add a passkey after confirming it’s you, see it listed and mailed, then remove it', async () => {
+  const account = await staff('add@riverside.example');
+  const { context, page, authenticator } = await signedIn(account.email);
+  await page.getByText('You have no passkeys yet.').waitFor();
+
+  await leaveUnattended(account.id);
+  await page.getByRole('link', { name: 'Add a passkey' }).click();
+  await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
+  // No passkey yet: nothing to confirm with but the password.
+  await expect(page.getByRole('button', { name: 'Confirm with a passkey' }).count()).resolves.toBe(0);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+  await page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
+  await expect(page.getByText('This browser cannot create passkeys.').isVisible()).resolves.toBe(false);
+  await accessible(page);
+
+  // No name: said in words before the browser is asked for anything.
+  await page.getByRole('button', { name: 'Create passkey' }).click();
+  await page.getByText('Give this passkey a name, like “My laptop”.').waitFor();
+  await expect(page.getByLabel('Name').getAttribute('aria-invalid')).resolves.toBe('true');
+  await expect(authenticator.credentials()).resolves.toEqual([]);
+  await accessible(page);
+
+  await createPasskey(page, 'Work laptop');
+  await page.getByText('Your new passkey is saved.').waitFor();
+  const row = page.getByRole('row', { name: /Work laptop/ });
+  await expect(row.getByRole('cell', { name: 'This device only' }).isVisible()).resolves.toBe(true);
+  await expect(row.getByRole('cell', { name: 'Never' }).isVisible()).resolves.toBe(true);
+  const [credential] = await authenticator.credentials();
+  expect(credential).toMatchObject({ isResidentCredential: true, rpId: new URL(gatehouse.issuer).hostname });
+  expect(Buffer.from(credential!.userHandle!, 'base64').toString('hex')).toBe(account.id.replaceAll('-', ''));
+  await smtp.waitFor(account.email, /A passkey was added/);
+  await accessible(page);
+
+  // The same device again: the browser says it holds one already, and the page says so in words.
+  await page.getByRole('link', { name: 'Add a passkey' }).click();
+  await createPasskey(page, 'Work laptop again');
+  await page.getByText('This device already has a passkey for your account.', { exact: false }).waitFor();
+  await page.getByRole('link', { name: 'Cancel' }).click();
+
+  await page.getByRole('link', { name: 'Remove Work laptop' }).click();
+  await page.getByRole('heading', { name: 'Remove “Work laptop”' }).waitFor();
+  await accessible(page);
+  await page.getByRole('button', { name: 'Remove this passkey' }).click();
+  await page.getByText('The passkey has been removed.').waitFor();
+  await page.getByText('You have no passkeys yet.').waitFor();
+  await smtp.waitFor(account.email, /A passkey was removed/);
+  await expect(gatehouse.services.passkeys.list(account.id)).resolves.toEqual([]);
+  await context.close();
+});
+
+test('a synced passkey is listed as synced, and confirms it’s you in one touch', async () => {
+  const account = await staff('confirm@riverside.example');
+  const { context, page } = await signedIn(account.email, { backupEligible: true });
+  await page.getByRole('link', { name: 'Add a passkey' }).click();
+  await createPasskey(page, 'Phone');
+  await page.getByText('Your new passkey is saved.').waitFor();
+  await expect(page.getByRole('row', { name: /Phone/ }).getByRole('cell', { name: 'Synced' }).isVisible()).resolves.toBe(true);
+
+  await leaveUnattended(account.id);
+  await page.getByRole('link', { name: 'Remove Phone' }).click();
+  await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
+  await accessible(page);
+  await page.getByRole('button', { name: 'Confirm with a passkey' }).click();
+  await page.getByRole('heading', { name: 'Remove “Phone”' }).waitFor();
+  const audit = await gatehouse.services.audit.forEmail(account.email);
+  expect(audit.find((event) => event.event === 'reauth.passkey')).toMatchObject({ outcome: 'success' });
+  await context.close();
+});
+
+test('a cancelled prompt is said on the page, in its language; without WebAuthn the page says so instead of a button', async () => {
+  const account = await staff('cancel@riverside.example');
+  const { context, page, authenticator } = await signedIn(account.email, { language: 'cy' });
+  await page.goto(`${KEYS()}/passkeys/new`);
+  await page.getByRole('heading', { name: 'Ychwanegu allwedd mynediad' }).waitFor();
+  await accessible(page);
+  await authenticator.setUserVerified(false);
+  await page.getByLabel('Enw').fill('Gliniadur');
+  await page.getByRole('button', { name: 'Creu allwedd mynediad' }).click();
+  await page.getByText('Ni chafodd yr allwedd mynediad ei chreu', { exact: false }).waitFor();
+  await expect(authenticator.credentials()).resolves.toEqual([]);
+  await context.close();
+
+  const withoutScripts = await browser.newContext({ locale: 'en-GB', javaScriptEnabled: false });
+  const plain = await withoutScripts.newPage();
+  await plain.goto(`${gatehouse.issuer}/account`);
+  await plain.locator('#email').fill((await staff('plain@riverside.example')).email);
+  await plain.locator('#password').fill(PASSWORD);
+  await plain.locator('main form button[type=submit]').first().click();
+  await plain.waitForURL(/\/account\/security-keys$/);
+  await plain.goto(`${KEYS()}/passkeys/new`);
+  await plain.getByText('This browser cannot create passkeys.', { exact: false }).waitFor();
+  await expect(plain.getByRole('button', { name: 'Create passkey' }).count()).resolves.toBe(0);
+  await withoutScripts.close();
+});
