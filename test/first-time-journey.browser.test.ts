@@ -144,7 +144,7 @@ test('the first-time journey in Welsh: forgot, mail, reset with the school’s n
   await expect(lang()).resolves.toBe('cy');
   await expect(page.getByLabel('Cyfeiriad e-bost').inputValue()).resolves.toBe('cari.jones@meadow.example');
   await page.getByLabel('Cyfrinair', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Mewngofnodi' }).click();
+  await page.getByRole('button', { name: 'Mewngofnodi', exact: true }).click();
 
   await page.getByRole('heading', { name: 'Rhowch eich cod' }).waitFor();
   await expect(lang()).resolves.toBe('cy');
@@ -189,7 +189,7 @@ test('show password: a button, only with the script, that shows the password whi
       event.preventDefault();
     });
   });
-  await page.getByRole('button', { name: 'Mewngofnodi' }).click();
+  await page.getByRole('button', { name: 'Mewngofnodi', exact: true }).click();
   await expect(page.evaluate(() => (globalThis as unknown as { typeWhenSent?: string }).typeWhenSent)).resolves.toBe('password');
   expect(await state()).toEqual({ type: 'password', pressed: 'false', text: 'Dangos' });
   await page.close();
