@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { createWords } from '../src/i18n/words.ts';
 import type { Language } from '../src/i18n/languages.ts';
-import { axeViolations, launchChromium } from './support/browser.ts';
+import { expectAccessible, launchChromium } from './support/browser.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { startRelyingPartyApp } from './support/relying-party-app.ts';
@@ -64,18 +64,6 @@ async function logIn(page: Page, email: string) {
   await page.locator('main form button[type=submit]').first().click();
 }
 
-/** Zero axe violations, and nothing wider than the screen, at 320 and 1280 px. */
-async function checkPage(page: Page, name: string) {
-  for (const width of [320, 1280]) {
-    await page.setViewportSize({ width, height: 900 });
-    expect({ name, width, violations: await axeViolations(page) }).toEqual({ name, width, violations: [] });
-    const scrollWidth = await page.evaluate(
-      () => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth,
-    );
-    expect({ name, width, fits: scrollWidth <= width }).toEqual({ name, width, fits: true });
-  }
-}
-
 const say = (language: Language, key: string, values?: Record<string, unknown>) => words.t(language, key, values);
 
 /** On the codes page: the codes a person (or a screen reader) reads off the list, each item one code. */
@@ -104,23 +92,23 @@ test('create codes from Security keys after confirming, download and print them,
   await page.getByLabel('Code').fill(codeFor(PHONE));
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('heading', { name: 'Backup codes' }).waitFor();
-  await checkPage(page, 'security-keys');
+  await expectAccessible(page, 'security-keys');
 
   // Some time later: creating codes asks for the password and a code first.
   await ageSessionsOf(gatehouse, account.id);
   await page.getByRole('link', { name: 'Create backup codes' }).click();
   await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
   await expect(page.getByText('A current code from your authenticator app, or one of your backup codes.').isVisible()).resolves.toBe(true);
-  await checkPage(page, 'confirm');
+  await expectAccessible(page, 'confirm');
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Code').fill(codeFor(PHONE, 1));
   await page.getByRole('button', { name: 'Confirm' }).click();
   await page.getByRole('heading', { name: 'Create backup codes' }).waitFor();
-  await checkPage(page, 'create-backup-codes');
+  await expectAccessible(page, 'create-backup-codes');
   await page.getByRole('button', { name: 'Create backup codes' }).click();
   await page.getByRole('heading', { name: 'Your backup codes' }).waitFor();
   expect(await page.title()).toBe('Your backup codes – Gatehouse');
-  await checkPage(page, 'backup-codes');
+  await expectAccessible(page, 'backup-codes');
 
   const codes = await codesOn(page);
   expect(codes).toHaveLength(10);
@@ -198,7 +186,7 @@ test('create codes from Security keys after confirming, download and print them,
   const second = await signIn(codes[4]!);
   await second.tab.getByText('That backup code is not right, or it has been used already.').waitFor();
   await expect(second.tab.getByLabel('Backup code').getAttribute('aria-invalid')).resolves.toBe('true');
-  await checkPage(second.tab, 'backup-code refused');
+  await expectAccessible(second.tab, 'backup-code refused');
   await second.tab.getByRole('link', { name: 'Use a code from your authenticator app instead' }).click();
   await second.tab.getByRole('heading', { name: 'Enter your code' }).waitFor();
   await second.fresh.close();
@@ -220,12 +208,12 @@ test('the backup code pages in Welsh', async () => {
   await page.getByRole('link', { name: say('cy', 'recovery.section.create') }).click();
   await page.getByRole('heading', { name: say('cy', 'recovery.create.heading') }).waitFor();
   expect(await page.title()).toBe(`${say('cy', 'titles.create-backup-codes')} – Gatehouse`);
-  await checkPage(page, 'create-backup-codes cy');
+  await expectAccessible(page, 'create-backup-codes cy');
   await page.getByRole('button', { name: say('cy', 'recovery.create.button') }).click();
   await page.getByRole('heading', { name: say('cy', 'recovery.codes.heading') }).waitFor();
   expect(await page.getAttribute('html', 'lang')).toBe('cy');
   expect(await page.title()).toBe(`${say('cy', 'titles.backup-codes')} – Gatehouse`);
-  await checkPage(page, 'backup-codes cy');
+  await expectAccessible(page, 'backup-codes cy');
   const codes = await codesOn(page);
   expect(codes).toHaveLength(10);
   await expect(page.getByRole('link', { name: say('cy', 'recovery.codes.download') }).getAttribute('download')).resolves.toBe(
@@ -242,7 +230,7 @@ test('the backup code pages in Welsh', async () => {
   await tab.getByRole('link', { name: say('cy', 'recovery.signIn.link') }).click();
   await tab.getByRole('heading', { name: say('cy', 'recovery.signIn.heading') }).waitFor();
   expect(await tab.getAttribute('html', 'lang')).toBe('cy');
-  await checkPage(tab, 'backup-code cy');
+  await expectAccessible(tab, 'backup-code cy');
   await tab.getByLabel(say('cy', 'recovery.signIn.label')).fill(codes[0]!);
   await tab.locator('main form button[type=submit]').first().click();
   await tab.locator('#welcome').waitFor();

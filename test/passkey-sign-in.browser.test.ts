@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Browser, Page } from 'playwright-core';
 import type { Account } from '../src/db/entities/index.ts';
-import { addVirtualAuthenticator, axeViolations, launchChromium } from './support/browser.ts';
+import { addVirtualAuthenticator, expectAccessible, launchChromium } from './support/browser.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { startRelyingPartyApp } from './support/relying-party-app.ts';
@@ -113,17 +113,6 @@ async function logInWithPassword(page: Page, email: string) {
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
-/** axe finds nothing at a desktop's width and a phone's, and at 320 px nothing scrolls sideways. */
-async function accessibleAtBothWidths(page: Page) {
-  for (const width of [1280, 320]) {
-    await page.setViewportSize({ width, height: 800 });
-    expect({ width, violations: await axeViolations(page) }).toEqual({ width, violations: [] });
-  }
-  const scrollWidth = await page.evaluate('document.documentElement.scrollWidth');
-  expect(scrollWidth).toBeLessThanOrEqual(320);
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
 test('"Sign in with a passkey" alone gives higher access; a removed passkey is refused in words', async () => {
   const account = await staff('head@riverside.example');
   const { context, page, authenticator } = await browserWithAuthenticator();
@@ -134,7 +123,7 @@ test('"Sign in with a passkey" alone gives higher access; a removed passkey is r
   const button = page.getByRole('button', { name: 'Sign in with a passkey' });
   await button.waitFor();
   if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/login.png`, fullPage: true });
-  await accessibleAtBothWidths(page);
+  await expectAccessible(page);
   await button.click();
   expect(await claimsAtSchoolSystem(page)).toMatchObject({
     sub: account.id,
@@ -156,7 +145,7 @@ test('"Sign in with a passkey" alone gives higher access; a removed passkey is r
     )
     .waitFor();
   await expect(page.getByLabel('Email address').isVisible()).resolves.toBe(true);
-  await accessibleAtBothWidths(page);
+  await expectAccessible(page);
   await context.close();
 });
 
@@ -205,7 +194,7 @@ test('an account with only a passkey is asked for it after the password: pwd hwk
   const button = page.getByRole('button', { name: 'Use your passkey' });
   await button.waitFor();
   if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/code-passkey.png`, fullPage: true });
-  await accessibleAtBothWidths(page);
+  await expectAccessible(page);
   await button.click();
   expect(await claimsAtSchoolSystem(page)).toMatchObject({
     acr: 'urn:gatehouse:acr:higher',
@@ -230,7 +219,7 @@ test('with a device and a passkey, the code page offers the passkey instead', as
   const instead = page.getByRole('button', { name: 'Use your passkey instead' });
   await instead.waitFor();
   if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/code-both.png`, fullPage: true });
-  await accessibleAtBothWidths(page);
+  await expectAccessible(page);
   await instead.click();
   expect(await claimsAtSchoolSystem(page)).toMatchObject({ acr: 'urn:gatehouse:acr:higher', amr: ['pwd', 'swk', 'user', 'mfa'] });
   await context.close();

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { LANGUAGE_COOKIE } from '../src/http/language.ts';
-import { addVirtualAuthenticator, axeViolations, launchChromium } from './support/browser.ts';
+import { addVirtualAuthenticator, expectAccessible, launchChromium } from './support/browser.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { startSmtpServer } from './support/smtp.ts';
@@ -63,22 +63,6 @@ async function signedIn(email: string, options: { backupEligible?: boolean; lang
 /** Ten minutes pass: the sign-in and every proof of the account's sessions are older than the window. */
 const leaveUnattended = async (accountId: string) => ageSessionsOf(gatehouse, accountId);
 
-type Window = { document: { documentElement: { scrollWidth: number } } };
-
-/** No WCAG 2.2 AA violations at 1280 and 320 px, and nothing wider than a 320 px screen. */
-async function accessible(page: Page): Promise<void> {
-  for (const width of [1280, 320]) {
-    await page.setViewportSize({ width, height: 800 });
-    expect({ width, violations: await axeViolations(page) }).toEqual({ width, violations: [] });
-  }
-  const scrollWidth = await page.evaluate(() => (globalThis as unknown as Window).document.documentElement.scrollWidth);
-  expect({ page: new URL(page.url()).pathname, scrollWidth }).toEqual({
-    page: new URL(page.url()).pathname,
-    scrollWidth: Math.min(scrollWidth, 320),
-  });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
 async function createPasskey(page: Page, name: string) {
   await page.getByLabel('Name').fill(name);
   await page.getByRole('button', { name: 'Create passkey' }).click();
@@ -98,14 +82,14 @@ test('add a passkey after confirming it’s you, see it listed and mailed, then 
   await page.getByRole('button', { name: 'Confirm', exact: true }).click();
   await page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
   await expect(page.getByText('This browser cannot create passkeys.').isVisible()).resolves.toBe(false);
-  await accessible(page);
+  await expectAccessible(page);
 
   // No name: said in words before the browser is asked for anything.
   await page.getByRole('button', { name: 'Create passkey' }).click();
   await page.getByText('Give this passkey a name, like “My laptop”.').waitFor();
   await expect(page.getByLabel('Name').getAttribute('aria-invalid')).resolves.toBe('true');
   await expect(authenticator.credentials()).resolves.toEqual([]);
-  await accessible(page);
+  await expectAccessible(page);
 
   await createPasskey(page, 'Work laptop');
   await page.getByText('Your new passkey is saved.').waitFor();
@@ -116,7 +100,7 @@ test('add a passkey after confirming it’s you, see it listed and mailed, then 
   expect(credential).toMatchObject({ isResidentCredential: true, rpId: new URL(gatehouse.issuer).hostname });
   expect(Buffer.from(credential!.userHandle!, 'base64').toString('hex')).toBe(account.id.replaceAll('-', ''));
   await smtp.waitFor(account.email, /A passkey was added/);
-  await accessible(page);
+  await expectAccessible(page);
 
   // The same device again: the browser says it holds one already, and the page says so in words.
   await page.getByRole('link', { name: 'Add a passkey' }).click();
@@ -126,7 +110,7 @@ test('add a passkey after confirming it’s you, see it listed and mailed, then 
 
   await page.getByRole('link', { name: 'Remove Work laptop' }).click();
   await page.getByRole('heading', { name: 'Remove “Work laptop”' }).waitFor();
-  await accessible(page);
+  await expectAccessible(page);
   await page.getByRole('button', { name: 'Remove this passkey' }).click();
   await page.getByText('The passkey has been removed.').waitFor();
   await page.getByText('You have no passkeys yet.').waitFor();
@@ -146,7 +130,7 @@ test('a synced passkey is listed as synced, and confirms it’s you in one touch
   await leaveUnattended(account.id);
   await page.getByRole('link', { name: 'Remove Phone' }).click();
   await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
-  await accessible(page);
+  await expectAccessible(page);
   await page.getByRole('button', { name: 'Confirm with a passkey' }).click();
   await page.getByRole('heading', { name: 'Remove “Phone”' }).waitFor();
   const audit = await gatehouse.services.audit.forEmail(account.email);
@@ -159,7 +143,7 @@ test('a cancelled prompt is said on the page, in its language; without WebAuthn 
   const { context, page, authenticator } = await signedIn(account.email, { language: 'cy' });
   await page.goto(`${KEYS()}/passkeys/new`);
   await page.getByRole('heading', { name: 'Ychwanegu allwedd mynediad' }).waitFor();
-  await accessible(page);
+  await expectAccessible(page);
   await authenticator.setUserVerified(false);
   await page.getByLabel('Enw').fill('Gliniadur');
   await page.getByRole('button', { name: 'Creu allwedd mynediad' }).click();

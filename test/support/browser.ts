@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { decodeQrPng, parseOtpauth } from './totp.ts';
 
@@ -81,4 +83,24 @@ export async function addVirtualAuthenticator(page: Page, options: { backupEligi
     setUserVerified: (isUserVerified: boolean) => cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified }),
     remove: () => cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId }),
   };
+}
+
+/**
+ * What every hosted page must be: zero axe WCAG 2.2 AA violations at a desktop's width (1280) and
+ * a small phone's (320), and at 320 px nothing wider than the screen (no sideways scrolling).
+ * `name` labels a failure. SCREENSHOTS=dir keeps a picture of the page at each width.
+ */
+export async function expectAccessible(page: Page, name = new URL(page.url()).pathname): Promise<void> {
+  for (const width of [1280, 320]) {
+    await page.setViewportSize({ width, height: 900 });
+    expect({ name, width, violations: await axeViolations(page) }).toEqual({ name, width, violations: [] });
+    const scrollWidth = await page.evaluate('document.documentElement.scrollWidth');
+    expect({ name, width, fits: Number(scrollWidth) <= width }).toEqual({ name, width, fits: true });
+    const shots = process.env.SCREENSHOTS;
+    if (shots) {
+      fs.mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, `${name.replace(/[^a-z0-9]+/gi, '-')}-${width}.png`), fullPage: true });
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
 }
