@@ -24,5 +24,6 @@ export default {
     '<rootDir>/test/audit-rules.test.ts',
     '<rootDir>/test/admin-rules.test.ts',
     '<rootDir>/test/staff-csv.test.ts',
+    '<rootDir>/test/backup-code-rules.test.ts',
   ],
 };
