@@ -75,7 +75,7 @@ function world(options: { serviceName?: string } = {}) {
       },
     },
     passkeys: { deleteAllFor: async () => held.passkeys },
-    backupCodes: { deleteAllFor: async () => held.backupCodes },
+    backupCodes: { lockAccount: async () => {}, deleteAllFor: async () => held.backupCodes },
     oidcPayloads: { revokeAccount: async (accountId: string) => void revoked.push(accountId) },
     accounts: { setSessionsNotBefore: async (accountId: string) => void sessionsEnded.push(accountId) },
   } as unknown as Repositories;

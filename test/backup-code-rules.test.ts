@@ -33,6 +33,7 @@ function codeWorld(options: { secondFactors?: number; key?: Buffer; failMail?: b
   const audits: Array<Record<string, unknown>> = [];
   const errors: unknown[] = [];
   const backupCodes = {
+    lockAccount: async () => void calls.push('lockAccount'),
     replaceAll: async (accountId: string, hashes: string[]) => {
       calls.push('replaceAll');
       rows.set(
@@ -162,7 +163,8 @@ describe('keeping and spending them', () => {
     const old = await service.create(account(), where);
     calls.length = 0;
     const renewed = await service.create(account(), where);
-    expect(calls).toEqual(['transaction', 'replaceAll']);
+    // The account is locked before anything is read, and the set is written under that lock.
+    expect(calls).toEqual(['transaction', 'lockAccount', 'replaceAll']);
     expect(rows.get('acc-1')).toHaveLength(10);
     expect(await service.spend(account(), old[0]!)).toBeNull();
     expect(await service.spend(account(), renewed[0]!)).toEqual({ left: 9 });
@@ -193,7 +195,23 @@ describe('keeping and spending them', () => {
       kind: 'validation',
       words: { key: 'recovery.section.needSecondFactor' },
     });
-    expect([calls, audits, mails]).toEqual([[], [], []]);
+    // Counted under the lock, in the transaction that would write (a factor removed meanwhile is seen).
+    expect([calls, audits, mails]).toEqual([['transaction', 'lockAccount'], [], []]);
+  });
+
+  test('a new set names the set it replaces: a page older than the current set gets a conflict, and nothing is written', async () => {
+    const { service, calls, audits } = codeWorld();
+    const first = await service.create(account(), where, 'none');
+    expect(first).toHaveLength(10);
+    calls.length = 0;
+    await expect(service.create(account(), where, 'none')).rejects.toMatchObject({
+      kind: 'conflict',
+      words: { key: 'recovery.create.alreadyShown' },
+    });
+    expect(calls).toEqual(['transaction', 'lockAccount']);
+    expect(audits).toHaveLength(1);
+    // The codes' world says every set was made at the epoch: naming it replaces it.
+    expect(await service.create(account(), where, '0')).toHaveLength(10);
   });
 
   test('a code is spent once; anything that is not a code is refused without asking the database', async () => {

@@ -5,6 +5,9 @@ import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support
 import { decodeAttribute, formAction, formField, qrImage, visibleText, type Page } from './support/agent.ts';
 import { startSmtpServer } from './support/smtp.ts';
 import { codeFor, decodeQrDataUrl, parseOtpauth } from './support/totp.ts';
+import { SoftAuthenticator } from './support/webauthn.ts';
+import { repositoriesFor } from '../src/db/repositories/index.ts';
+import { voidBackupCodesWithoutSecondFactor } from '../src/domain/backup-codes.ts';
 import {
   addClient,
   addSchool,
@@ -214,6 +217,87 @@ test('two sets made at once leave one set of ten, not twenty', async () => {
   expect(await storedHashes(email)).toHaveLength(10);
   const left = await Promise.all([first![0]!, second![0]!].map((code) => gatehouse.services.backupCodes.spend(account, code)));
   expect(left.filter((spent) => spent !== null)).toHaveLength(1);
+});
+
+test('two "Create backup codes" posts from one page at once: one shows codes, the other says they were shown, and the shown ones work', async () => {
+  const email = 'double-click@hill.example';
+  const { agent } = await withPhone(email);
+  const account = (await gatehouse.services.accounts.findByEmail(email))!;
+  for (let round = 0; round < 4; round += 1) {
+    const form = await agent.get(CREATE());
+    const post = () => agent.post(CREATE(), { _csrf: formField(form.html, '_csrf'), replacing: formField(form.html, 'replacing') });
+    const pages = await Promise.all([post(), post()]);
+    expect(pages.map((page) => page.status).sort()).toEqual([200, 409]);
+    const shown = codesOn(pages.find((page) => page.status === 200)!.html);
+    expect(shown).toHaveLength(10);
+    expect(codesOn(pages.find((page) => page.status === 409)!.html)).toEqual([]);
+    // The codes shown are the ones that work: no second set voided them.
+    expect(await gatehouse.services.backupCodes.spend(account, shown[round]!)).toEqual({ left: 9 });
+  }
+});
+
+/** An account with a phone (from withPhone), a passkey, and codes: two second factors, and codes standing in for them. */
+async function withPhoneAndPasskey(email: string) {
+  const { agent } = await staffWithCodes(email);
+  const account = (await gatehouse.services.accounts.findByEmail(email))!;
+  const authenticator = new SoftAuthenticator(new URL(gatehouse.issuer).origin);
+  const session = crypto.randomUUID();
+  const created = authenticator.create(await gatehouse.services.passkeys.registrationOptions(account, session));
+  const passkey = await gatehouse.services.passkeys.register(account, session, created, 'Laptop', { ip: '192.0.2.1' });
+  const [device] = await gatehouse.services.authenticators.list(account.id);
+  return { agent, account, passkey, device: device! };
+}
+
+test('the last two second factors removed at the same moment: the codes go with them, every time', async () => {
+  for (let round = 0; round < 5; round += 1) {
+    const email = `both-gone-${round}@hill.example`;
+    const { account, passkey, device } = await withPhoneAndPasskey(email);
+    expect(await storedHashes(email)).toHaveLength(10);
+    await Promise.all([
+      gatehouse.services.authenticators.remove(account, device.id, { ip: '192.0.2.1' }),
+      gatehouse.services.passkeys.remove(account, passkey.id, { ip: '192.0.2.1' }),
+    ]);
+    expect([round, await storedHashes(email)]).toEqual([round, []]);
+  }
+});
+
+test('codes made while the last second factor is removed are voided with it, or not made', async () => {
+  for (let round = 0; round < 5; round += 1) {
+    const email = `made-while-gone-${round}@hill.example`;
+    await withPhone(email);
+    const account = (await gatehouse.services.accounts.findByEmail(email))!;
+    const [device] = await gatehouse.services.authenticators.list(account.id);
+    const [made] = await Promise.allSettled([
+      gatehouse.services.backupCodes.create(account, { ip: '192.0.2.1' }),
+      gatehouse.services.authenticators.remove(account, device!.id, { ip: '192.0.2.1' }),
+    ]);
+    expect([round, await storedHashes(email)]).toEqual([round, []]);
+    if (made.status === 'rejected') expect(made.reason).toMatchObject({ words: { key: 'recovery.section.needSecondFactor' } });
+  }
+});
+
+test('codes asked for while the last second factor’s removal is under way are refused once it commits, not kept', async () => {
+  const email = 'removal-under-way@hill.example';
+  await withPhone(email);
+  const account = (await gatehouse.services.accounts.findByEmail(email))!;
+  const [device] = await gatehouse.services.authenticators.list(account.id);
+  // A removal of the phone in another process, held open after it voided the codes under the lock.
+  const runner = gatehouse.database.dataSource.createQueryRunner();
+  await runner.connect();
+  await runner.startTransaction();
+  const removal = repositoriesFor(runner.manager);
+  await removal.authenticators.delete(account.id, device!.id);
+  expect(await voidBackupCodesWithoutSecondFactor(removal, account.id)).toBe(0);
+  const making = gatehouse.services.backupCodes.create(account, { ip: '192.0.2.1' }).then(
+    () => 'made',
+    (error: { words?: { key: string } }) => error.words?.key,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runner.commitTransaction();
+  await runner.release();
+  // Counted before the removal committed, the phone would still be there and the codes would outlive it.
+  expect(await making).toBe('recovery.section.needSecondFactor');
+  expect(await storedHashes(email)).toEqual([]);
 });
 
 test('password and a backup code at a school system: acr higher, amr pwd otp mfa, higher access; the code works once; a mail says how many are left', async () => {

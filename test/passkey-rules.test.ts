@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { PASSKEY_THROTTLE } from '../src/auth/throttle.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { DomainError } from '../src/domain/errors.ts';
 import type { Ceremony } from '../src/domain/passkeys.ts';
@@ -63,6 +64,15 @@ async function assert(authenticator: SoftAuthenticator, ceremony: Ceremony, acco
   });
 }
 
+/** The last audit row of an event with its detail, as the audit trail keeps it. */
+async function lastAuditDetail(event: string) {
+  const rows: Array<{ reason: string | null; detail: Record<string, unknown> | null }> = await gatehouse.database.dataSource.query(
+    `SELECT reason, detail FROM audit_events WHERE event = $1 ORDER BY id DESC LIMIT 1`,
+    [event],
+  );
+  return rows[0];
+}
+
 async function lastAudit(event: string) {
   const rows: Array<{ outcome: string; reason: string | null; account_id: string | null }> = await gatehouse.database.dataSource.query(
     `SELECT outcome, reason, account_id FROM audit_events WHERE event = $1 ORDER BY id DESC LIMIT 1`,
@@ -116,6 +126,26 @@ describe('registration', () => {
     expect((await passkeys().register(account, session, created, 'x'.repeat(60), where)).name).toHaveLength(60);
   });
 
+  test('a name with line breaks, tabs or hidden formatting characters is refused, as a device’s is (one rule)', async () => {
+    const account = await staff('reg-hidden@hill.example');
+    const session = uid();
+    const created = new SoftAuthenticator(origin()).create(await passkeys().registrationOptions(account, session));
+    const form = await gatehouse.services.authenticators.beginEnrolment(account);
+    const hidden = ['My\r\nlaptop', 'Tab\there', 'Laptop\u202Epot', 'Zero\u200Bwidth', 'Bell\u0007', 'Line\u2028sep', 'Soft\u00ADhyphen'];
+    for (const name of hidden) {
+      const asPasskey = await refusal(passkeys().register(account, session, created, name, where));
+      const asDevice = await refusal(gatehouse.services.authenticators.completeEnrolment(account, form.enrolment, name, '000000', where));
+      expect([name, asPasskey.words?.key, asDevice.words?.key]).toEqual([
+        name,
+        'passkeys.names.hiddenCharacters',
+        'passkeys.names.hiddenCharacters',
+      ]);
+      expect(asDevice.field).toBe('name');
+    }
+    // Around the name, whitespace is trimmed as before; letters of any script, and emoji, are names.
+    expect((await passkeys().register(account, session, created, '\n Gliniadur Siân 💻 \t', where)).name).toBe('Gliniadur Siân 💻');
+  });
+
   test('a registration challenge answers once, for its session and account only', async () => {
     const account = await staff('reg-challenge@hill.example');
     const other = await staff('reg-challenge-other@hill.example');
@@ -136,7 +166,8 @@ describe('registration', () => {
       'passkeys.add.failed',
     );
     expect(await passkeys().list(account.id)).toHaveLength(1);
-    expect(await lastAudit('passkey.register')).toMatchObject({ outcome: 'failure', reason: 'invalid' });
+    // Said as a refused challenge, without the library's words (they repeat the challenge submitted).
+    expect(await lastAudit('passkey.register')).toMatchObject({ outcome: 'failure', reason: 'challenge' });
   });
 
   test('another origin, another rp id, or no user verification is refused', async () => {
@@ -295,12 +326,26 @@ describe('assertions', () => {
     expect(await lastAudit('sign_in.passkey_second_step')).toMatchObject({ outcome: 'success', account_id: account.id });
   });
 
-  test('a counter that does not go up is refused', async () => {
-    const { authenticator } = await withPasskey('assert-counter@hill.example');
+  test('a counter that does not go up is refused, and audited as `counter` (a sign of a cloned key)', async () => {
+    const { account, authenticator } = await withPasskey('assert-counter@hill.example');
     expect((await assert(authenticator, signIn(), undefined, { counter: 5 })).ok).toBe(true);
     expect(await assert(authenticator, signIn(), undefined, { counter: 5 })).toEqual({ ok: false, reason: 'invalid' });
+    expect(await lastAudit('sign_in.passkey')).toMatchObject({ outcome: 'failure', reason: 'counter', account_id: account.id });
     expect(await assert(authenticator, signIn(), undefined, { counter: 2 })).toEqual({ ok: false, reason: 'invalid' });
+    expect(await lastAuditDetail('sign_in.passkey')).toMatchObject({ reason: 'counter', detail: { counter: 2, stored: 5 } });
     expect((await assert(authenticator, signIn(), undefined, { counter: 6 })).ok).toBe(true);
+  });
+
+  test('a counter gone back under a signature that is not the passkey’s is a bad signature, not a cloned key', async () => {
+    const { authenticator } = await withPasskey('assert-counter-forged@hill.example');
+    expect((await assert(authenticator, signIn(), undefined, { counter: 5 })).ok).toBe(true);
+    const ceremony = signIn();
+    const rolledBack = authenticator.get(await passkeys().authenticationOptions(ceremony), { counter: 1 });
+    const signature = Buffer.from(rolledBack.response.signature, 'base64url');
+    signature[signature.length - 1]! ^= 0xff;
+    const forged = { ...rolledBack, response: { ...rolledBack.response, signature: signature.toString('base64url') } };
+    expect(await passkeys().verify(ceremony, forged, where, { afterPassword: false })).toEqual({ ok: false, reason: 'invalid' });
+    expect((await lastAudit('sign_in.passkey'))?.reason).toBe('signature');
   });
 
   test('of two assertions checked against the same counter, only the first is stored', async () => {
@@ -383,6 +428,101 @@ describe('assertions', () => {
     });
     expect(await assert(authenticator, signIn(), undefined)).toEqual({ ok: false, reason: 'locked' });
     expect(await lastAudit('sign_in.passkey')).toMatchObject({ outcome: 'failure', reason: 'locked', account_id: account.id });
+  });
+
+  test('every attempt that names the live challenge uses it up: after an unknown passkey, the right one is refused too', async () => {
+    const { authenticator } = await withPasskey('assert-spent@hill.example');
+    const stranger = new SoftAuthenticator(origin());
+    stranger.create(await passkeys().registrationOptions(await staff('assert-spent-2@hill.example'), uid()));
+    const ceremony = signIn();
+    const options = await passkeys().authenticationOptions(ceremony);
+    expect(await passkeys().verify(ceremony, stranger.get(options), where, { afterPassword: false })).toEqual({
+      ok: false,
+      reason: 'invalid',
+    });
+    expect(await lastAudit('sign_in.passkey')).toMatchObject({ reason: 'unknown_credential' });
+    // Malformed otherwise (no credential id), but with the live challenge: that too uses it up.
+    const again = signIn();
+    const answer = authenticator.get(await passkeys().authenticationOptions(again));
+    expect(await passkeys().verify(again, { ...answer, id: '' }, where, { afterPassword: false })).toEqual({
+      ok: false,
+      reason: 'invalid',
+    });
+    for (const [used, response] of [
+      [ceremony, authenticator.get(options)],
+      [again, answer],
+    ] as const) {
+      expect(await passkeys().verify(used, response, where, { afterPassword: false })).toEqual({ ok: false, reason: 'invalid' });
+      expect(await lastAudit('sign_in.passkey')).toMatchObject({ reason: 'challenge' });
+    }
+  });
+
+  test('the audit trail keeps only a digest of an unknown credential id, and none of what a stranger wrote', async () => {
+    const ceremony = signIn();
+    const options = await passkeys().authenticationOptions(ceremony);
+    const stranger = new SoftAuthenticator(origin());
+    stranger.create(await passkeys().registrationOptions(await staff('assert-digest@hill.example'), uid()));
+    const posted = { ...stranger.get(options), id: 'A'.repeat(1400), rawId: 'A'.repeat(1400) };
+    await passkeys().verify(ceremony, posted, where, { afterPassword: false });
+    const row = await lastAuditDetail('sign_in.passkey');
+    expect(row).toEqual({
+      reason: 'unknown_credential',
+      detail: { credentialIdDigest: crypto.createHash('sha256').update('A'.repeat(1400)).digest('base64url').slice(0, 16) },
+    });
+
+    // A refused challenge is said without the challenge that was sent.
+    const { authenticator } = await withPasskey('assert-digest-2@hill.example');
+    const stale = authenticator.get(await passkeys().authenticationOptions(ceremony), { challenge: 'S'.repeat(64) });
+    await passkeys().verify(ceremony, stale, where, { afterPassword: false });
+    const challengeRefused = await lastAuditDetail('sign_in.passkey');
+    expect(challengeRefused?.reason).toBe('challenge');
+    expect(JSON.stringify(challengeRefused)).not.toContain('SSSS');
+
+    // The library's words repeat an origin of a stranger's choosing: kept short.
+    await assert(authenticator, signIn(), undefined, { origin: `https://${'o'.repeat(3000)}.example` });
+    const refused = await lastAuditDetail('sign_in.passkey');
+    expect(refused?.reason).toBe('assertion');
+    expect(String(refused?.detail?.error).length).toBeLessThanOrEqual(160);
+  });
+
+  test('another account’s passkey: the refusal says which passkey, not its owner’s name for it', async () => {
+    const mine = await withPasskey('assert-other-name-1@hill.example');
+    const theirs = await withPasskey('assert-other-name-2@hill.example');
+    const ceremony: Ceremony = { purpose: 'second_step', binding: uid() };
+    const options = await passkeys().authenticationOptions(ceremony, mine.account);
+    await passkeys().verify(ceremony, theirs.authenticator.get({ ...options, allowCredentials: [] }), where, {
+      account: mine.account,
+      afterPassword: true,
+    });
+    const row = await lastAuditDetail('sign_in.passkey_second_step');
+    expect(row).toEqual({ reason: 'other_account', detail: { passkeyId: theirs.passkey.id, ownerId: theirs.account.id } });
+  });
+
+  test(`${PASSKEY_THROTTLE.failuresPerCeremony} refusals pause a ceremony from that IP: even the right passkey is refused, nothing is checked`, async () => {
+    const { account, authenticator } = await withPasskey('assert-paused@hill.example');
+    const ceremony = signIn();
+    for (let failure = 1; failure <= PASSKEY_THROTTLE.failuresPerCeremony; failure += 1) {
+      const options = await passkeys().authenticationOptions(ceremony);
+      expect(
+        await passkeys().verify(ceremony, authenticator.get(options, { userVerified: false }), where, { afterPassword: false }),
+      ).toEqual({
+        ok: false,
+        reason: 'invalid',
+      });
+    }
+    // The refusal that started the pause says so.
+    expect(await lastAuditDetail('sign_in.passkey')).toMatchObject({ detail: { paused: true } });
+    const paused = authenticator.get(await passkeys().authenticationOptions(ceremony));
+    expect(await passkeys().verify(ceremony, paused, where, { afterPassword: false })).toEqual({ ok: false, reason: 'throttled' });
+    expect(await lastAudit('sign_in.passkey')).toMatchObject({ outcome: 'failure', reason: 'throttled' });
+    // Nothing was checked: the challenge is still there, and answers from another IP.
+    const elsewhere = { ...where, ip: '198.51.100.7' };
+    expect(await passkeys().verify(ceremony, paused, elsewhere, { afterPassword: false })).toMatchObject({
+      ok: true,
+      account: { id: account.id },
+    });
+    // Another ceremony from the same IP (another person in the staff room) is not paused.
+    expect((await assert(authenticator, signIn(), undefined)).ok).toBe(true);
   });
 
   test('the audit trail says where an assertion came from', async () => {

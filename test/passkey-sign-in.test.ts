@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { PASSKEY_THROTTLE } from '../src/auth/throttle.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import { formField, visibleText, type Page } from './support/agent.ts';
 import { createTestStorage, type TestStorage } from './support/database.ts';
@@ -38,7 +39,6 @@ let schoolId: string;
 let credentials: { clientId: string; clientSecret: string };
 
 beforeAll(async () => {
-  // Until the lead fixes WebAuthnChallengesRepository.take (see src/domain/passkeys.ts), as helper B's tests do.
   storage = await createTestStorage();
   smtp = await startSmtpServer();
   gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
@@ -232,6 +232,31 @@ describe('"Sign in with a passkey"', () => {
     const refused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page)));
     expect(refused.status).toBe(423);
     expect(visibleText(refused.html)).toContain('This account is locked. Ask your school’s IT helpdesk to unlock it.');
+  });
+
+  test(`${PASSKEY_THROTTLE.failuresPerCeremony} refused passkeys pause passkeys on that page (429, in words); the password still works there`, async () => {
+    const account = await staff('paused@hill.example');
+    const { authenticator } = await addPasskey(account);
+    const { agent, page } = await atLogin();
+    for (let failure = 0; failure < PASSKEY_THROTTLE.failuresPerCeremony; failure += 1) {
+      const refused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page), { userVerified: false }));
+      expect(refused.status).toBe(403);
+    }
+    const paused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page)));
+    expect(paused.status).toBe(429);
+    expect(visibleText(paused.html)).toContain(
+      'Too many passkeys were refused on this page, so passkeys are paused here for 15 minutes. Log in with your email address and password instead.',
+    );
+    // Nothing of the answer was read, so the refusal names no account.
+    const [audited] = await gatehouse.database.dataSource.query(
+      `SELECT outcome, reason, account_id FROM audit_events WHERE event = 'sign_in.passkey' ORDER BY id DESC LIMIT 1`,
+    );
+    expect(audited).toEqual({ outcome: 'failure', reason: 'throttled', account_id: null });
+    // Another sign-in from the same school (the same IP) is not paused.
+    const other = await atLogin();
+    expect((await postPasskey(other.agent, other.page, authenticator.get(await optionsOn(other.agent, other.page)))).status).toBe(303);
+    // And the password still signs in from the paused page.
+    expect((await submitLogin(agent, paused, 'paused@hill.example', PASSWORD)).status).toBe(303);
   });
 
   test('the Welsh page says the refusal in Welsh', async () => {

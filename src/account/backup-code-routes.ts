@@ -1,19 +1,13 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Account } from '../db/entities/index.ts';
-import type { BackupCodeSummary } from '../db/repositories/backup-codes.ts';
+import { backupCodeSetOf } from '../domain/backup-codes.ts';
+import { isDomainError } from '../domain/errors.ts';
 import { forms } from '../http/forms.ts';
 import { formatDateTime } from '../i18n/time.ts';
 import { BAD_FORM, languageOfRequest } from '../interactions/pages.ts';
 import { parseForm } from '../interactions/schemas.ts';
 import { KEYS, type AccountPages } from './routes.ts';
-
-/**
- * The set of codes a create page was shown with ('none', or when it was made). A post that
- * names another set comes from a page older than the codes it would replace: a reload of the
- * codes page, or the back button to it. It must not quietly void the codes just printed.
- */
-const setOf = (summary: BackupCodeSummary) => (summary.createdAt ? String(summary.createdAt.getTime()) : 'none');
 
 const createForm = z.object({
   replacing: z
@@ -55,7 +49,7 @@ export function backupCodeRoutes(kit: AccountPages): void {
 
   const createPage = async (ctx: Context, account: Account, status = 200, alreadyShown = false) => {
     const summary = await services.backupCodes.summary(account.id);
-    page(ctx, 'create-backup-codes', { tab: 'keys', backupCodes: summary, replacing: setOf(summary), alreadyShown }, status);
+    page(ctx, 'create-backup-codes', { tab: 'keys', backupCodes: summary, replacing: backupCodeSetOf(summary), alreadyShown }, status);
   };
 
   router.get(BACKUP_CODES, async (ctx) => {
@@ -72,10 +66,15 @@ export function backupCodeRoutes(kit: AccountPages): void {
     if (!(await freshProofOrConfirm(ctx, current, BACKUP_CODES))) return;
     const form = parseForm(createForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    if (form.replacing !== setOf(await services.backupCodes.summary(current.account.id))) {
-      return createPage(ctx, current.account, 409, true);
+    let codes: string[];
+    try {
+      // The set the page was shown with is checked where the new one is written, under one lock.
+      codes = await services.backupCodes.create(current.account, whereOf(ctx), form.replacing);
+    } catch (error) {
+      // A page older than the current codes (a second post, a reload, the back button): they were shown already.
+      if (isDomainError(error) && error.kind === 'conflict') return createPage(ctx, current.account, 409, true);
+      throw error;
     }
-    const codes = await services.backupCodes.create(current.account, whereOf(ctx));
     page(ctx, 'backup-codes', { tab: 'keys', account: current.account, codes, download: downloadOf(kit, ctx, current.account, codes) });
   });
 }

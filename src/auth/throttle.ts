@@ -120,6 +120,47 @@ export function refusalAfterCounting(window: WindowState, guard: StreakState, ac
 export const emailAllowed = (short: WindowState, daily: WindowState) =>
   short.count <= THROTTLE.resetEmailsPerAddress && daily.count <= THROTTLE.resetEmailsPerAddressPerDay;
 
+/**
+ * Passkey assertions (a sign-in, the second step, "confirm it's you"). A passkey cannot be
+ * guessed: each answer is a signature over a fresh challenge, and each attempt uses that
+ * challenge up. What this bounds is one ceremony answered wrongly over and over (a probe of
+ * credential ids, a script replaying answers), each refusal a signature check and an audit row:
+ * `failuresPerCeremony` refusals in `windowSeconds` pause that ceremony for `pauseSeconds`.
+ * Counted per ceremony (the interaction, or the session for a confirmation) and client IP, never
+ * per IP alone: staff of a school share one public IP, and one pupil's posts must not take the
+ * phishing-resistant sign-in from the whole staff room. Someone with a real passkey is refused
+ * once or twice at most (a passkey removed from the account; a cancelled prompt posts nothing),
+ * and the password stays open to them.
+ */
+export const PASSKEY_THROTTLE = { failuresPerCeremony: 10, windowSeconds: 15 * 60, pauseSeconds: 15 * 60 } as const;
+
+/** The window of one passkey ceremony (purpose and binding) from one client IP. */
+export const passkeyWindowKey = (purpose: string, binding: string, ip: string) => `passkey:${purpose}:${binding}:ip:${ip}`;
+
+/** The passkey pause over a throttle store (see PASSKEY_THROTTLE): no streaks, no warnings, one window. */
+export class PasskeyThrottle {
+  private readonly store: Pick<ThrottleStore, 'readWindows' | 'countWindow'>;
+  private readonly now: () => Date;
+
+  constructor(store: Pick<ThrottleStore, 'readWindows' | 'countWindow'>, now = () => new Date()) {
+    this.store = store;
+    this.now = now;
+  }
+
+  /** Whether the ceremony is paused for this IP now. */
+  async paused(key: string): Promise<boolean> {
+    const until = (await this.store.readWindows([key])).get(key)?.lockedUntil;
+    return Boolean(until && until.getTime() > this.now().getTime());
+  }
+
+  /** Counts a refused assertion; true when this one started the pause. */
+  async failed(key: string): Promise<boolean> {
+    const { windowSeconds, failuresPerCeremony, pauseSeconds } = PASSKEY_THROTTLE;
+    const window = await this.store.countWindow(key, windowSeconds, failuresPerCeremony, pauseSeconds);
+    return window.count === failuresPerCeremony;
+  }
+}
+
 export type Failure = { refusal: Refusal | null; warn: boolean };
 
 export class ThrottleService {

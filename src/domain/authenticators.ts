@@ -10,6 +10,7 @@ import type { AuditService, RequestContext } from './audit.ts';
 import { notFound, validationError } from './errors.ts';
 import { endSessions } from './access.ts';
 import { voidBackupCodesWithoutSecondFactor } from './backup-codes.ts';
+import { CREDENTIAL_NAME_MAX, credentialNameRefusal } from './credential-names.ts';
 
 export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null };
 
@@ -17,7 +18,7 @@ export type Device = { id: string; name: string; createdAt: Date; lastUsedAt: Da
 export type EnrolmentForm = { qrDataUrl: string; manualKey: string; enrolment: string };
 
 const ENROLMENT_TTL_MS = 30 * 60 * 1000;
-export const DEVICE_NAME_MAX = 60;
+export const DEVICE_NAME_MAX = CREDENTIAL_NAME_MAX;
 
 /** What each refusal says: `message` in English for logs and the API, `words` for the person's page. */
 const REFUSED = {
@@ -113,9 +114,9 @@ export class AuthenticatorService {
   async completeEnrolment(account: Account, enrolment: string, name: string, code: string, where: RequestContext): Promise<Device> {
     const secret = this.openEnrolment(account, enrolment);
     if (!secret) throw refused('expired');
+    const nameRefused = credentialNameRefusal(name, { required: () => refused('nameRequired'), tooLong: () => refused('nameTooLong') });
+    if (nameRefused) throw nameRefused;
     const trimmed = name.trim();
-    if (trimmed.length === 0) throw refused('nameRequired');
-    if (trimmed.length > DEVICE_NAME_MAX) throw refused('nameTooLong');
     const step = matchingStep(secret, code.trim());
     if (step === null) {
       await this.audit.record({

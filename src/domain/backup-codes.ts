@@ -6,7 +6,7 @@ import type { BackupCodeSummary } from '../db/repositories/backup-codes.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
-import { validationError } from './errors.ts';
+import { conflict, validationError } from './errors.ts';
 
 export const BACKUP_CODE_COUNT = 10;
 export const BACKUP_CODE_LENGTH = 10;
@@ -55,9 +55,26 @@ export async function voidBackupCodesWithoutSecondFactor(
   repositories: Pick<Repositories, 'authenticators' | 'backupCodes'>,
   accountId: string,
 ): Promise<number> {
+  // Counted under the account's lock (call in the removal's transaction): see lockAccount.
+  await repositories.backupCodes.lockAccount(accountId);
   if ((await repositories.authenticators.countSecondFactors(accountId)) > 0) return 0;
   return repositories.backupCodes.deleteAllFor(accountId);
 }
+
+/**
+ * Which set of codes a page was shown with: 'none', or when the set was made. A request to make
+ * a new set names the one it means to replace, so that a second post from the same page (a
+ * double click, a reload, the back button) does not quietly void the codes the first just showed.
+ */
+export const backupCodeSetOf = (summary: BackupCodeSummary) => (summary.createdAt ? String(summary.createdAt.getTime()) : 'none');
+
+const needSecondFactor = () =>
+  validationError('Add an authenticator device or a passkey before creating backup codes.', 'backupCodes', {
+    key: 'recovery.section.needSecondFactor',
+  });
+
+const replacedAlready = () =>
+  conflict('These backup codes were replaced already: the new ones were shown once.', { key: 'recovery.create.alreadyShown' });
 
 /** What spending a backup code can do: the narrow view the credential checks need. */
 export type BackupCodeSpender = Pick<BackupCodeService, 'spend' | 'notifyUsed'>;
@@ -93,18 +110,23 @@ export class BackupCodeService {
   /**
    * A new set of BACKUP_CODE_COUNT codes, in the form shown to the person; the old ones stop
    * working, used or not, in the same transaction. The caller has checked fresh proof. Codes
-   * stand in for a second factor, so an account needs one first.
+   * stand in for a second factor, so an account needs one first. `replacing` (see
+   * backupCodeSetOf), when given, must still be the account's set, else a conflict.
+   *
+   * Both are read under the account's lock, in the transaction that writes: read before it, a
+   * factor removed meanwhile would leave codes with nothing to stand in for, and two posts from
+   * one page would each make a set, the first shown and already void.
    */
-  async create(account: Account, where: RequestContext): Promise<string[]> {
-    const { repositories, transaction, audit } = this.deps;
-    if ((await repositories.authenticators.countSecondFactors(account.id)) === 0) {
-      throw validationError('Add an authenticator device or a passkey before creating backup codes.', 'backupCodes', {
-        key: 'recovery.section.needSecondFactor',
-      });
-    }
+  async create(account: Account, where: RequestContext, replacing?: string): Promise<string[]> {
+    const { transaction, audit } = this.deps;
     const codes = newCodes();
     const hashes = codes.map((code) => this.hash(account.id, code));
-    await transaction((scoped) => scoped.backupCodes.replaceAll(account.id, hashes));
+    await transaction(async (scoped) => {
+      await scoped.backupCodes.lockAccount(account.id);
+      if (replacing !== undefined && replacing !== backupCodeSetOf(await scoped.backupCodes.summary(account.id))) throw replacedAlready();
+      if ((await scoped.authenticators.countSecondFactors(account.id)) === 0) throw needSecondFactor();
+      await scoped.backupCodes.replaceAll(account.id, hashes);
+    });
     await audit.record({
       event: 'backup_codes.create',
       outcome: 'success',

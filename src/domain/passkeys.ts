@@ -14,9 +14,11 @@ import type { Logger } from 'pino';
 import type { Account } from '../db/entities/index.ts';
 import type { PasskeyRow } from '../db/repositories/passkeys.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
+import { PasskeyThrottle, passkeyWindowKey } from '../auth/throttle.ts';
 import { languageOfMail, type Mailer } from '../mail/mailer.ts';
 import { isUsable, passkeyAmr } from './access.ts';
 import { voidBackupCodesWithoutSecondFactor } from './backup-codes.ts';
+import { CREDENTIAL_NAME_MAX, credentialNameRefusal } from './credential-names.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { type DomainError, notFound, validationError } from './errors.ts';
 
@@ -27,9 +29,12 @@ export type Passkey = { id: string; name: string; createdAt: Date; lastUsedAt: D
  * A passkey assertion's outcome. `amr` is what the session passed (see `passkeyAmr` in access.ts).
  * `invalid`: not a passkey of ours, a wrong or reused challenge, a bad signature, no user
  * verification where it is required, a counter that went backwards, a changed backup-eligible flag.
- * `locked`: a passkey of an account that may not sign in.
+ * `locked`: a passkey of an account that may not sign in. `throttled`: this ceremony was refused
+ * too often from this IP (see PASSKEY_THROTTLE) and is paused; nothing was checked.
  */
-export type PasskeyCheck = { ok: true; account: Account; passkey: Passkey; amr: string[] } | { ok: false; reason: 'invalid' | 'locked' };
+export type PasskeyCheck =
+  | { ok: true; account: Account; passkey: Passkey; amr: string[] }
+  | { ok: false; reason: 'invalid' | 'locked' | 'throttled' };
 
 /**
  * Where the options of a ceremony are bound: `register` and `confirm` to the provider session
@@ -38,7 +43,7 @@ export type PasskeyCheck = { ok: true; account: Account; passkey: Passkey; amr: 
  */
 export type Ceremony = { purpose: 'register' | 'confirm' | 'sign_in' | 'second_step'; binding: string };
 
-export const PASSKEY_NAME_MAX = 60;
+export const PASSKEY_NAME_MAX = CREDENTIAL_NAME_MAX;
 /** Long enough to find the phone or the security key, short enough that a challenge is not worth stealing. */
 const CEREMONY_MS = 5 * 60 * 1000;
 /** ES256 and RS256: what every platform authenticator and security key offers (COSE ids). */
@@ -62,13 +67,9 @@ const refused = (why: keyof typeof REFUSED) => {
   return validationError(message, field, { ...words });
 };
 
-/** What is wrong with a passkey's name (trimmed, 1 to 60 characters), or undefined when nothing is. */
-export function passkeyNameRefusal(name: unknown): DomainError | undefined {
-  const trimmed = typeof name === 'string' ? name.trim() : '';
-  if (trimmed.length === 0) return refused('nameRequired');
-  if (trimmed.length > PASSKEY_NAME_MAX) return refused('nameTooLong');
-  return undefined;
-}
+/** What is wrong with a passkey's name (the rule of credential-names.ts), or undefined when nothing is. */
+export const passkeyNameRefusal = (name: unknown): DomainError | undefined =>
+  credentialNameRefusal(name, { required: () => refused('nameRequired'), tooLong: () => refused('nameTooLong') });
 
 /** The refusal of a registration that is not one (what a page posts when the browser sent nothing usable). */
 export const passkeyNotCreated = () => refused('failed');
@@ -108,7 +109,36 @@ class Refusal {
   }
 }
 
-const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/**
+ * The library's message, for the audit trail, cut short: some repeat what was posted (an origin
+ * of a few kilobytes), and the audit trail keeps what we say, not what a stranger sent.
+ */
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 160);
+
+/**
+ * An unknown credential id as the audit trail keeps it: a SHA-256 prefix, enough to tell one
+ * repeated id from many, without storing up to 1,400 characters a stranger chose.
+ */
+const credentialIdDigest = (credentialId: string) =>
+  crypto.createHash('sha256').update(credentialId, 'utf8').digest('base64url').slice(0, 16);
+
+/** The challenge the browser signed, read from the client data, or undefined when there is none to read. */
+function challengeOf(response: AuthenticationResponseJSON): string | undefined {
+  const encoded: unknown = response?.response?.clientDataJSON;
+  if (typeof encoded !== 'string' || encoded.length > 8192) return undefined;
+  try {
+    const challenge: unknown = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'))?.challenge;
+    return typeof challenge === 'string' && challenge.length > 0 ? challenge : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A signature counter that did not go up (WebAuthn §6.1.1): a sign of a cloned authenticator.
+ * Zero on both sides is an authenticator without a counter (synced passkeys).
+ */
+const counterWentBack = (stored: number, reported: number) => (reported > 0 || stored > 0) && reported <= stored;
 
 /**
  * Passkeys (WebAuthn Level 3, @simplewebauthn/server): the relying party id is ISSUER's host and
@@ -126,9 +156,11 @@ export class PasskeyService {
   };
   private readonly rpID: string;
   private readonly origin: string;
+  private readonly throttle: PasskeyThrottle;
 
   constructor(deps: PasskeyService['deps']) {
     this.deps = deps;
+    this.throttle = new PasskeyThrottle(deps.repositories.throttle);
     const issuer = new URL(deps.issuer);
     this.rpID = issuer.hostname;
     this.origin = issuer.origin;
@@ -181,17 +213,22 @@ export class PasskeyService {
       });
     };
     let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+    let challengeRefused = false;
     try {
       verification = await verifyRegistrationResponse({
         response,
-        expectedChallenge: (challenge) => this.take({ purpose: 'register', binding: sessionUid }, challenge, account.id),
+        expectedChallenge: async (challenge) => {
+          challengeRefused = !(await this.take({ purpose: 'register', binding: sessionUid }, challenge, account.id));
+          return !challengeRefused;
+        },
         expectedOrigin: this.origin,
         expectedRPID: this.rpID,
         requireUserVerification: true,
         supportedAlgorithmIDs: ALGORITHMS,
       });
     } catch (error) {
-      await failed('invalid', { error: errorMessage(error) });
+      // The library's words for a refused challenge repeat the one submitted: only the reason is kept.
+      await failed(challengeRefused ? 'challenge' : 'invalid', challengeRefused ? {} : { error: errorMessage(error) });
       throw refused('failed');
     }
     if (!verification.verified) {
@@ -283,14 +320,20 @@ export class PasskeyService {
   ): Promise<PasskeyCheck> {
     const purpose = assertionPurpose(ceremony);
     const event = ASSERTION_EVENT[purpose];
+    const windowKey = passkeyWindowKey(purpose, ceremony.binding, where.ip);
     let outcome: { account: Account; row: PasskeyRow; userVerified: boolean } | Refusal;
-    try {
-      outcome = await this.check(purpose, ceremony.binding, response, options.account);
-    } catch (error) {
-      // Whatever a browser (or anyone) sends, the answer is a refusal, never a 5xx.
-      outcome = new Refusal('invalid_response', null, { error: errorMessage(error) });
+    if (await this.throttle.paused(windowKey)) {
+      outcome = new Refusal('throttled', options.account ?? null);
+    } else {
+      try {
+        outcome = await this.check(purpose, ceremony.binding, response, options.account);
+      } catch (error) {
+        // Whatever a browser (or anyone) sends, the answer is a refusal, never a 5xx.
+        outcome = new Refusal('invalid_response', null, { error: errorMessage(error) });
+      }
     }
     if (outcome instanceof Refusal) {
+      const paused = outcome.reason !== 'throttled' && (await this.throttle.failed(windowKey));
       const who = outcome.owner ?? options.account;
       await this.deps.audit.record({
         event,
@@ -299,9 +342,9 @@ export class PasskeyService {
         accountId: who?.id,
         email: who?.email,
         ...where,
-        detail: outcome.detail,
+        detail: paused ? { ...outcome.detail, paused: true } : outcome.detail,
       });
-      return { ok: false, reason: outcome.reason === 'locked' ? 'locked' : 'invalid' };
+      return { ok: false, reason: outcome.reason === 'locked' || outcome.reason === 'throttled' ? outcome.reason : 'invalid' };
     }
     const { account, row, userVerified } = outcome;
     const amr = passkeyAmr({ backupEligible: row.backupEligible, userVerified, afterPassword: options.afterPassword });
@@ -316,55 +359,69 @@ export class PasskeyService {
     return { ok: true, account, passkey: { ...publicPasskey(row), lastUsedAt: new Date() }, amr };
   }
 
-  /** Every rule of an assertion in turn; the first one broken is the refusal. */
+  /**
+   * Every rule of an assertion in turn; the first one broken is the refusal. The challenge comes
+   * first: every attempt that names the live challenge uses it up, whatever is wrong with the rest,
+   * so one set of options answers one attempt.
+   */
   private async check(
     purpose: AssertionPurpose,
     binding: string,
     response: AuthenticationResponseJSON,
     expected: Account | undefined,
   ): Promise<{ account: Account; row: PasskeyRow; userVerified: boolean } | Refusal> {
+    const challenge = challengeOf(response);
+    if (!challenge) return new Refusal('malformed', expected ?? null);
+    // Issued for nobody at a sign-in; for the account the options were asked for otherwise.
+    const issuedFor = purpose === 'sign_in' ? null : (expected?.id ?? null);
+    const challengeTaken = await this.take({ purpose, binding }, challenge, issuedFor);
     const credentialId: unknown = response?.id;
     if (typeof credentialId !== 'string' || credentialId.length === 0 || credentialId.length > CREDENTIAL_ID_MAX) {
-      return new Refusal('malformed');
+      return new Refusal('malformed', expected ?? null);
     }
     const row = await this.deps.repositories.passkeys.findByCredentialId(credentialId);
-    if (!row) return new Refusal('unknown_credential', null, { credentialId });
-    const owner = await this.deps.repositories.accounts.findById(row.accountId);
-    if (!owner) return new Refusal('unknown_credential', null, { credentialId });
+    const owner = row ? await this.deps.repositories.accounts.findById(row.accountId) : null;
+    if (!row || !owner) {
+      const reason = challengeTaken ? 'unknown_credential' : 'challenge';
+      return new Refusal(reason, expected ?? null, { credentialIdDigest: credentialIdDigest(credentialId) });
+    }
     const about = { passkeyId: row.id, name: row.name };
-    if (expected && expected.id !== owner.id) return new Refusal('other_account', expected, { ...about, ownerId: owner.id });
+    // Said about the expected account: the other owner's name for their passkey stays out of it.
+    if (expected && expected.id !== owner.id) return new Refusal('other_account', expected, { passkeyId: row.id, ownerId: owner.id });
+    if (!challengeTaken) return new Refusal('challenge', owner, about);
     const handle: unknown = response.response?.userHandle;
     const absent = handle === undefined || handle === null || handle === '';
     // A discoverable sign-in names the account only through the handle: it must be the credential's.
     if ((!absent || purpose === 'sign_in') && handle !== Buffer.from(userHandleOf(owner.id)).toString('base64url')) {
       return new Refusal('user_handle', owner, about);
     }
-    let challengeRefused = false;
     let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
     try {
       verification = await verifyAuthenticationResponse({
         response,
-        expectedChallenge: async (challenge) => {
-          const taken = await this.take({ purpose, binding }, challenge, purpose === 'sign_in' ? null : owner.id);
-          challengeRefused = !taken;
-          return taken;
-        },
+        expectedChallenge: challenge,
         expectedOrigin: this.origin,
         expectedRPID: this.rpID,
-        credential: { id: row.credentialId, publicKey: new Uint8Array(row.publicKey), counter: row.signCount, transports: row.transports },
+        // Counter 0 turns the library's own counter check off: it runs before the signature, so a
+        // stranger's made-up counter would be audited as a cloned key. It is checked below, after.
+        credential: { id: row.credentialId, publicKey: new Uint8Array(row.publicKey), counter: 0, transports: row.transports },
         requireUserVerification: purpose !== 'second_step',
       });
     } catch (error) {
-      return new Refusal(challengeRefused ? 'challenge' : 'assertion', owner, { ...about, error: errorMessage(error) });
+      return new Refusal('assertion', owner, { ...about, error: errorMessage(error) });
     }
     const info = verification.authenticationInfo;
     if (!verification.verified) return new Refusal('signature', owner, about);
+    if (counterWentBack(row.signCount, info.newCounter)) {
+      return new Refusal('counter', owner, { ...about, counter: info.newCounter, stored: row.signCount });
+    }
     // BE never changes for a credential: a different one claims to be another kind of authenticator.
     if ((info.credentialDeviceType === 'multiDevice') !== row.backupEligible) {
       return new Refusal('backup_eligibility', owner, { ...about, credentialDeviceType: info.credentialDeviceType });
     }
     // Only after the proof of possession, so a stranger learns nothing about the account.
     if (!isUsable(owner)) return new Refusal('locked', owner, about);
+    // Conditional on the counter checked: of two assertions at once with the same counter, one passes.
     if (!(await this.deps.repositories.passkeys.recordUse(row.id, row.signCount, info.newCounter, info.credentialBackedUp))) {
       return new Refusal('counter', owner, { ...about, counter: info.newCounter });
     }

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { PASSKEY_THROTTLE } from '../auth/throttle.ts';
 import { ACR_HIGHER, loginTsFor } from '../domain/access.ts';
 import type { PasskeyCheck } from '../domain/passkeys.ts';
 import { forms } from '../http/forms.ts';
@@ -64,12 +65,18 @@ export function assertionOf(json: string): AuthenticationResponseJSON | undefine
   return result.success ? (result.data as AuthenticationResponseJSON) : undefined;
 }
 
-/** What a refused passkey tells the person, and with which status (a locked account is said as for a password). */
+/**
+ * What a refused passkey tells the person, and with which status (a locked account is said as for
+ * a password; a paused ceremony points to the password, which its pause does not touch).
+ */
 function passkeyRefusal(
   check: Extract<PasskeyCheck, { ok: false }> | undefined,
   at: 'signIn' | 'secondStep',
 ): { words: Message; status: number } {
   if (check?.reason === 'locked') return { words: { key: 'signin.refusal.locked' }, status: 423 };
+  if (check?.reason === 'throttled') {
+    return { words: { key: `passkeys.paused.${at}`, values: { minutes: PASSKEY_THROTTLE.pauseSeconds / 60 } }, status: 429 };
+  }
   return { words: { key: `signin.passkey.${at}.refused` }, status: check ? 403 : 400 };
 }
 

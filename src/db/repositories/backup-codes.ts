@@ -10,10 +10,21 @@ export class BackupCodesRepository {
     this.db = db;
   }
 
+  /**
+   * Holds the account's row until the transaction ends (call inside one). Every change that
+   * decides about the account's backup codes from what else it has (a new set, the removal of a
+   * device or passkey) takes this lock first and only then reads: of two such changes at once,
+   * the second sees what the first committed. Without it, two removals of the last two second
+   * factors each see the other's row and neither voids the codes.
+   */
+  async lockAccount(accountId: string): Promise<void> {
+    await this.db.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [accountId]);
+  }
+
   /** The new set replaces every code the account had, used or not (call inside a transaction). */
   async replaceAll(accountId: string, codeHashes: readonly string[]): Promise<void> {
     // One replacement per account at a time: two at once would each delete only what they saw and leave both sets.
-    await this.db.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [accountId]);
+    await this.lockAccount(accountId);
     await this.db.query(`DELETE FROM backup_codes WHERE account_id = $1`, [accountId]);
     await this.db.query(`INSERT INTO backup_codes (account_id, code_hash) SELECT $1, hash FROM unnest($2::text[]) AS hash`, [
       accountId,
