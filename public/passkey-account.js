@@ -1,6 +1,7 @@
 // Passkeys in Account settings: "Create passkey" on the add page and "Confirm with a passkey" on
-// the confirm page. Each form sits in a hidden [data-passkey] block, shown only once this script
-// knows the browser can use passkeys (until then the page says it cannot: never a dead button).
+// the confirm page; and "Set up a passkey" inside a sign-in (the enrolment offer and its pages).
+// Each form sits in a hidden [data-passkey] block, shown only once this script knows the browser
+// can use passkeys (until then the page says it cannot: never a dead button).
 // The script has no words of its own: what it says comes from the form's data-* attributes.
 //
 // Submitting asks the server for options (a single-use challenge, by a form-encoded POST carrying
@@ -12,6 +13,8 @@
   if (!webauthn?.browserSupportsWebAuthn()) return;
 
   for (const note of document.querySelectorAll('[data-passkey-unsupported]')) note.hidden = true;
+  // A way to a passkey (a link, no form of its own), such as on the app's enrolment inside a sign-in.
+  for (const choice of document.querySelectorAll('[data-passkey-choice]')) choice.hidden = false;
 
   const ceremonies = [
     ['form[data-passkey-register]', 'passkeyRegister', (optionsJSON) => webauthn.startRegistration({ optionsJSON })],

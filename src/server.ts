@@ -17,6 +17,7 @@ import { consoleRoutes } from './admin/console/routes.ts';
 import { passwordRoutes } from './interactions/password-routes.ts';
 import { backupCodeSignInRoutes } from './interactions/backup-code-routes.ts';
 import { passkeySignInRoutes } from './interactions/passkey-routes.ts';
+import { passkeyEnrolRoutes } from './interactions/passkey-enrol-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
 import type { Services } from './services.ts';
 import { withRequestMemo } from './domain/request-memo.ts';
@@ -89,6 +90,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
     passwordRoutes(pages),
     backupCodeSignInRoutes(pages),
     passkeySignInRoutes(pages),
+    passkeyEnrolRoutes(pages),
     signInRoutes(pages),
     accountRoutes(pages),
     consoleRoutes(pages),

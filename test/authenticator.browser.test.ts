@@ -98,8 +98,8 @@ test('a higher member’s first sign-in offers enrolment, and enrolling there gi
   const page = await context.newPage();
   await page.goto(`${schoolSystem.url}/login`);
   await logIn(page, 'deputy@riverside.example');
-  await page.getByText('You have basic access only until you set up your authenticator app.').waitFor();
-  await page.getByRole('link', { name: 'Set it up now' }).click();
+  await page.getByText('You have basic access only until you set up a passkey or an authenticator app.').waitFor();
+  await page.getByRole('link', { name: 'Set up an authenticator app' }).click();
   const secret = await scanQrCode(page);
   await page.getByLabel('Name').fill('iPad');
   await page.getByLabel('Code').fill(codeFor(secret));

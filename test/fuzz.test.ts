@@ -127,6 +127,8 @@ const FORM_PATHS = () => [
   `/interaction/${uid}/abort`,
   `/interaction/${uid}/continue-basic`,
   `/interaction/${uid}/enrol`,
+  `/interaction/${uid}/enrol/passkey/options`,
+  `/interaction/${uid}/enrol/passkey`,
   `/interaction/${uid}/forgot`,
   '/password/forgot',
   '/password/reset',

@@ -1,73 +1,13 @@
-import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Context } from 'koa';
-import { z } from 'zod';
 import { passedSecondFactor, passkeyAmr } from '../domain/access.ts';
-import { isDomainError, notFound } from '../domain/errors.ts';
-import { passkeyNameRefusal, passkeyNotCreated, type Passkey } from '../domain/passkeys.ts';
+import { notFound } from '../domain/errors.ts';
+import type { Passkey } from '../domain/passkeys.ts';
 import { forms } from '../http/forms.ts';
 import { BAD_FORM } from '../interactions/pages.ts';
-import { assertionOf } from '../interactions/passkey-routes.ts';
+import { assertionOf, namedPasskeyForm, optionsReply, passkeyConfirmForm, registerPostedPasskey } from '../interactions/passkey-forms.ts';
 import { accountReturnPath, deviceIdParam, parseForm } from '../interactions/schemas.ts';
 import { KEYS, type AccountPages } from './routes.ts';
 import type { SignedInAccount } from './session.ts';
-
-/** Text as PostgreSQL can store it (no NUL), as in schemas.ts. */
-const text = () => z.string().refine((value) => !value.includes('\u0000'));
-
-/** The add page's form: the name, and the browser's answer as JSON (put there by passkey-account.js). */
-const addForm = z.object({
-  name: text().pipe(z.string().max(200)).default(''),
-  response: text().pipe(z.string().max(12_000)).default(''),
-});
-
-/** "Confirm with a passkey": the assertion as JSON, and where to go back to. */
-const confirmForm = z.object({
-  response: text().pipe(z.string().max(12_000)).default(''),
-  next: text().pipe(z.string().max(256)).default(''),
-});
-
-/** base64url without padding, as @simplewebauthn/browser sends every binary field. */
-const base64url = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .regex(/^[A-Za-z0-9_-]+$/);
-
-/**
- * A RegistrationResponseJSON, checked for shape before the library sees it: a credential id is
- * at most 1023 bytes, an attestation 'none' is small (an RSA key makes it a few hundred bytes more).
- */
-const registrationShape = z.object({
-  id: base64url(1400),
-  rawId: base64url(1400),
-  type: z.literal('public-key'),
-  response: z.object({
-    clientDataJSON: base64url(4096),
-    attestationObject: base64url(8192),
-    transports: z.array(z.string().max(32)).max(8).optional(),
-  }),
-  clientExtensionResults: z.object({}).default({}),
-  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
-});
-
-function registrationOf(json: string): RegistrationResponseJSON | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  const result = registrationShape.safeParse(parsed);
-  return result.success ? (result.data as RegistrationResponseJSON) : undefined;
-}
-
-/** Options are read by the page's script, never cached: each holds a single-use challenge. */
-function json(ctx: Context, body: unknown, status = 200) {
-  ctx.status = status;
-  ctx.type = 'application/json';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = body;
-}
 
 /** What routes.ts lends these routes: its confirm page, and marking the session as past its second factor. */
 export type PasskeyPageParts = {
@@ -100,27 +40,20 @@ export function passkeyRoutes(kit: AccountPages, parts: PasskeyPageParts): void 
   router.post(OPTIONS, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
     if (!(await services.freshProof.check(current.session)).fresh) {
-      return json(ctx, { confirm: `/account/confirm?${new URLSearchParams({ next: ADD })}` }, 403);
+      return optionsReply(ctx, { confirm: `/account/confirm?${new URLSearchParams({ next: ADD })}` }, 403);
     }
-    json(ctx, await services.passkeys.registrationOptions(current.account, current.session.sessionUid));
+    optionsReply(ctx, await services.passkeys.registrationOptions(current.account, current.session.sessionUid));
   });
 
   router.post(ADD, forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
     const proof = await freshProofOrConfirm(ctx, current, ADD);
     if (!proof) return;
-    const form = parseForm(addForm, ctx.request.body);
+    const form = parseForm(namedPasskeyForm, ctx.request.body);
     if (!form) throw BAD_FORM;
-    const response = registrationOf(form.response);
-    let passkey: Passkey;
-    try {
-      // Without a usable answer from the browser, the name is still checked first: that is what to fix.
-      if (!response) throw passkeyNameRefusal(form.name) ?? passkeyNotCreated();
-      passkey = await services.passkeys.register(current.account, current.session.sessionUid, response, form.name, whereOf(ctx));
-    } catch (error) {
-      if (!isDomainError(error) || error.kind !== 'validation' || !error.words) throw error;
-      return addPage(ctx, { name: form.name, [`${error.field}Error`]: say(ctx, error.words) }, 400);
-    }
+    const registered = await registerPostedPasskey(services.passkeys, current.account, current.session.sessionUid, form, whereOf(ctx));
+    if (!registered.ok) return addPage(ctx, { name: form.name, [`${registered.field}Error`]: say(ctx, registered.words) }, 400);
+    const { passkey } = registered;
     // A first passkey makes the account one with a second factor: this session proved it just now.
     if (!passedSecondFactor(current.amr)) {
       const afterPassword = current.amr.includes('pwd');
@@ -159,12 +92,15 @@ export function passkeyRoutes(kit: AccountPages, parts: PasskeyPageParts): void 
   // "Confirm it's you" with a passkey: its own passkeys only, user verification required, bound to this session.
   router.post('/account/confirm/passkey/options', forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
-    json(ctx, await services.passkeys.authenticationOptions({ purpose: 'confirm', binding: current.session.sessionUid }, current.account));
+    optionsReply(
+      ctx,
+      await services.passkeys.authenticationOptions({ purpose: 'confirm', binding: current.session.sessionUid }, current.account),
+    );
   });
 
   router.post('/account/confirm/passkey', forms, csrf.verify, async (ctx) => {
     const current = (await signedIn(ctx))!;
-    const form = parseForm(confirmForm, ctx.request.body);
+    const form = parseForm(passkeyConfirmForm, ctx.request.body);
     if (!form) throw BAD_FORM;
     const returnTo = accountReturnPath.safeParse(form.next);
     const next = returnTo.success ? returnTo.data : KEYS;

@@ -1,7 +1,5 @@
 import Router from '@koa/router';
-import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Context } from 'koa';
-import { z } from 'zod';
 import { PASSKEY_THROTTLE } from '../auth/throttle.ts';
 import { ACR_HIGHER, loginTsFor } from '../domain/access.ts';
 import type { PasskeyCheck } from '../domain/passkeys.ts';
@@ -9,61 +7,9 @@ import { forms } from '../http/forms.ts';
 import type { Message } from '../i18n/words.ts';
 import { AUTHENTICATOR_PROMPT } from '../oidc/policy.ts';
 import { BAD_FORM, languageOfRequest, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
+import { assertionOf, optionsReply, passkeyForm } from './passkey-forms.ts';
 import { parseForm } from './schemas.ts';
 import { secondStep } from './second-step.ts';
-
-/** Text as PostgreSQL can store it (no NUL), as in schemas.ts. */
-const text = () => z.string().refine((value) => !value.includes('\u0000'));
-
-/**
- * What the page's script posts: the assertion as JSON in one field (a form post, so the CSRF
- * token and the interaction's own redirects work as for a password), and on the login page the
- * "keep me signed in" box, copied from the password form.
- */
-const passkeyForm = z.object({
-  response: text().pipe(z.string().max(12_000)).default(''),
-  remember: text()
-    .optional()
-    .transform((value) => value === 'yes'),
-});
-
-/** base64url without padding, as @simplewebauthn/browser sends every binary field. */
-const base64url = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .regex(/^[A-Za-z0-9_-]+$/);
-
-/**
- * An AuthenticationResponseJSON, checked for shape before the library sees it: a credential id is
- * at most 1023 bytes (WebAuthn), the rest is small. Unknown fields are dropped, extension results
- * too (none are asked for).
- */
-const assertionShape = z.object({
-  id: base64url(1400),
-  rawId: base64url(1400),
-  type: z.literal('public-key'),
-  response: z.object({
-    clientDataJSON: base64url(4096),
-    authenticatorData: base64url(4096),
-    signature: base64url(1024),
-    userHandle: base64url(128).optional(),
-  }),
-  clientExtensionResults: z.object({}).default({}),
-  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
-});
-
-/** The assertion in a posted form, or undefined when it is not one (never an exception). */
-export function assertionOf(json: string): AuthenticationResponseJSON | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  const result = assertionShape.safeParse(parsed);
-  return result.success ? (result.data as AuthenticationResponseJSON) : undefined;
-}
 
 /**
  * What a refused passkey tells the person, and with which status (a locked account is said as for
@@ -87,13 +33,6 @@ export function passkeySignInRoutes(deps: PageDeps) {
   const { accountOf, sessionOf, passed, codePage } = secondStep(deps);
   const router = new Router();
 
-  /** Options are read by the page's script, never cached: each holds a single-use challenge. */
-  const json = (ctx: Context, body: unknown) => {
-    ctx.type = 'application/json';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = body;
-  };
-
   /** The login page again, with what went wrong with the passkey and what to do instead. */
   const loginPage = async (ctx: Context, details: InteractionDetails, words: Message, status: number, remember: boolean) =>
     page(
@@ -106,7 +45,7 @@ export function passkeySignInRoutes(deps: PageDeps) {
   // A discoverable credential: no account is known yet, the passkey says whose it is.
   router.post('/interaction/:uid/passkey/options', forms, csrf.verify, async (ctx) => {
     const details = await interaction(ctx, 'login');
-    json(ctx, await services.passkeys.authenticationOptions({ purpose: 'sign_in', binding: details.uid }));
+    optionsReply(ctx, await services.passkeys.authenticationOptions({ purpose: 'sign_in', binding: details.uid }));
   });
 
   router.post('/interaction/:uid/passkey', forms, csrf.verify, async (ctx) => {
@@ -134,7 +73,7 @@ export function passkeySignInRoutes(deps: PageDeps) {
   router.post('/interaction/:uid/passkey/second-step/options', forms, csrf.verify, async (ctx) => {
     const details = await interaction(ctx, AUTHENTICATOR_PROMPT);
     const account = await accountOf(details);
-    json(ctx, await services.passkeys.authenticationOptions({ purpose: 'second_step', binding: details.uid }, account));
+    optionsReply(ctx, await services.passkeys.authenticationOptions({ purpose: 'second_step', binding: details.uid }, account));
   });
 
   router.post('/interaction/:uid/passkey/second-step', forms, csrf.verify, async (ctx) => {

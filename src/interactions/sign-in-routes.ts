@@ -27,7 +27,8 @@ export function signInRoutes(deps: PageDeps) {
   const { page, say, interaction, schoolNameFor, finish } = pageHelpers(deps);
   const router = new Router();
 
-  const { accountOf, sessionOf, stepUpOf, passed, codePage: secondStepPage } = secondStep(deps);
+  const { accountOf, sessionOf, passed, codePage: secondStepPage } = secondStep(deps);
+  const { firstEnrolment, confirmPage, passkeyForm } = enrolmentInSignIn(deps);
 
   /** The second step's page: the code, and the other ways the account has (backup codes, passkeys). */
   const codePage = (ctx: Context, details: InteractionDetails, error?: string, status = 200) =>
@@ -88,7 +89,8 @@ export function signInRoutes(deps: PageDeps) {
         return page(ctx, 'choose-school', { ...base, schools: memberships.map((m) => m.school) });
       }
       case ENROL_OFFER_PROMPT:
-        return page(ctx, 'enrol-offer', base);
+        // A passkey first, where the browser can make one (enrol-offer.hbs); the app for everyone.
+        return page(ctx, 'enrol-offer', { ...base, ...passkeyForm(ctx, details.uid) });
       case 'consent':
         return finish(ctx, { consent: { grantId: await approveConsent(provider, details) } });
       default:
@@ -189,31 +191,6 @@ export function signInRoutes(deps: PageDeps) {
     return finish(ctx, {});
   });
 
-  /**
-   * Enrolment inside a sign-in, for an account with no device yet (offered to higher members, or
-   * needed for step-up). With a device, the code is required instead: a password alone must never
-   * be able to add a device. Like every credential change it needs fresh proof: the password just
-   * given in this sign-in counts; an older session (step-up) is asked to confirm its password.
-   */
-  const firstEnrolment = async (ctx: Context) => {
-    const details = await interaction(ctx, ENROL_OFFER_PROMPT, AUTHENTICATOR_PROMPT);
-    const account = await accountOf(details);
-    if (!(await services.access.mayEnrolDuringSignIn(account.id))) throw EXPIRED_SIGN_IN;
-    const session = await sessionOf(details, account);
-    const action = `/interaction/${details.uid}/enrol`;
-    // Leaving the offer goes back to it; leaving a step-up tells the client higher access was not set up.
-    const leave =
-      details.prompt.name === ENROL_OFFER_PROMPT
-        ? { cancelLink: `/interaction/${details.uid}` }
-        : { declineAction: `/interaction/${details.uid}/decline` };
-    const context = { uid: details.uid, schoolName: await schoolNameFor(details), action, ...leave, ...(await stepUpOf(ctx, details)) };
-    const fresh = (await services.freshProof.check(session)).fresh;
-    return { account, session, fresh, where: requestContext(ctx, details, context.schoolName), context };
-  };
-
-  const confirmPage = (ctx: Context, context: Record<string, unknown>, errors: Record<string, string> = {}, status = 200) =>
-    page(ctx, 'confirm', { ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, ...errors }, status);
-
   router.get('/interaction/:uid/enrol', async (ctx) => {
     const { account, fresh, context } = await firstEnrolment(ctx);
     if (!fresh) return confirmPage(ctx, context);
@@ -237,13 +214,15 @@ export function signInRoutes(deps: PageDeps) {
     const { account, session, context, where } = await firstEnrolment(ctx);
     const form = parseForm(confirmForm, ctx.request.body);
     if (!form) throw BAD_FORM;
+    const next = form.next === 'passkey' ? 'passkey' : undefined;
     const outcome = await services.freshProof.confirm(account, session, form.password, form.code, where);
     if (!outcome.ok) {
       const refusal = confirmationRefusal(outcome);
-      return confirmPage(ctx, context, { [`${outcome.field}Error`]: say(ctx, refusal.words) }, refusal.status);
+      return confirmPage(ctx, context, { [`${outcome.field}Error`]: say(ctx, refusal.words) }, refusal.status, next);
     }
+    // Back to the enrolment the person was on: the passkey's page or the app's, never anywhere else.
     ctx.status = 303;
-    ctx.redirect(String(context.action));
+    ctx.redirect(next ? context.passkeyLink : context.action);
   });
 
   // The address bar shows a form's action after a refused post; opening it goes back to the page.
@@ -254,4 +233,70 @@ export function signInRoutes(deps: PageDeps) {
   });
 
   return router;
+}
+
+/** Where the enrolment inside a sign-in lives: the app's page, the passkey's page and its options. */
+const enrolPaths = (uid: string) => ({
+  app: `/interaction/${uid}/enrol`,
+  passkey: `/interaction/${uid}/enrol/passkey`,
+  passkeyOptions: `/interaction/${uid}/enrol/passkey/options`,
+});
+
+/**
+ * Enrolment inside a sign-in, for an account with no second factor yet (offered to higher members,
+ * or needed for step-up): an authenticator app (sign-in-routes.ts) or a passkey
+ * (passkey-enrol-routes.ts), by the same rules. With a second factor, that is required instead: a
+ * password alone must never be able to add one. Like every credential change it needs fresh
+ * proof: the password just given in this sign-in counts; an older session (step-up) is asked to
+ * confirm its password.
+ */
+export function enrolmentInSignIn(deps: PageDeps) {
+  const { services } = deps;
+  const { page, say, interaction, schoolNameFor } = pageHelpers(deps);
+  const { accountOf, sessionOf, stepUpOf } = secondStep(deps);
+
+  const firstEnrolment = async (ctx: Context) => {
+    const details = await interaction(ctx, ENROL_OFFER_PROMPT, AUTHENTICATOR_PROMPT);
+    const account = await accountOf(details);
+    if (!(await services.access.mayEnrolDuringSignIn(account.id))) throw EXPIRED_SIGN_IN;
+    const session = await sessionOf(details, account);
+    const paths = enrolPaths(details.uid);
+    // Leaving the offer goes back to it; leaving a step-up tells the client higher access was not set up.
+    const leave =
+      details.prompt.name === ENROL_OFFER_PROMPT
+        ? { cancelLink: `/interaction/${details.uid}` }
+        : { declineAction: `/interaction/${details.uid}/decline` };
+    const context = {
+      uid: details.uid,
+      schoolName: await schoolNameFor(details),
+      action: paths.app,
+      passkeyLink: paths.passkey,
+      ...leave,
+      ...(await stepUpOf(ctx, details)),
+    };
+    const fresh = (await services.freshProof.check(session)).fresh;
+    return { account, session, fresh, where: requestContext(ctx, details, context.schoolName), context };
+  };
+
+  /** "Confirm it's you" first; `next: 'passkey'` comes back to the passkey's page rather than the app's. */
+  const confirmPage = (
+    ctx: Context,
+    context: Record<string, unknown>,
+    errors: Record<string, string> = {},
+    status = 200,
+    next?: 'passkey',
+  ) =>
+    page(ctx, 'confirm', { ...context, action: `/interaction/${String(context.uid)}/confirm`, needsCode: false, next, ...errors }, status);
+
+  /** What the passkey's form needs (views/partials/enrol-passkey-form.hbs); its name starts as the word for a passkey. */
+  const passkeyForm = (ctx: Context, uid: string, name?: string) => {
+    const paths = enrolPaths(uid);
+    return {
+      passkeyAction: paths.passkey,
+      passkeyOptions: paths.passkeyOptions,
+      passkeyName: name ?? say(ctx, 'signin.enrolPasskey.nameDefault'),
+    };
+  };
+
+  return { firstEnrolment, confirmPage, passkeyForm };
 }
