@@ -1,52 +1,24 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { Browser, Page } from 'playwright-core';
-import { hashPassword } from '../src/auth/passwords.ts';
+import type { Page } from 'playwright-core';
 import { createWords } from '../src/i18n/words.ts';
 import type { Language } from '../src/i18n/languages.ts';
-import { expectAccessible, launchChromium } from './support/browser.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { startRelyingPartyApp } from './support/relying-party-app.ts';
+import { expectAccessible } from './support/browser.ts';
+import { RIVERSIDE, useGatehouse } from './support/fixture.ts';
+import { ageSessionsOf } from './support/gatehouse.ts';
+import { staff } from './support/scenario.ts';
 import { codeFor } from './support/totp.ts';
 
-let storage: TestStorage;
-let gatehouse: TestGatehouse;
-let schoolSystem: Awaited<ReturnType<typeof startRelyingPartyApp>>;
-let browser: Browser;
-let schoolId: string;
+const world = useGatehouse({ school: RIVERSIDE, client: 'school-system', browser: true });
 const PASSWORD = 'the heron waits by the river';
 /** The phone's authenticator secret (base32), as if it had been enrolled by QR code. */
 const PHONE = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const words = createWords({ serviceName: 'Gatehouse', helpdeskContact: undefined }, { strict: true });
 
-beforeAll(async () => {
-  storage = await createTestStorage();
-  gatehouse = await startTestGatehouse(storage);
-  schoolSystem = await startRelyingPartyApp();
-  const { services } = gatehouse;
-  schoolId = (await services.schools.add({ name: 'Riverside High', postcode: 'RH1 2AB' })).id;
-  const credentials = await services.clients.add({
-    name: 'Riverside MIS',
-    schoolIds: [schoolId],
-    redirectUris: [schoolSystem.redirectUri],
-  });
-  await schoolSystem.connect(gatehouse.issuer, credentials);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await schoolSystem?.close();
-  await gatehouse?.close();
-  await storage?.drop();
-});
-
 /** A higher member of staff with a password and a phone. */
 async function staffWithPhone(email: string) {
-  const { services } = gatehouse;
-  const account = await services.accounts.addUser({ email, memberships: [{ schoolId, accessLevel: 'higher' }] });
-  await services.repositories.accounts.setPasswordHash(account.id, await hashPassword(PASSWORD));
+  const { services } = world;
+  const account = await staff(world, email, 'higher', PASSWORD);
   const deviceId = crypto.randomUUID();
   await services.repositories.authenticators.insert({
     id: deviceId,
@@ -81,13 +53,13 @@ async function codesOn(page: Page): Promise<string[]> {
 test('create codes from Security keys after confirming, download and print them, then sign in through a school system with one, once', async () => {
   const email = 'head@riverside.example';
   const account = await staffWithPhone(email);
-  const context = await browser.newContext({ acceptDownloads: true });
+  const context = await world.browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   const cspErrors: string[] = [];
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) cspErrors.push(message.text());
   });
-  await page.goto(`${gatehouse.issuer}/account`);
+  await page.goto(`${world.issuer}/account`);
   await logIn(page, email);
   await page.getByLabel('Code').fill(codeFor(PHONE));
   await page.getByRole('button', { name: 'Continue' }).click();
@@ -95,7 +67,7 @@ test('create codes from Security keys after confirming, download and print them,
   await expectAccessible(page, 'security-keys');
 
   // Some time later: creating codes asks for the password and a code first.
-  await ageSessionsOf(gatehouse, account.id);
+  await ageSessionsOf(world.gatehouse, account.id);
   await page.getByRole('link', { name: 'Create backup codes' }).click();
   await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
   await expect(page.getByText('A current code from your authenticator app, or one of your backup codes.').isVisible()).resolves.toBe(true);
@@ -157,15 +129,15 @@ test('create codes from Security keys after confirming, download and print them,
   await expect(codesOn(page)).resolves.toEqual([]);
   await page.goBack();
   await expect(codesOn(page)).resolves.toEqual([]);
-  await page.goto(`${gatehouse.issuer}/account/security-keys`);
+  await page.goto(`${world.issuer}/account/security-keys`);
   await page.getByText('You have 10 backup codes left').waitFor();
   await context.close();
 
   // Lost phone: a new browser signs in at the school system with the password and a backup code.
   const signIn = async (code: string) => {
-    const fresh = await browser.newContext();
+    const fresh = await world.browser.newContext();
     const tab = await fresh.newPage();
-    await tab.goto(`${schoolSystem.url}/login`);
+    await tab.goto(`${world.schoolSystem.url}/login`);
     await logIn(tab, email);
     await tab.getByRole('link', { name: 'Use a backup code' }).click();
     await tab.getByRole('heading', { name: 'Use a backup code' }).waitFor();
@@ -176,7 +148,7 @@ test('create codes from Security keys after confirming, download and print them,
   const first = await signIn(codes[4]!);
   await first.tab.locator('#welcome').waitFor();
   expect(JSON.parse((await first.tab.locator('#claims').textContent()) ?? '{}')).toMatchObject({
-    school: { id: schoolId },
+    school: { id: world.schoolId },
     acr: 'urn:gatehouse:acr:higher',
     amr: ['pwd', 'otp', 'mfa'],
     access_level: 'higher',
@@ -195,15 +167,15 @@ test('create codes from Security keys after confirming, download and print them,
 test('the backup code pages in Welsh', async () => {
   const email = 'pennaeth@riverside.example';
   await staffWithPhone(email);
-  const context = await browser.newContext({ locale: 'cy-GB' });
+  const context = await world.browser.newContext({ locale: 'cy-GB' });
   const page = await context.newPage();
-  await page.goto(`${schoolSystem.url}/login?ui_locales=cy`);
+  await page.goto(`${world.schoolSystem.url}/login?ui_locales=cy`);
   await logIn(page, email);
   await page.locator('#code').fill(codeFor(PHONE));
   await page.locator('main form button[type=submit]').first().click();
   await page.locator('#welcome').waitFor();
 
-  await page.goto(`${gatehouse.issuer}/account/security-keys`);
+  await page.goto(`${world.issuer}/account/security-keys`);
   expect(await page.getAttribute('html', 'lang')).toBe('cy');
   await page.getByRole('link', { name: say('cy', 'recovery.section.create') }).click();
   await page.getByRole('heading', { name: say('cy', 'recovery.create.heading') }).waitFor();
@@ -223,9 +195,9 @@ test('the backup code pages in Welsh', async () => {
   await page.getByText(say('cy', 'recovery.section.left', { count: 10, date: '' }).split(',')[0]!).waitFor();
   await context.close();
 
-  const signIn = await browser.newContext({ locale: 'en-GB' });
+  const signIn = await world.browser.newContext({ locale: 'en-GB' });
   const tab = await signIn.newPage();
-  await tab.goto(`${schoolSystem.url}/login?ui_locales=cy`);
+  await tab.goto(`${world.schoolSystem.url}/login?ui_locales=cy`);
   await logIn(tab, email);
   await tab.getByRole('link', { name: say('cy', 'recovery.signIn.link') }).click();
   await tab.getByRole('heading', { name: say('cy', 'recovery.signIn.heading') }).waitFor();

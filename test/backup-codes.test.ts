@@ -1,52 +1,20 @@
 import crypto from 'node:crypto';
 import { accountSubject, THROTTLE } from '../src/auth/throttle.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { ageSessionsOf } from './support/gatehouse.ts';
 import { decodeAttribute, formAction, formField, qrImage, visibleText, type Page } from './support/agent.ts';
-import { startSmtpServer } from './support/smtp.ts';
+import { useGatehouse } from './support/fixture.ts';
 import { codeFor, decodeQrDataUrl, parseOtpauth } from './support/totp.ts';
-import { SoftAuthenticator } from './support/webauthn.ts';
+import { addPasskey } from './support/webauthn.ts';
 import { repositoriesFor } from '../src/db/repositories/index.ts';
 import { voidBackupCodesWithoutSecondFactor } from '../src/domain/backup-codes.ts';
-import {
-  addClient,
-  addSchool,
-  addStaff,
-  Agent,
-  authorizationRequest,
-  exchange,
-  PASSWORD,
-  REDIRECT_URI,
-  relyingParty,
-  start,
-  submitCode,
-  submitLogin,
-} from './support/scenario.ts';
+import { Agent, audits, exchange, PASSWORD, REDIRECT_URI, staff, startAtClient, submitCode, submitLogin } from './support/scenario.ts';
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let schoolId: string;
-let credentials: { clientId: string; clientSecret: string };
+const world = useGatehouse({ smtp: true });
 
-beforeAll(async () => {
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolId = (await addSchool(gatehouse.services, 'Hill Primary School')).id;
-  credentials = await addClient(gatehouse.services, 'Hill MIS', [schoolId]);
-});
-
-afterAll(async () => {
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
-
-const KEYS = () => `${gatehouse.issuer}/account/security-keys`;
+const KEYS = () => `${world.issuer}/account/security-keys`;
 const CREATE = () => `${KEYS()}/backup-codes`;
-const accountIdOf = async (email: string) => (await gatehouse.services.accounts.findByEmail(email))!.id;
-const query = (sql: string, params: unknown[] = []) => gatehouse.database.dataSource.query(sql, params);
+const accountIdOf = async (email: string) => (await world.services.accounts.findByEmail(email))!.id;
+const query = (sql: string, params: unknown[] = []) => world.gatehouse.database.dataSource.query(sql, params);
 
 /** The codes as the page lists them: each in its own list item. */
 const codesOn = (html: string) => [...html.matchAll(/<li><code>([^<]*)<\/code><\/li>/g)].map((match) => match[1]!);
@@ -64,9 +32,9 @@ async function saveDevice(agent: Agent, enrolment: Enrolment, name: string, code
 
 /** A member of staff signed in to /account who added "Phone": the browser and the phone's secret. */
 async function withPhone(email: string, accessLevel: 'basic' | 'higher' = 'higher') {
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel }]);
+  await staff(world, email, accessLevel);
   const agent = new Agent(REDIRECT_URI);
-  const login = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
+  const login = await agent.follow(await agent.get(`${world.issuer}/account`));
   await agent.follow(await submitLogin(agent, login, email, PASSWORD));
   const page = await agent.get(`${KEYS()}/new`);
   const enrolment = { page, secret: parseOtpauth(decodeQrDataUrl(qrImage(page.html))).secret };
@@ -91,10 +59,7 @@ async function staffWithCodes(email: string, accessLevel: 'basic' | 'higher' = '
 
 /** A new browser signs in at the school's system with the password: the code page. */
 async function signInAtClient(email: string) {
-  const rp = await relyingParty(gatehouse.issuer, credentials);
-  const agent = new Agent(REDIRECT_URI);
-  const authorization = await authorizationRequest(rp);
-  const login = await start(agent, authorization);
+  const { rp, agent, authorization, page: login } = await startAtClient(world);
   const codePage = await agent.follow(await submitLogin(agent, login, email, PASSWORD));
   expect(visibleText(codePage.html)).toContain('Enter your code');
   return { rp, agent, authorization, codePage };
@@ -113,10 +78,7 @@ const submitBackupCode = (agent: Agent, page: Page, code: string) =>
   agent.post(new URL(formAction(page.html), page.url).toString(), { _csrf: formField(page.html, '_csrf'), code });
 
 const auditOf = async (email: string, event: string) =>
-  (await query(`SELECT outcome, reason, detail FROM audit_events WHERE account_id = $1 AND event = $2 ORDER BY id`, [
-    await accountIdOf(email),
-    event,
-  ])) as Array<{ outcome: string; reason: string | null; detail: Record<string, unknown> | null }>;
+  audits(world.gatehouse, event, { accountId: await accountIdOf(email), columns: ['outcome', 'reason', 'detail'] });
 
 const storedHashes = async (email: string) =>
   (
@@ -133,8 +95,8 @@ test('codes are made only after fresh proof: ten different ones, shown once, kep
   expect(keys.html).toContain('href="/account/security-keys/backup-codes">Create backup codes</a>');
 
   // A browser left signed in: neither the page nor a post makes codes without the password and a code.
-  await ageSessionsOf(gatehouse, await accountIdOf(email));
-  const confirmUrl = `${gatehouse.issuer}/account/confirm?${new URLSearchParams({ next: '/account/security-keys/backup-codes' })}`;
+  await ageSessionsOf(world.gatehouse, await accountIdOf(email));
+  const confirmUrl = `${world.issuer}/account/confirm?${new URLSearchParams({ next: '/account/security-keys/backup-codes' })}`;
   const asked = await agent.get(CREATE());
   expect(asked.status).toBe(303);
   expect(asked.location).toBe(confirmUrl);
@@ -142,7 +104,7 @@ test('codes are made only after fresh proof: ten different ones, shown once, kep
   const posted = await agent.post(CREATE(), { _csrf: formField(confirm.html, '_csrf'), replacing: 'none' });
   expect(posted.location).toBe(confirmUrl);
   expect(await storedHashes(email)).toEqual([]);
-  const confirmed = await agent.post(`${gatehouse.issuer}/account/confirm`, {
+  const confirmed = await agent.post(`${world.issuer}/account/confirm`, {
     _csrf: formField(confirm.html, '_csrf'),
     next: formField(confirm.html, 'next'),
     password: PASSWORD,
@@ -158,7 +120,7 @@ test('codes are made only after fresh proof: ten different ones, shown once, kep
 
   // Stored: HMAC-SHA256 under the key store's derived key, over the account and the code; never the code.
   const accountId = await accountIdOf(email);
-  const key = gatehouse.services.box.deriveKey('backup-codes');
+  const key = world.services.box.deriveKey('backup-codes');
   const expected = codes.map((code) =>
     crypto
       .createHmac('sha256', key)
@@ -180,7 +142,7 @@ test('codes are made only after fresh proof: ten different ones, shown once, kep
   for (const code of codes) expect(file).toContain(`\r\n${code}\r\n`);
 
   // Mailed and audited.
-  const mail = await smtp.waitFor(email, /New backup codes for your Gatehouse account/);
+  const mail = await world.smtp.waitFor(email, /New backup codes for your Gatehouse account/);
   expect(mail.text).toContain(`New backup codes were created for the Gatehouse account for ${email}`);
   expect(await auditOf(email, 'backup_codes.create')).toEqual([{ outcome: 'success', reason: null, detail: { count: 10 } }]);
 
@@ -201,28 +163,28 @@ test('codes are made only after fresh proof: ten different ones, shown once, kep
   const hashes = await storedHashes(email);
   expect(hashes).toHaveLength(10);
   expect(hashes.filter((hash) => expected.includes(hash))).toEqual([]);
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
-  expect(await gatehouse.services.backupCodes.spend(account, codes[0]!)).toBeNull();
-  expect(await gatehouse.services.backupCodes.spend(account, renewed.codes[0]!)).toEqual({ left: 9 });
+  const account = (await world.services.accounts.findByEmail(email))!;
+  expect(await world.services.backupCodes.spend(account, codes[0]!)).toBeNull();
+  expect(await world.services.backupCodes.spend(account, renewed.codes[0]!)).toEqual({ left: 9 });
 });
 
 test('two sets made at once leave one set of ten, not twenty', async () => {
   const email = 'twice@hill.example';
   await withPhone(email);
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
+  const account = (await world.services.accounts.findByEmail(email))!;
   const [first, second] = await Promise.all([
-    gatehouse.services.backupCodes.create(account, { ip: '192.0.2.1' }),
-    gatehouse.services.backupCodes.create(account, { ip: '192.0.2.1' }),
+    world.services.backupCodes.create(account, { ip: '192.0.2.1' }),
+    world.services.backupCodes.create(account, { ip: '192.0.2.1' }),
   ]);
   expect(await storedHashes(email)).toHaveLength(10);
-  const left = await Promise.all([first![0]!, second![0]!].map((code) => gatehouse.services.backupCodes.spend(account, code)));
+  const left = await Promise.all([first![0]!, second![0]!].map((code) => world.services.backupCodes.spend(account, code)));
   expect(left.filter((spent) => spent !== null)).toHaveLength(1);
 });
 
 test('two "Create backup codes" posts from one page at once: one shows codes, the other says they were shown, and the shown ones work', async () => {
   const email = 'double-click@hill.example';
   const { agent } = await withPhone(email);
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
+  const account = (await world.services.accounts.findByEmail(email))!;
   for (let round = 0; round < 4; round += 1) {
     const form = await agent.get(CREATE());
     const post = () => agent.post(CREATE(), { _csrf: formField(form.html, '_csrf'), replacing: formField(form.html, 'replacing') });
@@ -232,19 +194,16 @@ test('two "Create backup codes" posts from one page at once: one shows codes, th
     expect(shown).toHaveLength(10);
     expect(codesOn(pages.find((page) => page.status === 409)!.html)).toEqual([]);
     // The codes shown are the ones that work: no second set voided them.
-    expect(await gatehouse.services.backupCodes.spend(account, shown[round]!)).toEqual({ left: 9 });
+    expect(await world.services.backupCodes.spend(account, shown[round]!)).toEqual({ left: 9 });
   }
 });
 
 /** An account with a phone (from withPhone), a passkey, and codes: two second factors, and codes standing in for them. */
 async function withPhoneAndPasskey(email: string) {
   const { agent } = await staffWithCodes(email);
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
-  const authenticator = new SoftAuthenticator(new URL(gatehouse.issuer).origin);
-  const session = crypto.randomUUID();
-  const created = authenticator.create(await gatehouse.services.passkeys.registrationOptions(account, session));
-  const passkey = await gatehouse.services.passkeys.register(account, session, created, 'Laptop', { ip: '192.0.2.1' });
-  const [device] = await gatehouse.services.authenticators.list(account.id);
+  const account = (await world.services.accounts.findByEmail(email))!;
+  const { passkey } = await addPasskey(world, account);
+  const [device] = await world.services.authenticators.list(account.id);
   return { agent, account, passkey, device: device! };
 }
 
@@ -254,8 +213,8 @@ test('the last two second factors removed at the same moment: the codes go with 
     const { account, passkey, device } = await withPhoneAndPasskey(email);
     expect(await storedHashes(email)).toHaveLength(10);
     await Promise.all([
-      gatehouse.services.authenticators.remove(account, device.id, { ip: '192.0.2.1' }),
-      gatehouse.services.passkeys.remove(account, passkey.id, { ip: '192.0.2.1' }),
+      world.services.authenticators.remove(account, device.id, { ip: '192.0.2.1' }),
+      world.services.passkeys.remove(account, passkey.id, { ip: '192.0.2.1' }),
     ]);
     expect([round, await storedHashes(email)]).toEqual([round, []]);
   }
@@ -265,11 +224,11 @@ test('codes made while the last second factor is removed are voided with it, or 
   for (let round = 0; round < 5; round += 1) {
     const email = `made-while-gone-${round}@hill.example`;
     await withPhone(email);
-    const account = (await gatehouse.services.accounts.findByEmail(email))!;
-    const [device] = await gatehouse.services.authenticators.list(account.id);
+    const account = (await world.services.accounts.findByEmail(email))!;
+    const [device] = await world.services.authenticators.list(account.id);
     const [made] = await Promise.allSettled([
-      gatehouse.services.backupCodes.create(account, { ip: '192.0.2.1' }),
-      gatehouse.services.authenticators.remove(account, device!.id, { ip: '192.0.2.1' }),
+      world.services.backupCodes.create(account, { ip: '192.0.2.1' }),
+      world.services.authenticators.remove(account, device!.id, { ip: '192.0.2.1' }),
     ]);
     expect([round, await storedHashes(email)]).toEqual([round, []]);
     if (made.status === 'rejected') expect(made.reason).toMatchObject({ words: { key: 'recovery.section.needSecondFactor' } });
@@ -279,16 +238,16 @@ test('codes made while the last second factor is removed are voided with it, or 
 test('codes asked for while the last second factor’s removal is under way are refused once it commits, not kept', async () => {
   const email = 'removal-under-way@hill.example';
   await withPhone(email);
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
-  const [device] = await gatehouse.services.authenticators.list(account.id);
+  const account = (await world.services.accounts.findByEmail(email))!;
+  const [device] = await world.services.authenticators.list(account.id);
   // A removal of the phone in another process, held open after it voided the codes under the lock.
-  const runner = gatehouse.database.dataSource.createQueryRunner();
+  const runner = world.gatehouse.database.dataSource.createQueryRunner();
   await runner.connect();
   await runner.startTransaction();
   const removal = repositoriesFor(runner.manager);
   await removal.authenticators.delete(account.id, device!.id);
   expect(await voidBackupCodesWithoutSecondFactor(removal, account.id)).toBe(0);
-  const making = gatehouse.services.backupCodes.create(account, { ip: '192.0.2.1' }).then(
+  const making = world.services.backupCodes.create(account, { ip: '192.0.2.1' }).then(
     () => 'made',
     (error: { words?: { key: string } }) => error.words?.key,
   );
@@ -320,7 +279,7 @@ test('password and a backup code at a school system: acr higher, amr pwd otp mfa
   expect(claims).toMatchObject({ acr: 'urn:gatehouse:acr:higher', amr: ['pwd', 'otp', 'mfa'], access_level: 'higher' });
 
   // From the school whose sign-in it was.
-  const mail = await smtp.waitFor(email, /A backup code was used for your account for Hill Primary School/);
+  const mail = await world.smtp.waitFor(email, /A backup code was used for your account for Hill Primary School/);
   expect(mail.from.name).toBe('Hill Primary School');
   expect(mail.text).toContain(`A backup code was used to sign in to the Gatehouse account for ${email}`);
   expect(mail.text).toContain('You have 9 backup codes left.');
@@ -334,7 +293,7 @@ test('password and a backup code at a school system: acr higher, amr pwd otp mfa
   expect(visibleText(refused.html)).toContain('That backup code is not right, or it has been used already.');
   expect(refused.html).toContain('aria-describedby="code-hint code-error" aria-invalid="true"');
   expect((await auditOf(email, 'sign_in.backup_code')).at(-1)).toMatchObject({ outcome: 'failure', reason: 'invalid' });
-  expect(await gatehouse.services.backupCodes.summary(await accountIdOf(email))).toMatchObject({ left: 9 });
+  expect(await world.services.backupCodes.summary(await accountIdOf(email))).toMatchObject({ left: 9 });
 });
 
 test('a basic member passes the second step with a backup code: acr higher, access level still basic', async () => {
@@ -352,12 +311,12 @@ test('a basic member passes the second step with a backup code: acr higher, acce
 test('the last code: the mail says none are left, the code page stops offering them, Security keys says to make new ones', async () => {
   const email = 'last@hill.example';
   const { agent: settings, codes } = await staffWithCodes(email);
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
-  for (const code of codes.slice(1)) expect(await gatehouse.services.backupCodes.spend(account, code)).not.toBeNull();
+  const account = (await world.services.accounts.findByEmail(email))!;
+  for (const code of codes.slice(1)) expect(await world.services.backupCodes.spend(account, code)).not.toBeNull();
   const { rp, agent, authorization, codePage } = await signInAtClient(email);
   const callback = await agent.follow(await submitBackupCode(agent, await backupCodePage(agent, codePage), codes[0]!));
   expect((await exchange(rp, callback, authorization)).claims()).toMatchObject({ acr: 'urn:gatehouse:acr:higher' });
-  const mail = await smtp.waitFor(email, /A backup code was used/);
+  const mail = await world.smtp.waitFor(email, /A backup code was used/);
   expect(mail.text).toContain('You have no backup codes left. Create new ones in Account settings, under Security keys.');
   expect(mail.text).not.toMatch(/You have \d+ backup codes? left/);
 
@@ -373,7 +332,7 @@ test('two uses of one code at the same moment: exactly one signs in', async () =
   const pages = await Promise.all(browsers.map(({ agent, codePage }) => backupCodePage(agent, codePage)));
   const answers = await Promise.all(browsers.map(({ agent }, i) => submitBackupCode(agent, pages[i]!, codes[0]!)));
   expect(answers.map((answer) => answer.status).sort()).toEqual([303, 401]);
-  expect(await gatehouse.services.backupCodes.summary(await accountIdOf(email))).toMatchObject({ left: 9 });
+  expect(await world.services.backupCodes.summary(await accountIdOf(email))).toMatchObject({ left: 9 });
   const outcomes = (await auditOf(email, 'sign_in.backup_code')).map((row) => row.outcome).sort();
   expect(outcomes).toEqual(['failure', 'success']);
 });
@@ -404,13 +363,13 @@ test('wrong backup codes count against the same budget as authenticator codes: p
   expect(visibleText(paused.html)).toContain('Too many wrong attempts. Signing in is paused until');
   expect((await submitBackupCode(agent, page, codes[0]!)).status).toBe(429);
   expect((await submitCode(agent, codePage, codeFor(secret, 1))).status).toBe(429);
-  expect(await gatehouse.services.backupCodes.summary(accountId)).toMatchObject({ left: 10 });
+  expect(await world.services.backupCodes.summary(accountId)).toMatchObject({ left: 10 });
 
   // Past the warning mark the person is told someone is guessing at their codes; at the block, stopped.
   await query(`DELETE FROM auth_throttle WHERE key LIKE $1 || '%'`, [streak]);
   await query(`UPDATE auth_failure_streaks SET count = $2 WHERE key = $1`, [streak, THROTTLE.warnAfter]);
   expect((await submitBackupCode(agent, page, 'zzzzz-zzzzz')).status).toBe(401);
-  const warning = await smtp.waitFor(email, /Someone is trying to sign in/);
+  const warning = await world.smtp.waitFor(email, /Someone is trying to sign in/);
   expect(warning.text).toContain('wrong authenticator code');
   await query(`UPDATE auth_failure_streaks SET count = $2 WHERE key = $1`, [streak, THROTTLE.blockAfter - 1]);
   const blocked = await submitBackupCode(agent, page, 'zzzzz-zzzzz');
@@ -418,7 +377,7 @@ test('wrong backup codes count against the same budget as authenticator codes: p
   expect(visibleText(blocked.html)).toContain('Signing in here has been stopped');
   expect((await submitBackupCode(agent, page, codes[0]!)).status).toBe(423);
   expect((await submitCode(agent, codePage, codeFor(secret, 2))).status).toBe(423);
-  expect(await gatehouse.services.backupCodes.summary(accountId)).toMatchObject({ left: 10 });
+  expect(await world.services.backupCodes.summary(accountId)).toMatchObject({ left: 10 });
 });
 
 test('bad input on the backup code page is a 4xx page in words, never a 5xx', async () => {
@@ -456,19 +415,19 @@ test('after losing the phone: sign in to Account settings with a backup code, co
   const email = 'lost@hill.example';
   const { codes } = await staffWithCodes(email);
   const agent = new Agent(REDIRECT_URI);
-  const login = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
+  const login = await agent.follow(await agent.get(`${world.issuer}/account`));
   const codePage = await agent.follow(await submitLogin(agent, login, email, PASSWORD));
   const keys = await agent.follow(await submitBackupCode(agent, await backupCodePage(agent, codePage), codes[0]!));
   expect(visibleText(keys.html)).toContain('You have 9 backup codes left');
 
-  await ageSessionsOf(gatehouse, await accountIdOf(email));
-  const phoneId = (await gatehouse.services.authenticators.list(await accountIdOf(email)))[0]!.id;
+  await ageSessionsOf(world.gatehouse, await accountIdOf(email));
+  const phoneId = (await world.services.authenticators.list(await accountIdOf(email)))[0]!.id;
   const removePath = `/account/security-keys/${phoneId}/remove`;
-  const confirm = await agent.follow(await agent.get(`${gatehouse.issuer}${removePath}`));
+  const confirm = await agent.follow(await agent.get(`${world.issuer}${removePath}`));
   expect(visibleText(confirm.html)).toContain('A current code from your authenticator app, or one of your backup codes.');
   expect(confirm.html).toContain('aria-describedby="code-hint"');
   const submit = (code: string) =>
-    agent.post(`${gatehouse.issuer}/account/confirm`, {
+    agent.post(`${world.issuer}/account/confirm`, {
       _csrf: formField(confirm.html, '_csrf'),
       next: formField(confirm.html, 'next'),
       password: PASSWORD,
@@ -478,7 +437,7 @@ test('after losing the phone: sign in to Account settings with a backup code, co
   expect(reused.status).toBe(401);
   expect(visibleText(reused.html)).toContain('That code is not right');
   const confirmed = await submit(codes[1]!.toUpperCase());
-  expect(confirmed.location).toBe(`${gatehouse.issuer}${removePath}`);
+  expect(confirmed.location).toBe(`${world.issuer}${removePath}`);
   const removePage = await agent.get(confirmed.location!);
   const removed = await agent.follow(await agent.post(confirmed.location!, { _csrf: formField(removePage.html, '_csrf') }));
   expect(visibleText(removed.html)).toContain('The device has been removed.');
@@ -488,8 +447,8 @@ test('after losing the phone: sign in to Account settings with a backup code, co
     ['failure', undefined],
     ['success', 8],
   ]);
-  await smtp.waitFor(email, /A backup code was used/);
-  const used = smtp.inbox.filter((mail) => mail.to.includes(email) && /A backup code was used/.test(mail.subject));
+  await world.smtp.waitFor(email, /A backup code was used/);
+  const used = world.smtp.inbox.filter((mail) => mail.to.includes(email) && /A backup code was used/.test(mail.subject));
   expect(used.map((mail) => /You have (\d+) backup codes left/.exec(mail.text)?.[1])).toEqual(['9', '8']);
 
   // No second factor now: the codes stand in for none, so the section says to add one first.
@@ -502,27 +461,25 @@ test('after losing the phone: sign in to Account settings with a backup code, co
 
 test('an account without a second factor cannot make codes, and cannot use old ones for a step-up', async () => {
   const email = 'nodevice@hill.example';
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'higher' }]);
+  await staff(world, email);
   const agent = new Agent(REDIRECT_URI);
-  const login = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
+  const login = await agent.follow(await agent.get(`${world.issuer}/account`));
   const keys = await agent.follow(await submitLogin(agent, login, email, PASSWORD));
   expect(visibleText(keys.html)).toContain('Backup codes stand in for an authenticator device or a passkey.');
-  const form = await agent.get(`${gatehouse.issuer}/account/confirm`);
+  const form = await agent.get(`${world.issuer}/account/confirm`);
   const refused = await agent.post(CREATE(), { _csrf: formField(form.html, '_csrf'), replacing: 'none' });
   expect(refused.status).toBe(400);
   expect(visibleText(refused.html)).toContain('Backup codes stand in for an authenticator device or a passkey.');
   expect(await storedHashes(email)).toEqual([]);
 
   // Codes left from an earlier device do not answer a step-up: enrolment does.
-  const account = (await gatehouse.services.accounts.findByEmail(email))!;
-  await gatehouse.services.repositories.backupCodes.replaceAll(account.id, ['x'.repeat(43)]);
-  const rp = await relyingParty(gatehouse.issuer, credentials);
-  const browser = new Agent(REDIRECT_URI);
-  const started = await start(browser, await authorizationRequest(rp, { acr_values: 'urn:gatehouse:acr:higher' }));
+  const account = (await world.services.accounts.findByEmail(email))!;
+  await world.services.repositories.backupCodes.replaceAll(account.id, ['x'.repeat(43)]);
+  const { agent: browser, page: started } = await startAtClient(world, { acr_values: 'urn:gatehouse:acr:higher' });
   const enrol = await browser.follow(await submitLogin(browser, started, email, PASSWORD));
   expect(enrol.url).toMatch(/\/interaction\/[^/]+\/enrol$/);
   const uid = /\/interaction\/([^/]+)\//.exec(enrol.url)![1]!;
-  const page = await browser.get(`${gatehouse.issuer}/interaction/${uid}/backup-code`);
+  const page = await browser.get(`${world.issuer}/interaction/${uid}/backup-code`);
   expect(page.status).toBe(303);
-  expect(page.location).toBe(`${gatehouse.issuer}/interaction/${uid}`);
+  expect(page.location).toBe(`${world.issuer}/interaction/${uid}`);
 });

@@ -1,11 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
-import type { Account } from '../src/db/entities/index.ts';
-import { addVirtualAuthenticator, expectAccessible, launchChromium } from './support/browser.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { startRelyingPartyApp } from './support/relying-party-app.ts';
-import { addStaff, PASSWORD } from './support/scenario.ts';
-import { startSmtpServer } from './support/smtp.ts';
+import { browserWithAuthenticator, claimsAtSchoolSystem, expectAccessible, LOG_IN_WORDS, logIn } from './support/browser.ts';
+import { RIVERSIDE, useGatehouse } from './support/fixture.ts';
+import { ageSessionsOf } from './support/gatehouse.ts';
+import { PASSWORD, staff } from './support/scenario.ts';
 
 /**
  * "Set up a passkey" inside a sign-in, in Chromium with the DevTools virtual authenticator: the
@@ -16,61 +12,12 @@ import { startSmtpServer } from './support/smtp.ts';
 
 const HIGHER = 'urn:gatehouse:acr:higher';
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let schoolSystem: Awaited<ReturnType<typeof startRelyingPartyApp>>;
-let browser: Browser;
-let schoolId: string;
-
-beforeAll(async () => {
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolSystem = await startRelyingPartyApp();
-  const { services } = gatehouse;
-  schoolId = (await services.schools.add({ name: 'Riverside High', postcode: 'RH1 2AB' })).id;
-  const credentials = await services.clients.add({
-    name: 'Riverside MIS',
-    schoolIds: [schoolId],
-    redirectUris: [schoolSystem.redirectUri],
-  });
-  await schoolSystem.connect(gatehouse.issuer, credentials);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await schoolSystem?.close();
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
-
-async function staff(email: string): Promise<Account> {
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'higher' }]);
-  return (await gatehouse.services.repositories.accounts.findByEmail(email))!;
-}
-
-async function claimsAtSchoolSystem(page: Page) {
-  await page.locator('#welcome').waitFor();
-  return JSON.parse((await page.locator('#claims').textContent()) ?? '{}');
-}
-
-async function logIn(page: Page, email: string, words = { email: 'Email address', password: 'Password', submit: 'Log in' }) {
-  await page.getByLabel(words.email).fill(email);
-  await page.getByLabel(words.password, { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: words.submit, exact: true }).click();
-}
-
-const WELSH = { email: 'Cyfeiriad e-bost', password: 'Cyfrinair', submit: 'Mewngofnodi' };
+const world = useGatehouse({ smtp: true, school: RIVERSIDE, client: 'school-system', browser: true });
 
 test('the offer after a password sets up a passkey first: pwd hwk user mfa, higher access; next time the passkey alone signs in', async () => {
-  const account = await staff('head@riverside.example');
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const authenticator = await addVirtualAuthenticator(page);
-  await page.goto(`${schoolSystem.url}/login`);
+  const account = await staff(world, 'head@riverside.example');
+  const { context, page, authenticator } = await browserWithAuthenticator(world.browser);
+  await page.goto(`${world.schoolSystem.url}/login`);
   await logIn(page, 'head@riverside.example');
 
   const setUp = page.getByRole('button', { name: 'Set up a passkey' });
@@ -86,7 +33,7 @@ test('the offer after a password sets up a passkey first: pwd hwk user mfa, high
   await authenticator.setUserVerified(false);
   await setUp.click();
   await page.getByText('No passkey was set up: the browser’s prompt was closed or it timed out.').waitFor();
-  expect(await gatehouse.services.passkeys.list(account.id)).toHaveLength(0);
+  expect(await world.services.passkeys.list(account.id)).toHaveLength(0);
 
   // An empty name is the server's to refuse, in words, before anything is made on the device.
   await authenticator.setUserVerified(true);
@@ -105,31 +52,29 @@ test('the offer after a password sets up a passkey first: pwd hwk user mfa, high
     amr: ['pwd', 'hwk', 'user', 'mfa'],
     access_level: 'higher',
   });
-  expect(await gatehouse.services.passkeys.list(account.id)).toMatchObject([{ name: 'Work laptop', synced: false }]);
+  expect(await world.services.passkeys.list(account.id)).toMatchObject([{ name: 'Work laptop', synced: false }]);
   expect(await authenticator.credentials()).toHaveLength(1);
-  await smtp.waitFor('head@riverside.example', /A passkey was added/);
+  await world.smtp.waitFor('head@riverside.example', /A passkey was added/);
 
   // Next time: no password, no code, the passkey alone.
   await context.clearCookies();
-  await page.goto(`${schoolSystem.url}/login`);
+  await page.goto(`${world.schoolSystem.url}/login`);
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   expect(await claimsAtSchoolSystem(page)).toMatchObject({ sub: account.id, acr: HIGHER, amr: ['hwk', 'user', 'mfa'] });
   await context.close();
 });
 
 test('a step-up from a basic session offers the passkey first, after confirming the password, in Welsh', async () => {
-  const account = await staff('deputy@riverside.example');
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await addVirtualAuthenticator(page, { backupEligible: true });
-  await page.goto(`${schoolSystem.url}/login?ui_locales=cy`);
-  await logIn(page, 'deputy@riverside.example', WELSH);
+  const account = await staff(world, 'deputy@riverside.example');
+  const { context, page } = await browserWithAuthenticator(world.browser, { backupEligible: true });
+  await page.goto(`${world.schoolSystem.url}/login?ui_locales=cy`);
+  await logIn(page, 'deputy@riverside.example', { words: LOG_IN_WORDS.cy });
   await page.getByRole('button', { name: 'Parhau gyda mynediad sylfaenol' }).click();
   expect(await claimsAtSchoolSystem(page)).toMatchObject({ acr: 'urn:gatehouse:acr:basic', amr: ['pwd'] });
 
   // Later, the school system asks for higher access: the session's password is no longer fresh.
-  await ageSessionsOf(gatehouse, account.id);
-  await page.goto(`${schoolSystem.url}/login?ui_locales=cy&acr_values=${encodeURIComponent(HIGHER)}`);
+  await ageSessionsOf(world.gatehouse, account.id);
+  await page.goto(`${world.schoolSystem.url}/login?ui_locales=cy&acr_values=${encodeURIComponent(HIGHER)}`);
   await page.getByRole('heading', { name: 'Cadarnhewch mai chi sydd yma' }).waitFor();
   await page.getByLabel('Cyfrinair', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Cadarnhau' }).click();
@@ -147,7 +92,7 @@ test('a step-up from a basic session offers the passkey first, after confirming 
   await expectAccessible(page);
 
   // Left open too long: the proof is asked for again, and the person comes back to the passkey.
-  await ageSessionsOf(gatehouse, account.id);
+  await ageSessionsOf(world.gatehouse, account.id);
   await page.getByRole('button', { name: 'Gosod allwedd mynediad' }).click();
   await page.getByRole('heading', { name: 'Cadarnhewch mai chi sydd yma' }).waitFor();
   await page.getByLabel('Cyfrinair', { exact: true }).fill(PASSWORD);
@@ -161,17 +106,17 @@ test('a step-up from a basic session offers the passkey first, after confirming 
     amr: ['pwd', 'swk', 'user', 'mfa'],
     access_level: 'higher',
   });
-  expect(await gatehouse.services.passkeys.list(account.id)).toMatchObject([{ name: 'Allwedd mynediad', synced: true }]);
+  expect(await world.services.passkeys.list(account.id)).toMatchObject([{ name: 'Allwedd mynediad', synced: true }]);
   await context.close();
 });
 
 test('without WebAuthn only the authenticator app is offered, at the offer and at the step-up', async () => {
-  const account = await staff('bursar@riverside.example');
-  const context = await browser.newContext();
+  const account = await staff(world, 'bursar@riverside.example');
+  const context = await world.browser.newContext();
   // A browser without WebAuthn: PublicKeyCredential is not there, and no authenticator either.
   await context.addInitScript('delete window.PublicKeyCredential');
   const page = await context.newPage();
-  await page.goto(`${schoolSystem.url}/login`);
+  await page.goto(`${world.schoolSystem.url}/login`);
   await logIn(page, 'bursar@riverside.example');
 
   await page.getByText('You have basic access only until you set up your authenticator app.').waitFor();
@@ -188,7 +133,7 @@ test('without WebAuthn only the authenticator app is offered, at the offer and a
   await claimsAtSchoolSystem(page);
 
   // The step-up's page: the app only; its passkey page, reached by its address, says why there is no button.
-  await page.goto(`${schoolSystem.url}/login?acr_values=${encodeURIComponent(HIGHER)}`);
+  await page.goto(`${world.schoolSystem.url}/login?acr_values=${encodeURIComponent(HIGHER)}`);
   await page.getByRole('heading', { name: 'Add new device' }).waitFor();
   await page.waitForLoadState('load');
   await expect(page.getByRole('link', { name: 'Set up a passkey' }).count()).resolves.toBe(0);
@@ -198,6 +143,6 @@ test('without WebAuthn only the authenticator app is offered, at the offer and a
   await expectAccessible(page);
   await page.getByRole('link', { name: 'Set up an authenticator app instead' }).click();
   await page.getByRole('heading', { name: 'Add new device' }).waitFor();
-  expect(await gatehouse.services.passkeys.list(account.id)).toHaveLength(0);
+  expect(await world.services.passkeys.list(account.id)).toHaveLength(0);
   await context.close();
 });

@@ -1,25 +1,25 @@
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import type { Account } from '../src/db/entities/index.ts';
 import { formField, visibleText, type Page } from './support/agent.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { startSmtpServer } from './support/smtp.ts';
+import { useGatehouse } from './support/fixture.ts';
+import { ageSessionsOf } from './support/gatehouse.ts';
 import { codeFor } from './support/totp.ts';
 import { SoftAuthenticator } from './support/webauthn.ts';
 import {
-  addClient,
-  addSchool,
-  addStaff,
-  Agent,
+  type Agent,
+  audits,
   authorizationRequest,
+  claimsAt,
+  fetchFormPost,
   continueWithBasic,
-  exchange,
+  interactionUrl,
   PASSWORD,
-  REDIRECT_URI,
   relyingParty,
+  staff,
   start,
+  startAtClient,
   submitLogin,
-  type Authorization,
+  uidOf,
 } from './support/scenario.ts';
 
 /**
@@ -31,42 +31,14 @@ import {
 
 const HIGHER = 'urn:gatehouse:acr:higher';
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let schoolId: string;
-let credentials: { clientId: string; clientSecret: string };
+const world = useGatehouse({ smtp: true });
 
-beforeAll(async () => {
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolId = (await addSchool(gatehouse.services, 'Hill Primary School')).id;
-  credentials = await addClient(gatehouse.services, 'Hill MIS', [schoolId]);
-});
-
-afterAll(async () => {
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
-
-const uidOf = (page: Page) => /\/interaction\/([A-Za-z0-9_-]+)/.exec(page.url)![1]!;
-const interactionUrl = (page: Page, path: string) => `${gatehouse.issuer}/interaction/${uidOf(page)}/${path}`;
-const soft = () => new SoftAuthenticator(new URL(gatehouse.issuer).origin);
-const passkeysOf = (account: Account) => gatehouse.services.passkeys.list(account.id);
-
-async function staff(email: string): Promise<Account> {
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'higher' }]);
-  return (await gatehouse.services.repositories.accounts.findByEmail(email))!;
-}
+const soft = () => new SoftAuthenticator(new URL(world.issuer).origin);
+const passkeysOf = (account: Account) => world.services.passkeys.list(account.id);
 
 /** A password sign-in at the school system: the page after it (the offer, for a higher member without a second factor). */
 async function signIn(email: string, params: Record<string, string> = {}) {
-  const rp = await relyingParty(gatehouse.issuer, credentials);
-  const agent = new Agent(REDIRECT_URI);
-  const authorization = await authorizationRequest(rp, params);
-  const login = await start(agent, authorization);
+  const { rp, agent, authorization, page: login } = await startAtClient(world, params);
   const afterPassword = await agent.follow(await submitLogin(agent, login, email, PASSWORD));
   return { rp, agent, authorization, afterPassword };
 }
@@ -89,40 +61,26 @@ async function optionsOn(agent: Agent, page: Page) {
   return JSON.parse(answer.html) as PublicKeyCredentialCreationOptionsJSON;
 }
 
-async function claimsAt(rp: Awaited<ReturnType<typeof relyingParty>>, callback: Page, authorization: Authorization) {
-  expect(callback.location).toMatch(/^http:\/\/localhost:65010\/callback\?code=/);
-  return (await exchange(rp, callback, authorization)).claims()!;
-}
-
-async function auditsOf(accountId: string, event: string) {
-  const rows: Array<{ outcome: string; reason: string | null }> = await gatehouse.database.dataSource.query(
-    `SELECT outcome, reason FROM audit_events WHERE event = $1 AND account_id = $2 ORDER BY id`,
-    [event, accountId],
-  );
-  return rows;
-}
+const auditsOf = (accountId: string, event: string) => audits(world.gatehouse, event, { accountId });
 
 test('the offer’s options are a discoverable passkey with user verification for this account, never cached', async () => {
-  const account = await staff('options@hill.example');
+  const account = await staff(world, 'options@hill.example');
   const { agent, afterPassword } = await signIn('options@hill.example');
   expect(afterPassword.html).toContain(`data-passkey-register="/interaction/${uidOf(afterPassword)}/enrol/passkey/options"`);
-  const cookie = [...agent.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  const response = await fetch(interactionUrl(afterPassword, 'enrol/passkey/options'), {
-    method: 'POST',
-    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ _csrf: formField(afterPassword.html, '_csrf') }).toString(),
+  const response = await fetchFormPost(agent, interactionUrl(afterPassword, 'enrol/passkey/options'), {
+    _csrf: formField(afterPassword.html, '_csrf'),
   });
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^application\/json/);
   expect(response.headers.get('cache-control')).toBe('no-store');
   const options = (await response.json()) as PublicKeyCredentialCreationOptionsJSON;
-  expect(options.rp.id).toBe(new URL(gatehouse.issuer).hostname);
+  expect(options.rp.id).toBe(new URL(world.issuer).hostname);
   expect(options.user.name).toBe(account.email);
   expect(options.authenticatorSelection).toMatchObject({ residentKey: 'required', userVerification: 'required' });
 });
 
 test('a passkey set up at the offer ends the sign-in with higher access, audited and mailed; the offer is not made again', async () => {
-  const account = await staff('offer@hill.example');
+  const account = await staff(world, 'offer@hill.example');
   const { rp, agent, authorization, afterPassword } = await signIn('offer@hill.example');
   const authenticator = soft();
   const options = await optionsOn(agent, afterPassword);
@@ -135,7 +93,7 @@ test('a passkey set up at the offer ends the sign-in with higher access, audited
   expect(claims).toMatchObject({ sub: account.id, acr: HIGHER, amr: ['pwd', 'hwk', 'user', 'mfa'], access_level: 'higher' });
   expect(await passkeysOf(account)).toMatchObject([{ name: 'Work laptop' }]);
   expect(await auditsOf(account.id, 'passkey.register')).toEqual([{ outcome: 'success', reason: null }]);
-  await smtp.waitFor('offer@hill.example', /A passkey was added/);
+  await world.smtp.waitFor('offer@hill.example', /A passkey was added/);
 
   // The account has a second factor now: the next sign-in asks for it, and no enrolment is open.
   const next = await signIn('offer@hill.example');
@@ -145,30 +103,28 @@ test('a passkey set up at the offer ends the sign-in with higher access, audited
 });
 
 test('only while the account has no second factor: with a device, a password alone cannot add a passkey', async () => {
-  const account = await staff('device@hill.example');
-  const form = await gatehouse.services.authenticators.beginEnrolment(account);
-  await gatehouse.services.authenticators.completeEnrolment(account, form.enrolment, 'Phone', codeFor(form.manualKey), { ip: '192.0.2.1' });
+  const account = await staff(world, 'device@hill.example');
+  const form = await world.services.authenticators.beginEnrolment(account);
+  await world.services.authenticators.completeEnrolment(account, form.enrolment, 'Phone', codeFor(form.manualKey), { ip: '192.0.2.1' });
   const { agent, afterPassword } = await signIn('device@hill.example', { acr_values: HIGHER });
   expect(visibleText(afterPassword.html)).toContain('Enter your code');
   const options = await askOptions(agent, afterPassword);
   expect(options.status).toBe(400);
   expect(options.html).not.toContain('challenge');
   // An answer to a ceremony of its own is refused before it is looked at.
-  const stray = soft().create(await gatehouse.services.passkeys.registrationOptions(account, 'another-session'));
+  const stray = soft().create(await world.services.passkeys.registrationOptions(account, 'another-session'));
   expect((await postPasskey(agent, afterPassword, stray)).status).toBe(400);
   expect(await passkeysOf(account)).toHaveLength(0);
 });
 
 test('never before the password: at the login prompt there is no enrolment', async () => {
-  const rp = await relyingParty(gatehouse.issuer, credentials);
-  const agent = new Agent(REDIRECT_URI);
-  const login = await start(agent, await authorizationRequest(rp));
+  const { agent, page: login } = await startAtClient(world);
   expect((await askOptions(agent, login)).status).toBe(400);
   expect((await agent.get(interactionUrl(login, 'enrol/passkey'))).status).toBe(400);
 });
 
 test('CSRF on every post: without the token, no options and no passkey', async () => {
-  const account = await staff('csrf@hill.example');
+  const account = await staff(world, 'csrf@hill.example');
   const { agent, afterPassword } = await signIn('csrf@hill.example');
   const options = await optionsOn(agent, afterPassword);
   const created = soft().create(options);
@@ -179,7 +135,7 @@ test('CSRF on every post: without the token, no options and no passkey', async (
 });
 
 test('refusals are words on the passkey’s page with a 4xx, never a 5xx, and nothing is stored', async () => {
-  const account = await staff('refused@hill.example');
+  const account = await staff(world, 'refused@hill.example');
   const { rp, agent, authorization, afterPassword } = await signIn('refused@hill.example');
   const authenticator = soft();
   const made = (tamper: Parameters<SoftAuthenticator['create']>[1]) => async () =>
@@ -208,12 +164,12 @@ test('refusals are words on the passkey’s page with a 4xx, never a 5xx, and no
 });
 
 test('a step-up needs fresh proof first: stale, the options send the script to confirm, and confirming comes back to the passkey', async () => {
-  const account = await staff('stepup@hill.example');
+  const account = await staff(world, 'stepup@hill.example');
   const first = await signIn('stepup@hill.example');
   await continueWithBasic(first.agent, first.afterPassword);
-  await ageSessionsOf(gatehouse, account.id);
+  await ageSessionsOf(world.gatehouse, account.id);
 
-  const rp = await relyingParty(gatehouse.issuer, credentials);
+  const rp = await relyingParty(world.issuer, world.credentials);
   const authorization = await authorizationRequest(rp, { acr_values: HIGHER });
   const { agent } = first;
   const enrol = await start(agent, authorization);
@@ -227,7 +183,7 @@ test('a step-up needs fresh proof first: stale, the options send the script to c
   const passkeyPage = await agent.get(interactionUrl(enrol, 'enrol/passkey'));
   expect(visibleText(passkeyPage.html)).toContain('Confirm it’s you');
   expect(passkeyPage.html).toContain('name="next" value="passkey"');
-  const unproven = await postPasskey(agent, enrol, soft().create(await gatehouse.services.passkeys.registrationOptions(account, 'x')));
+  const unproven = await postPasskey(agent, enrol, soft().create(await world.services.passkeys.registrationOptions(account, 'x')));
   expect(visibleText(unproven.html)).toContain('Confirm it’s you');
   expect(await passkeysOf(account)).toHaveLength(0);
 
@@ -256,16 +212,16 @@ test('a step-up needs fresh proof first: stale, the options send the script to c
 });
 
 test('the step-up enrolment page offers the passkey before the app; Account settings’ device page does not', async () => {
-  await staff('both@hill.example');
+  await staff(world, 'both@hill.example');
   const first = await signIn('both@hill.example');
   await continueWithBasic(first.agent, first.afterPassword);
-  const rp = await relyingParty(gatehouse.issuer, credentials);
+  const rp = await relyingParty(world.issuer, world.credentials);
   const enrol = await start(first.agent, await authorizationRequest(rp, { acr_values: HIGHER }));
   const passkeyAt = enrol.html.indexOf(`href="/interaction/${uidOf(enrol)}/enrol/passkey"`);
   expect(passkeyAt).toBeGreaterThan(0);
   expect(passkeyAt).toBeLessThan(enrol.html.indexOf('<h2>Add new device</h2>'));
 
-  const account = await first.agent.follow(await first.agent.get(`${gatehouse.issuer}/account/security-keys/new`));
+  const account = await first.agent.follow(await first.agent.get(`${world.issuer}/account/security-keys/new`));
   expect(account.html).toContain('<h2>Add new device</h2>');
   expect(account.html).not.toContain('enrol/passkey');
 });

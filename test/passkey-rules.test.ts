@@ -3,12 +3,11 @@ import { PASSKEY_THROTTLE } from '../src/auth/throttle.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { DomainError } from '../src/domain/errors.ts';
 import type { Ceremony } from '../src/domain/passkeys.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
 import { formField } from './support/agent.ts';
-import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { addSchool, addStaff, Agent, PASSWORD, REDIRECT_URI, submitLogin } from './support/scenario.ts';
-import { startSmtpServer } from './support/smtp.ts';
-import { SoftAuthenticator, type Tamper } from './support/webauthn.ts';
+import { useGatehouse } from './support/fixture.ts';
+import { ageSessionsOf } from './support/gatehouse.ts';
+import { Agent, audits, PASSWORD, REDIRECT_URI, staff, submitLogin } from './support/scenario.ts';
+import { addPasskey, SoftAuthenticator, type Tamper } from './support/webauthn.ts';
 
 /**
  * The passkey rules, on real PostgreSQL and SMTP, with a software authenticator instead of a
@@ -16,42 +15,17 @@ import { SoftAuthenticator, type Tamper } from './support/webauthn.ts';
  * refusal (`invalid` or `locked`), never an exception.
  */
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let schoolId: string;
-
-beforeAll(async () => {
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolId = (await addSchool(gatehouse.services, 'Hill Primary School')).id;
-});
-
-afterAll(async () => {
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
+const world = useGatehouse({ smtp: true, client: false });
 
 const where = { ip: '192.0.2.7', clientId: 'hill-mis' };
-const passkeys = () => gatehouse.services.passkeys;
-const origin = () => new URL(gatehouse.issuer).origin;
+const passkeys = () => world.services.passkeys;
+const origin = () => new URL(world.issuer).origin;
 const uid = () => crypto.randomUUID();
-
-async function staff(email: string): Promise<Account> {
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel: 'higher' }]);
-  return (await gatehouse.services.repositories.accounts.findByEmail(email))!;
-}
 
 /** An account with one passkey on `authenticator`, registered through the service as the page would. */
 async function withPasskey(email: string, options: { backupEligible?: boolean } = {}) {
-  const account = await staff(email);
-  const authenticator = new SoftAuthenticator(origin(), options);
-  const session = uid();
-  const created = authenticator.create(await passkeys().registrationOptions(account, session));
-  const passkey = await passkeys().register(account, session, created, 'Laptop', where);
-  return { account, authenticator, passkey };
+  const account = await staff(world, email);
+  return { account, ...(await addPasskey(world, account, { ...options, where })) };
 }
 
 /** One assertion from asking for options to the answer; `tamper` changes what the authenticator or browser sends. */
@@ -65,21 +39,9 @@ async function assert(authenticator: SoftAuthenticator, ceremony: Ceremony, acco
 }
 
 /** The last audit row of an event with its detail, as the audit trail keeps it. */
-async function lastAuditDetail(event: string) {
-  const rows: Array<{ reason: string | null; detail: Record<string, unknown> | null }> = await gatehouse.database.dataSource.query(
-    `SELECT reason, detail FROM audit_events WHERE event = $1 ORDER BY id DESC LIMIT 1`,
-    [event],
-  );
-  return rows[0];
-}
+const lastAuditDetail = async (event: string) => (await audits(world.gatehouse, event, { columns: ['reason', 'detail'] })).at(-1);
 
-async function lastAudit(event: string) {
-  const rows: Array<{ outcome: string; reason: string | null; account_id: string | null }> = await gatehouse.database.dataSource.query(
-    `SELECT outcome, reason, account_id FROM audit_events WHERE event = $1 ORDER BY id DESC LIMIT 1`,
-    [event],
-  );
-  return rows[0];
-}
+const lastAudit = async (event: string) => (await audits(world.gatehouse, event, { columns: ['outcome', 'reason', 'account_id'] })).at(-1);
 
 const refusal = async (promise: Promise<unknown>) => {
   const error = (await promise.then(
@@ -92,10 +54,10 @@ const refusal = async (promise: Promise<unknown>) => {
 
 describe('registration', () => {
   test('stores a discoverable passkey for the account, audits it and mails the person', async () => {
-    const account = await staff('reg-ok@hill.example');
+    const account = await staff(world, 'reg-ok@hill.example');
     const session = uid();
     const options = await passkeys().registrationOptions(account, session);
-    expect(options.rp).toEqual({ id: new URL(gatehouse.issuer).hostname, name: gatehouse.services.config.serviceName });
+    expect(options.rp).toEqual({ id: new URL(world.issuer).hostname, name: world.services.config.serviceName });
     expect(Buffer.from(options.user.id, 'base64url').toString('hex')).toBe(account.id.replaceAll('-', ''));
     expect(options.authenticatorSelection).toMatchObject({ residentKey: 'required', userVerification: 'required' });
     expect(options.pubKeyCredParams.map((param) => param.alg)).toEqual([-7, -257]);
@@ -103,10 +65,10 @@ describe('registration', () => {
     const passkey = await passkeys().register(account, session, authenticator.create(options), '  Work phone  ', where);
     expect(passkey).toMatchObject({ name: 'Work phone', synced: true });
     expect(await passkeys().list(account.id)).toEqual([expect.objectContaining({ id: passkey.id, name: 'Work phone', synced: true })]);
-    const stored = await gatehouse.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
+    const stored = await world.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
     expect(stored).toMatchObject({ backupEligible: true, backedUp: true, transports: ['internal'], signCount: 0 });
     expect(await lastAudit('passkey.register')).toMatchObject({ outcome: 'success', account_id: account.id });
-    await smtp.waitFor('reg-ok@hill.example', /passkey/i);
+    await world.smtp.waitFor('reg-ok@hill.example', /passkey/i);
   });
 
   test('the account’s passkeys are excluded, so the same authenticator is not registered twice', async () => {
@@ -116,7 +78,7 @@ describe('registration', () => {
   });
 
   test('a name is required, at most 60 characters, and a refused name leaves the challenge for another try', async () => {
-    const account = await staff('reg-name@hill.example');
+    const account = await staff(world, 'reg-name@hill.example');
     const session = uid();
     const created = new SoftAuthenticator(origin()).create(await passkeys().registrationOptions(account, session));
     expect((await refusal(passkeys().register(account, session, created, '   ', where))).words?.key).toBe('passkeys.add.nameRequired');
@@ -127,14 +89,14 @@ describe('registration', () => {
   });
 
   test('a name with line breaks, tabs or hidden formatting characters is refused, as a device’s is (one rule)', async () => {
-    const account = await staff('reg-hidden@hill.example');
+    const account = await staff(world, 'reg-hidden@hill.example');
     const session = uid();
     const created = new SoftAuthenticator(origin()).create(await passkeys().registrationOptions(account, session));
-    const form = await gatehouse.services.authenticators.beginEnrolment(account);
+    const form = await world.services.authenticators.beginEnrolment(account);
     const hidden = ['My\r\nlaptop', 'Tab\there', 'Laptop\u202Epot', 'Zero\u200Bwidth', 'Bell\u0007', 'Line\u2028sep', 'Soft\u00ADhyphen'];
     for (const name of hidden) {
       const asPasskey = await refusal(passkeys().register(account, session, created, name, where));
-      const asDevice = await refusal(gatehouse.services.authenticators.completeEnrolment(account, form.enrolment, name, '000000', where));
+      const asDevice = await refusal(world.services.authenticators.completeEnrolment(account, form.enrolment, name, '000000', where));
       expect([name, asPasskey.words?.key, asDevice.words?.key]).toEqual([
         name,
         'passkeys.names.hiddenCharacters',
@@ -147,8 +109,8 @@ describe('registration', () => {
   });
 
   test('a registration challenge answers once, for its session and account only', async () => {
-    const account = await staff('reg-challenge@hill.example');
-    const other = await staff('reg-challenge-other@hill.example');
+    const account = await staff(world, 'reg-challenge@hill.example');
+    const other = await staff(world, 'reg-challenge-other@hill.example');
     const session = uid();
     const authenticator = new SoftAuthenticator(origin());
     const options = await passkeys().registrationOptions(account, session);
@@ -171,7 +133,7 @@ describe('registration', () => {
   });
 
   test('another origin, another rp id, or no user verification is refused', async () => {
-    const account = await staff('reg-origin@hill.example');
+    const account = await staff(world, 'reg-origin@hill.example');
     for (const tamper of [{ origin: 'https://gatehouse.example.net' }, { rpId: 'example.net' }, { userVerified: false }] as Tamper[]) {
       const session = uid();
       const created = new SoftAuthenticator(origin()).create(await passkeys().registrationOptions(account, session), tamper);
@@ -182,7 +144,7 @@ describe('registration', () => {
 
   test('a credential registered already, here or on another account, is refused in words', async () => {
     const { account, authenticator } = await withPasskey('reg-dup@hill.example');
-    const other = await staff('reg-dup-other@hill.example');
+    const other = await staff(world, 'reg-dup-other@hill.example');
     const first = authenticator.credentials[0]!;
     for (const who of [other, account]) {
       const session = uid();
@@ -195,7 +157,7 @@ describe('registration', () => {
   });
 
   test('a library failure on nonsense is a refusal in words, never an exception', async () => {
-    const account = await staff('reg-garbage@hill.example');
+    const account = await staff(world, 'reg-garbage@hill.example');
     const session = uid();
     await passkeys().registrationOptions(account, session);
     for (const garbage of [{}, { id: 'x', rawId: 'x', type: 'public-key', response: {} }, null]) {
@@ -208,14 +170,14 @@ describe('registration', () => {
 describe('removal', () => {
   test('only the account’s own passkey is removed, audited and mailed', async () => {
     const { account, passkey } = await withPasskey('remove@hill.example');
-    const other = await staff('remove-other@hill.example');
+    const other = await staff(world, 'remove-other@hill.example');
     expect((await refusal(passkeys().remove(other, passkey.id, where))).kind).toBe('not_found');
     expect((await refusal(passkeys().remove(account, 'not-a-uuid', where))).words?.key).toBe('passkeys.notOnAccount');
     expect(await passkeys().list(account.id)).toHaveLength(1);
     expect((await passkeys().remove(account, passkey.id, where)).name).toBe('Laptop');
     expect(await passkeys().list(account.id)).toEqual([]);
     expect(await lastAudit('passkey.remove')).toMatchObject({ outcome: 'success', account_id: account.id });
-    await smtp.waitFor('remove@hill.example', /removed/i);
+    await world.smtp.waitFor('remove@hill.example', /removed/i);
   });
 });
 
@@ -227,10 +189,10 @@ describe('assertions', () => {
     const options = await passkeys().authenticationOptions(signIn());
     expect(options.allowCredentials).toBeUndefined();
     expect(options.userVerification).toBe('required');
-    expect(options.rpId).toBe(new URL(gatehouse.issuer).hostname);
+    expect(options.rpId).toBe(new URL(world.issuer).hostname);
     const check = await assert(authenticator, signIn(), undefined);
     expect(check).toMatchObject({ ok: true, account: { id: account.id }, passkey: { id: passkey.id }, amr: ['hwk', 'user', 'mfa'] });
-    const stored = await gatehouse.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
+    const stored = await world.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
     expect(stored?.signCount).toBe(1);
     expect(stored?.lastUsedAt).toBeInstanceOf(Date);
     expect(await lastAudit('sign_in.passkey')).toMatchObject({ outcome: 'success', account_id: account.id });
@@ -239,7 +201,7 @@ describe('assertions', () => {
   test('a synced passkey is `swk`; its backed-up state is kept up to date', async () => {
     const { account, authenticator } = await withPasskey('assert-synced@hill.example', { backupEligible: true });
     expect(await assert(authenticator, signIn(), undefined, { backedUp: false })).toMatchObject({ ok: true, amr: ['swk', 'user', 'mfa'] });
-    const stored = await gatehouse.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
+    const stored = await world.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
     expect(stored).toMatchObject({ backupEligible: true, backedUp: false });
     // Synced is what the passkey is (BE), not whether it happens to be backed up right now (BS).
     expect(await passkeys().list(account.id)).toEqual([expect.objectContaining({ synced: true })]);
@@ -260,7 +222,7 @@ describe('assertions', () => {
     const { authenticator } = await withPasskey('assert-expired@hill.example');
     const ceremony = signIn();
     const response = authenticator.get(await passkeys().authenticationOptions(ceremony));
-    await gatehouse.database.dataSource.query(
+    await world.gatehouse.database.dataSource.query(
       `UPDATE webauthn_challenges SET expires_at = now() - interval '1 second' WHERE binding = $1`,
       [ceremony.binding],
     );
@@ -350,15 +312,15 @@ describe('assertions', () => {
 
   test('of two assertions checked against the same counter, only the first is stored', async () => {
     const { authenticator } = await withPasskey('assert-race@hill.example');
-    const row = (await gatehouse.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id))!;
+    const row = (await world.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id))!;
     // What a second process does when the first stored its use between its read and its write.
-    const findByCredentialId = gatehouse.services.repositories.passkeys.findByCredentialId;
-    gatehouse.services.repositories.passkeys.findByCredentialId = async () => row;
+    const findByCredentialId = world.services.repositories.passkeys.findByCredentialId;
+    world.services.repositories.passkeys.findByCredentialId = async () => row;
     try {
       expect((await assert(authenticator, signIn(), undefined, { counter: 3 })).ok).toBe(true);
       expect(await assert(authenticator, signIn(), undefined, { counter: 4 })).toEqual({ ok: false, reason: 'invalid' });
     } finally {
-      gatehouse.services.repositories.passkeys.findByCredentialId = findByCredentialId;
+      world.services.repositories.passkeys.findByCredentialId = findByCredentialId;
     }
     expect(await lastAudit('sign_in.passkey')).toMatchObject({ outcome: 'failure', reason: 'counter' });
   });
@@ -391,7 +353,7 @@ describe('assertions', () => {
 
   test('a user handle that is not the credential’s account, or none at a sign-in, is refused', async () => {
     const { authenticator } = await withPasskey('assert-handle@hill.example');
-    const other = await staff('assert-handle-other@hill.example');
+    const other = await staff(world, 'assert-handle-other@hill.example');
     const handle = Buffer.from(other.id.replaceAll('-', ''), 'hex').toString('base64url');
     expect(await assert(authenticator, signIn(), undefined, { userHandle: handle })).toEqual({ ok: false, reason: 'invalid' });
     expect(await assert(authenticator, signIn(), undefined, { userHandle: null })).toEqual({ ok: false, reason: 'invalid' });
@@ -401,7 +363,7 @@ describe('assertions', () => {
   test('an unknown credential, a bad signature or nonsense is refused, never an exception', async () => {
     const { authenticator } = await withPasskey('assert-garbage@hill.example');
     const stranger = new SoftAuthenticator(origin());
-    stranger.create(await passkeys().registrationOptions(await staff('assert-garbage-2@hill.example'), uid()));
+    stranger.create(await passkeys().registrationOptions(await staff(world, 'assert-garbage-2@hill.example'), uid()));
     expect(await assert(stranger, signIn(), undefined)).toEqual({ ok: false, reason: 'invalid' });
     expect(await lastAudit('sign_in.passkey')).toMatchObject({ outcome: 'failure', reason: 'unknown_credential' });
     const ceremony = signIn();
@@ -421,7 +383,7 @@ describe('assertions', () => {
 
   test('a locked account’s passkey answers `locked`, and only after the proof of possession', async () => {
     const { account, authenticator } = await withPasskey('assert-locked@hill.example');
-    await gatehouse.services.repositories.accounts.setStatus(account.id, 'locked');
+    await world.services.repositories.accounts.setStatus(account.id, 'locked');
     expect(await assert(authenticator, signIn(), undefined, { origin: 'https://gatehouse.example.net' })).toEqual({
       ok: false,
       reason: 'invalid',
@@ -433,7 +395,7 @@ describe('assertions', () => {
   test('every attempt that names the live challenge uses it up: after an unknown passkey, the right one is refused too', async () => {
     const { authenticator } = await withPasskey('assert-spent@hill.example');
     const stranger = new SoftAuthenticator(origin());
-    stranger.create(await passkeys().registrationOptions(await staff('assert-spent-2@hill.example'), uid()));
+    stranger.create(await passkeys().registrationOptions(await staff(world, 'assert-spent-2@hill.example'), uid()));
     const ceremony = signIn();
     const options = await passkeys().authenticationOptions(ceremony);
     expect(await passkeys().verify(ceremony, stranger.get(options), where, { afterPassword: false })).toEqual({
@@ -461,7 +423,7 @@ describe('assertions', () => {
     const ceremony = signIn();
     const options = await passkeys().authenticationOptions(ceremony);
     const stranger = new SoftAuthenticator(origin());
-    stranger.create(await passkeys().registrationOptions(await staff('assert-digest@hill.example'), uid()));
+    stranger.create(await passkeys().registrationOptions(await staff(world, 'assert-digest@hill.example'), uid()));
     const posted = { ...stranger.get(options), id: 'A'.repeat(1400), rawId: 'A'.repeat(1400) };
     await passkeys().verify(ceremony, posted, where, { afterPassword: false });
     const row = await lastAuditDetail('sign_in.passkey');
@@ -528,7 +490,7 @@ describe('assertions', () => {
   test('the audit trail says where an assertion came from', async () => {
     const { authenticator } = await withPasskey('assert-where@hill.example');
     await assert(authenticator, signIn(), undefined);
-    const rows: Array<{ ip: string; client_id: string }> = await gatehouse.database.dataSource.query(
+    const rows: Array<{ ip: string; client_id: string }> = await world.gatehouse.database.dataSource.query(
       `SELECT ip, client_id FROM audit_events WHERE event = 'sign_in.passkey' ORDER BY id DESC LIMIT 1`,
     );
     expect(rows[0]).toEqual({ ip: where.ip, client_id: where.clientId });
@@ -536,13 +498,13 @@ describe('assertions', () => {
 });
 
 describe('the pages, over HTTP: bad input gets words and a 4xx, never a 5xx', () => {
-  const KEYS = () => `${gatehouse.issuer}/account/security-keys`;
+  const KEYS = () => `${world.issuer}/account/security-keys`;
 
   /** Signed in to Account settings with the password: the browser, and the add page it was shown. */
   async function signedInAgent(email: string) {
-    const account = await staff(email);
+    const account = await staff(world, email);
     const agent = new Agent(REDIRECT_URI);
-    const login = await agent.follow(await agent.get(`${gatehouse.issuer}/account`));
+    const login = await agent.follow(await agent.get(`${world.issuer}/account`));
     await agent.follow(await submitLogin(agent, login, email, PASSWORD));
     const add = await agent.get(`${KEYS()}/passkeys/new`);
     expect(add.status).toBe(200);
@@ -554,9 +516,9 @@ describe('the pages, over HTTP: bad input gets words and a 4xx, never a 5xx', ()
     const answer = await agent.post(`${KEYS()}/passkeys/options`, { _csrf: csrf });
     expect(answer.status).toBe(200);
     const options = JSON.parse(answer.html);
-    expect(options).toMatchObject({ rp: { id: new URL(gatehouse.issuer).hostname }, user: { name: account.email }, timeout: 300_000 });
+    expect(options).toMatchObject({ rp: { id: new URL(world.issuer).hostname }, user: { name: account.email }, timeout: 300_000 });
     expect((await agent.post(`${KEYS()}/passkeys/options`, {})).status).toBe(403);
-    await ageSessionsOf(gatehouse, account.id);
+    await ageSessionsOf(world.gatehouse, account.id);
     const stale = await agent.post(`${KEYS()}/passkeys/options`, { _csrf: csrf });
     expect(stale.status).toBe(403);
     expect(JSON.parse(stale.html)).toEqual({
@@ -610,11 +572,11 @@ describe('the pages, over HTTP: bad input gets words and a 4xx, never a 5xx', ()
     const { agent, csrf } = await signedInAgent('http-confirm@hill.example');
     const other = await withPasskey('http-confirm-other@hill.example');
     const refusedWith = async (response: string) =>
-      agent.post(`${gatehouse.issuer}/account/confirm/passkey`, { _csrf: csrf, next: '/account/security-keys/passkeys/new', response });
+      agent.post(`${world.issuer}/account/confirm/passkey`, { _csrf: csrf, next: '/account/security-keys/passkeys/new', response });
     const garbage = await refusedWith('{}');
     expect(garbage.status).toBe(400);
     expect(garbage.html).toContain('That passkey did not confirm it’s you.');
-    const options = JSON.parse((await agent.post(`${gatehouse.issuer}/account/confirm/passkey/options`, { _csrf: csrf })).html);
+    const options = JSON.parse((await agent.post(`${world.issuer}/account/confirm/passkey/options`, { _csrf: csrf })).html);
     const theirs = await refusedWith(JSON.stringify(other.authenticator.get(options)));
     expect(theirs.status).toBe(403);
     expect(theirs.html).toContain('That passkey did not confirm it’s you.');

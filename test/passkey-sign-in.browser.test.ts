@@ -1,13 +1,10 @@
 import crypto from 'node:crypto';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Account } from '../src/db/entities/index.ts';
-import { addVirtualAuthenticator, expectAccessible, launchChromium } from './support/browser.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { startRelyingPartyApp } from './support/relying-party-app.ts';
-import { addStaff, PASSWORD } from './support/scenario.ts';
-import { startSmtpServer } from './support/smtp.ts';
+import { browserWithAuthenticator, claimsAtSchoolSystem, expectAccessible, logIn } from './support/browser.ts';
+import { RIVERSIDE, useGatehouse } from './support/fixture.ts';
+import { staff } from './support/scenario.ts';
 import { codeFor } from './support/totp.ts';
 
 /**
@@ -18,42 +15,7 @@ import { codeFor } from './support/totp.ts';
  * settings' pages.
  */
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let schoolSystem: Awaited<ReturnType<typeof startRelyingPartyApp>>;
-let browser: Browser;
-let schoolId: string;
-
-beforeAll(async () => {
-  // Until the lead fixes WebAuthnChallengesRepository.take (see src/domain/passkeys.ts), as helper B's tests do.
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolSystem = await startRelyingPartyApp();
-  const { services } = gatehouse;
-  schoolId = (await services.schools.add({ name: 'Riverside High', postcode: 'RH1 2AB' })).id;
-  const credentials = await services.clients.add({
-    name: 'Riverside MIS',
-    schoolIds: [schoolId],
-    redirectUris: [schoolSystem.redirectUri],
-  });
-  await schoolSystem.connect(gatehouse.issuer, credentials);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await schoolSystem?.close();
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
-
-async function staff(email: string, accessLevel: 'basic' | 'higher' = 'higher'): Promise<Account> {
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel }]);
-  return (await gatehouse.services.repositories.accounts.findByEmail(email))!;
-}
+const world = useGatehouse({ smtp: true, school: RIVERSIDE, client: 'school-system', browser: true });
 
 /**
  * navigator.credentials.create() on a Gatehouse page (the relying party's origin), with the
@@ -87,39 +49,20 @@ const CREATE_IN_PAGE = `async (options) => {
 
 /** A passkey for `account` on the page's virtual authenticator, stored through the service. */
 async function registerPasskey(page: Page, account: Account, name = 'Laptop') {
-  await page.goto(`${gatehouse.issuer}/.well-known/openid-configuration`);
+  await page.goto(`${world.issuer}/.well-known/openid-configuration`);
   const sessionUid = crypto.randomUUID();
-  const options = await gatehouse.services.passkeys.registrationOptions(account, sessionUid);
+  const options = await world.services.passkeys.registrationOptions(account, sessionUid);
   const created = (await page.evaluate(`(${CREATE_IN_PAGE})(${JSON.stringify(options)})`)) as RegistrationResponseJSON;
-  return gatehouse.services.passkeys.register(account, sessionUid, created, name, { ip: '127.0.0.1' });
-}
-
-/** A fresh browser with a platform authenticator, at the school system's login (the login page). */
-async function browserWithAuthenticator(options: { backupEligible?: boolean } = {}) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const authenticator = await addVirtualAuthenticator(page, options);
-  return { context, page, authenticator };
-}
-
-async function claimsAtSchoolSystem(page: Page) {
-  await page.locator('#welcome').waitFor();
-  return JSON.parse((await page.locator('#claims').textContent()) ?? '{}');
-}
-
-async function logInWithPassword(page: Page, email: string) {
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  return world.services.passkeys.register(account, sessionUid, created, name, { ip: '127.0.0.1' });
 }
 
 test('"Sign in with a passkey" alone gives higher access; a removed passkey is refused in words', async () => {
-  const account = await staff('head@riverside.example');
-  const { context, page, authenticator } = await browserWithAuthenticator();
+  const account = await staff(world, 'head@riverside.example');
+  const { context, page, authenticator } = await browserWithAuthenticator(world.browser);
   await registerPasskey(page, account);
   expect(await authenticator.credentials()).toHaveLength(1);
 
-  await page.goto(`${schoolSystem.url}/login`);
+  await page.goto(`${world.schoolSystem.url}/login`);
   const button = page.getByRole('button', { name: 'Sign in with a passkey' });
   await button.waitFor();
   if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/login.png`, fullPage: true });
@@ -130,14 +73,14 @@ test('"Sign in with a passkey" alone gives higher access; a removed passkey is r
     acr: 'urn:gatehouse:acr:higher',
     amr: ['hwk', 'user', 'mfa'],
     access_level: 'higher',
-    school: { id: schoolId, name: 'Riverside High' },
+    school: { id: world.schoolId, name: 'Riverside High' },
   });
 
   // Removed (as from Account settings): the browser still holds it, Gatehouse no longer accepts it.
-  const [passkey] = await gatehouse.services.passkeys.list(account.id);
-  await gatehouse.services.passkeys.remove(account, passkey!.id, { ip: '127.0.0.1' });
+  const [passkey] = await world.services.passkeys.list(account.id);
+  await world.services.passkeys.remove(account, passkey!.id, { ip: '127.0.0.1' });
   await context.clearCookies();
-  await page.goto(`${schoolSystem.url}/login`);
+  await page.goto(`${world.schoolSystem.url}/login`);
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await page
     .getByText(
@@ -150,10 +93,10 @@ test('"Sign in with a passkey" alone gives higher access; a removed passkey is r
 });
 
 test('a synced passkey says swk, and "Keep me signed in" ticked on the page keeps the session', async () => {
-  const account = await staff('synced@riverside.example');
-  const { context, page } = await browserWithAuthenticator({ backupEligible: true });
+  const account = await staff(world, 'synced@riverside.example');
+  const { context, page } = await browserWithAuthenticator(world.browser, { backupEligible: true });
   await registerPasskey(page, account, 'Phone');
-  await page.goto(`${schoolSystem.url}/login`);
+  await page.goto(`${world.schoolSystem.url}/login`);
   await page.getByLabel('Keep me signed in on this device').check();
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   expect(await claimsAtSchoolSystem(page)).toMatchObject({ acr: 'urn:gatehouse:acr:higher', amr: ['swk', 'user', 'mfa'] });
@@ -163,12 +106,12 @@ test('a synced passkey says swk, and "Keep me signed in" ticked on the page keep
 });
 
 test('a prompt that fails or is cancelled is said in words on the page, in the page’s language', async () => {
-  const account = await staff('cancelled@riverside.example', 'basic');
-  const { context, page, authenticator } = await browserWithAuthenticator();
+  const account = await staff(world, 'cancelled@riverside.example', 'basic');
+  const { context, page, authenticator } = await browserWithAuthenticator(world.browser);
   await registerPasskey(page, account);
   // The person does not verify (no fingerprint, prompt closed): the browser refuses the ceremony.
   await authenticator.setUserVerified(false);
-  await page.goto(`${schoolSystem.url}/login?ui_locales=cy`);
+  await page.goto(`${world.schoolSystem.url}/login?ui_locales=cy`);
   await page.getByRole('button', { name: 'Mewngofnodi gydag allwedd mynediad' }).click();
   const said = page.getByRole('alert');
   await said.waitFor();
@@ -183,11 +126,11 @@ test('a prompt that fails or is cancelled is said in words on the page, in the p
 });
 
 test('an account with only a passkey is asked for it after the password: pwd hwk user mfa, higher access', async () => {
-  const account = await staff('deputy@riverside.example');
-  const { context, page } = await browserWithAuthenticator();
+  const account = await staff(world, 'deputy@riverside.example');
+  const { context, page } = await browserWithAuthenticator(world.browser);
   await registerPasskey(page, account);
-  await page.goto(`${schoolSystem.url}/login`);
-  await logInWithPassword(page, 'deputy@riverside.example');
+  await page.goto(`${world.schoolSystem.url}/login`);
+  await logIn(page, 'deputy@riverside.example');
   await page.getByRole('heading', { name: 'Use your passkey' }).waitFor();
   await expect(page.getByLabel('Code').count()).resolves.toBe(0);
   await expect(page.getByText('This browser cannot use passkeys.').isVisible()).resolves.toBe(false);
@@ -205,15 +148,15 @@ test('an account with only a passkey is asked for it after the password: pwd hwk
 });
 
 test('with a device and a passkey, the code page offers the passkey instead', async () => {
-  const account = await staff('both@riverside.example');
-  const device = await gatehouse.services.authenticators.beginEnrolment(account);
-  await gatehouse.services.authenticators.completeEnrolment(account, device.enrolment, 'Phone', codeFor(device.manualKey), {
+  const account = await staff(world, 'both@riverside.example');
+  const device = await world.services.authenticators.beginEnrolment(account);
+  await world.services.authenticators.completeEnrolment(account, device.enrolment, 'Phone', codeFor(device.manualKey), {
     ip: '127.0.0.1',
   });
-  const { context, page } = await browserWithAuthenticator({ backupEligible: true });
+  const { context, page } = await browserWithAuthenticator(world.browser, { backupEligible: true });
   await registerPasskey(page, account);
-  await page.goto(`${schoolSystem.url}/login`);
-  await logInWithPassword(page, 'both@riverside.example');
+  await page.goto(`${world.schoolSystem.url}/login`);
+  await logIn(page, 'both@riverside.example');
   await page.getByRole('heading', { name: 'Enter your code' }).waitFor();
   await expect(page.getByLabel('Code').isVisible()).resolves.toBe(true);
   const instead = page.getByRole('button', { name: 'Use your passkey instead' });
@@ -226,20 +169,20 @@ test('with a device and a passkey, the code page offers the passkey instead', as
 });
 
 test('without WebAuthn, no passkey button: the login page is the password’s, the second step says why', async () => {
-  const account = await staff('no-webauthn-passkey@riverside.example');
-  const helper = await browserWithAuthenticator();
+  const account = await staff(world, 'no-webauthn-passkey@riverside.example');
+  const helper = await browserWithAuthenticator(world.browser);
   await registerPasskey(helper.page, account);
   await helper.context.close();
 
-  const context = await browser.newContext();
+  const context = await world.browser.newContext();
   // A browser without WebAuthn: PublicKeyCredential is not there.
   await context.addInitScript('delete window.PublicKeyCredential');
   const page = await context.newPage();
-  await page.goto(`${schoolSystem.url}/login`);
+  await page.goto(`${world.schoolSystem.url}/login`);
   await page.getByRole('button', { name: 'Log in' }).waitFor();
   await page.waitForLoadState('load');
   await expect(page.getByRole('button', { name: 'Sign in with a passkey' }).count()).resolves.toBe(0);
-  await logInWithPassword(page, 'no-webauthn-passkey@riverside.example');
+  await logIn(page, 'no-webauthn-passkey@riverside.example');
   await page.getByText('This browser cannot use passkeys.').waitFor();
   await expect(page.getByRole('button', { name: 'Use your passkey' }).count()).resolves.toBe(0);
   await context.close();

@@ -3,26 +3,26 @@ import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/serv
 import { PASSKEY_THROTTLE } from '../src/auth/throttle.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import { formField, visibleText, type Page } from './support/agent.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
+import { useGatehouse } from './support/fixture.ts';
+import { freePort } from './support/gatehouse.ts';
 import { spawnGatehouse } from './support/process.ts';
 import { RawAgent } from './support/raw-http.ts';
-import { startSmtpServer } from './support/smtp.ts';
 import { codeFor } from './support/totp.ts';
-import { SoftAuthenticator } from './support/webauthn.ts';
+import { addPasskey } from './support/webauthn.ts';
 import {
-  addClient,
-  addSchool,
-  addStaff,
-  Agent,
+  type Agent,
+  audits,
   authorizationRequest,
-  exchange,
+  claimsAt,
+  fetchFormPost,
+  interactionUrl,
   PASSWORD,
   REDIRECT_URI,
   relyingParty,
-  start,
+  staff,
+  startAtClient,
   submitLogin,
-  type Authorization,
+  uidOf,
 } from './support/scenario.ts';
 
 /**
@@ -32,61 +32,24 @@ import {
  * and that whatever is posted, a refusal is a 4xx page in words, never a 5xx.
  */
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let schoolId: string;
-let credentials: { clientId: string; clientSecret: string };
-
-beforeAll(async () => {
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolId = (await addSchool(gatehouse.services, 'Hill Primary School')).id;
-  credentials = await addClient(gatehouse.services, 'Hill MIS', [schoolId]);
-});
-
-afterAll(async () => {
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
+const world = useGatehouse({ smtp: true });
 
 const FIVE_MINUTES_MS = 5 * 60 * 1000;
 const where = { ip: '192.0.2.9' };
-const passkeys = () => gatehouse.services.passkeys;
-const uidOf = (page: Page) => /\/interaction\/([A-Za-z0-9_-]+)/.exec(page.url)![1]!;
-const interactionUrl = (page: Page, path: string) => `${gatehouse.issuer}/interaction/${uidOf(page)}/${path}`;
-
-async function staff(email: string, accessLevel: 'basic' | 'higher' = 'higher'): Promise<Account> {
-  await addStaff(gatehouse.services, email, [{ schoolId, accessLevel }]);
-  return (await gatehouse.services.repositories.accounts.findByEmail(email))!;
-}
-
-/** A passkey added through the service, as Account settings would (the software authenticator holds its key). */
-async function addPasskey(account: Account, options: { backupEligible?: boolean } = {}) {
-  const authenticator = new SoftAuthenticator(new URL(gatehouse.issuer).origin, options);
-  const session = crypto.randomUUID();
-  const created = authenticator.create(await passkeys().registrationOptions(account, session));
-  const passkey = await passkeys().register(account, session, created, 'Laptop', where);
-  return { authenticator, passkey };
-}
-
+const passkeys = () => world.services.passkeys;
 /** A device too, for an account that has both ways. */
 async function addDevice(account: Account) {
-  const form = await gatehouse.services.authenticators.beginEnrolment(account);
-  await gatehouse.services.authenticators.completeEnrolment(account, form.enrolment, 'Phone', codeFor(form.manualKey), where);
+  const form = await world.services.authenticators.beginEnrolment(account);
+  await world.services.authenticators.completeEnrolment(account, form.enrolment, 'Phone', codeFor(form.manualKey), where);
 }
 
 /** A browser at the school system's login page: the interaction is at the login prompt. */
 async function atLogin(params: Record<string, string> = {}) {
-  const rp = await relyingParty(gatehouse.issuer, credentials);
-  const agent = new Agent(REDIRECT_URI);
-  const authorization = await authorizationRequest(rp, params);
-  const page = await start(agent, authorization);
+  const started = await startAtClient(world, params);
+  const { page } = started;
   expect(page.status).toBe(200);
   expect(page.url).toMatch(/\/interaction\/[A-Za-z0-9_-]+$/);
-  return { rp, agent, authorization, page };
+  return started;
 }
 
 /** What the page's script does first: ask for options with the form's CSRF token. */
@@ -102,33 +65,17 @@ function postPasskey(agent: Agent, page: Page, response: unknown, extra: Record<
   return agent.post(interactionUrl(page, path), { _csrf: formField(page.html, '_csrf'), response: json, ...extra });
 }
 
-async function claimsAt(rp: Awaited<ReturnType<typeof relyingParty>>, callback: Page, authorization: Authorization) {
-  expect(callback.location).toMatch(/^http:\/\/localhost:65010\/callback\?code=/);
-  return (await exchange(rp, callback, authorization)).claims()!;
-}
-
-async function lastAudit(event: string, accountId: string) {
-  const rows: Array<{ outcome: string; reason: string | null }> = await gatehouse.database.dataSource.query(
-    `SELECT outcome, reason FROM audit_events WHERE event = $1 AND account_id = $2 ORDER BY id DESC LIMIT 1`,
-    [event, accountId],
-  );
-  return rows[0];
-}
+const lastAudit = async (event: string, accountId: string) => (await audits(world.gatehouse, event, { accountId })).at(-1);
 
 describe('the options for "Sign in with a passkey"', () => {
   test('are for ISSUER’s host, any discoverable passkey, with user verification, for five minutes, never cached', async () => {
     const { agent, page } = await atLogin();
-    const cookie = [...agent.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-    const response = await fetch(interactionUrl(page, 'passkey/options'), {
-      method: 'POST',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: formField(page.html, '_csrf') }).toString(),
-    });
+    const response = await fetchFormPost(agent, interactionUrl(page, 'passkey/options'), { _csrf: formField(page.html, '_csrf') });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(response.headers.get('cache-control')).toBe('no-store');
     const options = (await response.json()) as PublicKeyCredentialRequestOptionsJSON;
-    expect(options.rpId).toBe(new URL(gatehouse.issuer).hostname);
+    expect(options.rpId).toBe(new URL(world.issuer).hostname);
     expect(options.userVerification).toBe('required');
     expect(options.allowCredentials ?? []).toEqual([]);
     expect(options.timeout).toBe(FIVE_MINUTES_MS);
@@ -136,8 +83,8 @@ describe('the options for "Sign in with a passkey"', () => {
   });
 
   test('a second call replaces the first challenge: an answer to the first is refused, one to the second signs in', async () => {
-    const account = await staff('again@hill.example');
-    const { authenticator } = await addPasskey(account);
+    const account = await staff(world, 'again@hill.example');
+    const { authenticator } = await addPasskey(world, account);
     const { rp, agent, authorization, page } = await atLogin();
     const first = await optionsOn(agent, page);
     const second = await optionsOn(agent, page);
@@ -155,9 +102,9 @@ describe('the options for "Sign in with a passkey"', () => {
 
 describe('"Sign in with a passkey"', () => {
   test('is both factors: no code page, acr higher, amr hwk user mfa, higher access; the browser is trusted', async () => {
-    const account = await staff('head@hill.example');
+    const account = await staff(world, 'head@hill.example');
     await addDevice(account); // a device too: the passkey alone still needs no code
-    const { authenticator } = await addPasskey(account);
+    const { authenticator } = await addPasskey(world, account);
     const { rp, agent, authorization, page } = await atLogin();
     const posted = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page)));
     expect(posted.status).toBe(303);
@@ -168,22 +115,22 @@ describe('"Sign in with a passkey"', () => {
       acr: 'urn:gatehouse:acr:higher',
       amr: ['hwk', 'user', 'mfa'],
       access_level: 'higher',
-      school: { id: schoolId },
+      school: { id: world.schoolId },
     });
     expect(await lastAudit('sign_in.passkey', account.id)).toEqual({ outcome: 'success', reason: null });
   });
 
   test('a synced passkey says swk', async () => {
-    const account = await staff('synced@hill.example');
-    const { authenticator } = await addPasskey(account, { backupEligible: true });
+    const account = await staff(world, 'synced@hill.example');
+    const { authenticator } = await addPasskey(world, account, { backupEligible: true });
     const { rp, agent, authorization, page } = await atLogin();
     const callback = await agent.follow(await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page))));
     expect(await claimsAt(rp, callback, authorization)).toMatchObject({ amr: ['swk', 'user', 'mfa'] });
   });
 
   test('"Keep me signed in" is the page’s box: the session cookie lasts only when it was ticked', async () => {
-    const account = await staff('remember@hill.example', 'basic');
-    const { authenticator } = await addPasskey(account);
+    const account = await staff(world, 'remember@hill.example', 'basic');
+    const { authenticator } = await addPasskey(world, account);
     const sessionCookies = (agent: Agent) => agent.setCookies.filter((header) => /^_session=/.test(header));
     for (const remember of [false, true]) {
       const { agent, page } = await atLogin();
@@ -199,17 +146,17 @@ describe('"Sign in with a passkey"', () => {
   });
 
   test('the language of the page is remembered for the person’s mails', async () => {
-    const account = await staff('cymraeg@hill.example', 'basic');
-    const { authenticator } = await addPasskey(account);
-    expect((await gatehouse.services.accounts.findById(account.id))!.language).not.toBe('cy');
+    const account = await staff(world, 'cymraeg@hill.example', 'basic');
+    const { authenticator } = await addPasskey(world, account);
+    expect((await world.services.accounts.findById(account.id))!.language).not.toBe('cy');
     const { agent, page } = await atLogin({ ui_locales: 'cy' });
     await agent.follow(await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page))));
-    expect((await gatehouse.services.accounts.findById(account.id))!.language).toBe('cy');
+    expect((await world.services.accounts.findById(account.id))!.language).toBe('cy');
   });
 
   test('a removed passkey is refused in words, on the login page, with the password as the way on', async () => {
-    const account = await staff('removed@hill.example');
-    const { authenticator, passkey } = await addPasskey(account);
+    const account = await staff(world, 'removed@hill.example');
+    const { authenticator, passkey } = await addPasskey(world, account);
     await passkeys().remove(account, passkey.id, where);
     const { agent, page } = await atLogin();
     const refused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page)));
@@ -225,9 +172,9 @@ describe('"Sign in with a passkey"', () => {
   });
 
   test('a locked account is refused with the words a locked account gets for a password', async () => {
-    const account = await staff('locked@hill.example');
-    const { authenticator } = await addPasskey(account);
-    await gatehouse.services.repositories.accounts.setStatus(account.id, 'locked');
+    const account = await staff(world, 'locked@hill.example');
+    const { authenticator } = await addPasskey(world, account);
+    await world.services.repositories.accounts.setStatus(account.id, 'locked');
     const { agent, page } = await atLogin();
     const refused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page)));
     expect(refused.status).toBe(423);
@@ -235,8 +182,8 @@ describe('"Sign in with a passkey"', () => {
   });
 
   test(`${PASSKEY_THROTTLE.failuresPerCeremony} refused passkeys pause passkeys on that page (429, in words); the password still works there`, async () => {
-    const account = await staff('paused@hill.example');
-    const { authenticator } = await addPasskey(account);
+    const account = await staff(world, 'paused@hill.example');
+    const { authenticator } = await addPasskey(world, account);
     const { agent, page } = await atLogin();
     for (let failure = 0; failure < PASSKEY_THROTTLE.failuresPerCeremony; failure += 1) {
       const refused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page), { userVerified: false }));
@@ -248,7 +195,7 @@ describe('"Sign in with a passkey"', () => {
       'Too many passkeys were refused on this page, so passkeys are paused here for 15 minutes. Log in with your email address and password instead.',
     );
     // Nothing of the answer was read, so the refusal names no account.
-    const [audited] = await gatehouse.database.dataSource.query(
+    const [audited] = await world.gatehouse.database.dataSource.query(
       `SELECT outcome, reason, account_id FROM audit_events WHERE event = 'sign_in.passkey' ORDER BY id DESC LIMIT 1`,
     );
     expect(audited).toEqual({ outcome: 'failure', reason: 'throttled', account_id: null });
@@ -346,8 +293,8 @@ describe('whatever is posted, a 4xx page in words, never a 5xx', () => {
 
 describe('only at the right step', () => {
   test('sign-in options and answers are refused once the password is given; second-step ones before it', async () => {
-    const account = await staff('steps@hill.example');
-    const { authenticator } = await addPasskey(account);
+    const account = await staff(world, 'steps@hill.example');
+    const { authenticator } = await addPasskey(world, account);
     const { agent, page } = await atLogin();
 
     // At the login prompt, the second step's routes do not answer.
@@ -379,9 +326,9 @@ describe('a passkey as the second step', () => {
   }
 
   test('an account with only a passkey is asked for it: no code field, words that fit, the passkey’s options only', async () => {
-    const account = await staff('only-passkey@hill.example');
-    const { authenticator, passkey } = await addPasskey(account);
-    const other = await addPasskey(await staff('someone-else@hill.example'));
+    const account = await staff(world, 'only-passkey@hill.example');
+    const { authenticator, passkey } = await addPasskey(world, account);
+    const other = await addPasskey(world, await staff(world, 'someone-else@hill.example'));
     const { rp, agent, authorization, page } = await afterPassword('only-passkey@hill.example');
     const text = visibleText(page.html);
     expect(page.html).toContain('<title>Use your passkey – Hill Primary School</title>');
@@ -393,9 +340,9 @@ describe('a passkey as the second step', () => {
     expect(text).not.toContain('Lost your device?');
 
     const options = await optionsOn(agent, page, 'passkey/second-step/options');
-    expect(options.rpId).toBe(new URL(gatehouse.issuer).hostname);
+    expect(options.rpId).toBe(new URL(world.issuer).hostname);
     expect(options.allowCredentials?.map((allowed) => allowed.id)).toEqual([
-      (await gatehouse.services.repositories.passkeys.listForAccount(account.id))[0]!.credentialId,
+      (await world.services.repositories.passkeys.listForAccount(account.id))[0]!.credentialId,
     ]);
     expect(passkey.name).toBe('Laptop');
 
@@ -415,9 +362,9 @@ describe('a passkey as the second step', () => {
   });
 
   test('an account with a device and a passkey gets the code form, and the passkey instead', async () => {
-    const account = await staff('both@hill.example');
+    const account = await staff(world, 'both@hill.example');
     await addDevice(account);
-    const { authenticator } = await addPasskey(account, { backupEligible: true });
+    const { authenticator } = await addPasskey(world, account, { backupEligible: true });
     const { rp, agent, authorization, page } = await afterPassword('both@hill.example');
     const text = visibleText(page.html);
     expect(page.html).toContain('<title>Enter your code – Hill Primary School</title>');
@@ -442,7 +389,7 @@ describe('a passkey as the second step', () => {
   });
 
   test('an account with a device only sees no passkey at all', async () => {
-    await addDevice(await staff('device-only@hill.example'));
+    await addDevice(await staff(world, 'device-only@hill.example'));
     const { page } = await afterPassword('device-only@hill.example');
     expect(page.html).not.toContain('/passkey/second-step');
     expect(page.html).not.toContain('passkey-sign-in.js');
@@ -450,7 +397,7 @@ describe('a passkey as the second step', () => {
   });
 
   test('bad answers are 4xx pages in words at the second step too', async () => {
-    await addPasskey(await staff('bad-second@hill.example'));
+    await addPasskey(world, await staff(world, 'bad-second@hill.example'));
     const { agent, page } = await afterPassword('bad-second@hill.example');
     for (const response of ['', 'garbage', '{"id":"x"}', JSON.stringify({ id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} })]) {
       const answer = await postPasskey(agent, page, response, {}, 'passkey/second-step');
@@ -465,9 +412,9 @@ describe('a passkey as the second step', () => {
 test('in a spawned process, the options’ rpId is ISSUER’s host, whatever Host or X-Forwarded-Host say', async () => {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const server = await spawnGatehouse(storage, port, { ISSUER: issuer, TRUST_PROXY: 'true' });
+  const server = await spawnGatehouse(world.storage, port, { ISSUER: issuer, TRUST_PROXY: 'true' });
   try {
-    const rp = await relyingParty(issuer, credentials);
+    const rp = await relyingParty(issuer, world.credentials);
     const agent = new RawAgent(REDIRECT_URI, { host: 'evil.example', 'x-forwarded-host': 'evil.example' });
     const page = await agent.follow(await agent.get((await authorizationRequest(rp)).url));
     expect(page.status).toBe(200);

@@ -1,10 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
-import { hashPassword } from '../src/auth/passwords.ts';
+import type { Page } from 'playwright-core';
 import { LANGUAGE_COOKIE } from '../src/http/language.ts';
-import { addVirtualAuthenticator, expectAccessible, launchChromium } from './support/browser.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { ageSessionsOf, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
-import { startSmtpServer } from './support/smtp.ts';
+import { browserWithAuthenticator, expectAccessible, LOG_IN_WORDS, logIn } from './support/browser.ts';
+import { RIVERSIDE, useGatehouse } from './support/fixture.ts';
+import { ageSessionsOf } from './support/gatehouse.ts';
+import { staff as addStaff } from './support/scenario.ts';
 
 /**
  * Passkeys in Account settings, in Chromium with DevTools' virtual authenticator (CTAP2, internal
@@ -13,55 +12,31 @@ import { startSmtpServer } from './support/smtp.ts';
  * the person cancels; axe and 320 px on every new page, and the Welsh page once.
  */
 
-let storage: TestStorage;
-let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-let gatehouse: TestGatehouse;
-let browser: Browser;
-let schoolId: string;
+const world = useGatehouse({ smtp: true, school: RIVERSIDE, client: false, browser: true });
 const PASSWORD = 'the heron waits by the river';
-const KEYS = () => `${gatehouse.issuer}/account/security-keys`;
-
-beforeAll(async () => {
-  storage = await createTestStorage();
-  smtp = await startSmtpServer();
-  gatehouse = await startTestGatehouse(storage, { SMTP_URL: smtp.url });
-  schoolId = (await gatehouse.services.schools.add({ name: 'Riverside High', postcode: 'RH1 2AB' })).id;
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await gatehouse?.close();
-  await smtp?.close();
-  await storage?.drop();
-});
-
-async function staff(email: string) {
-  const account = await gatehouse.services.accounts.addUser({ email, memberships: [{ schoolId, accessLevel: 'higher' }] });
-  await gatehouse.services.repositories.accounts.setPasswordHash(account.id, await hashPassword(PASSWORD));
-  return account;
-}
+const KEYS = () => `${world.issuer}/account/security-keys`;
+const staff = (email: string) => addStaff(world, email, 'higher', PASSWORD);
 
 /** Signed in to Account settings with the password, on a browser with a platform authenticator. */
 async function signedIn(email: string, options: { backupEligible?: boolean; language?: 'cy' } = {}) {
-  const context = await browser.newContext({ locale: 'en-GB' });
+  const { context, page, authenticator } = await browserWithAuthenticator(
+    world.browser,
+    { backupEligible: options.backupEligible ?? false },
+    { locale: 'en-GB' },
+  );
   if (options.language) {
     await context.addCookies([
-      { name: LANGUAGE_COOKIE, value: `${options.language}.${Math.floor(Date.now() / 1000)}`, url: gatehouse.issuer, sameSite: 'Lax' },
+      { name: LANGUAGE_COOKIE, value: `${options.language}.${Math.floor(Date.now() / 1000)}`, url: world.issuer, sameSite: 'Lax' },
     ]);
   }
-  const page = await context.newPage();
-  const authenticator = await addVirtualAuthenticator(page, { backupEligible: options.backupEligible ?? false });
-  await page.goto(`${gatehouse.issuer}/account`);
-  await page.locator('#email').fill(email);
-  await page.locator('#password').fill(PASSWORD);
-  await page.locator('main form button[type=submit]').first().click();
+  await page.goto(`${world.issuer}/account`);
+  await logIn(page, email, { password: PASSWORD, words: LOG_IN_WORDS[options.language ?? 'en'] });
   await page.waitForURL(/\/account\/security-keys$/);
   return { context, page, authenticator };
 }
 
 /** Ten minutes pass: the sign-in and every proof of the account's sessions are older than the window. */
-const leaveUnattended = async (accountId: string) => ageSessionsOf(gatehouse, accountId);
+const leaveUnattended = async (accountId: string) => ageSessionsOf(world.gatehouse, accountId);
 
 async function createPasskey(page: Page, name: string) {
   await page.getByLabel('Name').fill(name);
@@ -97,9 +72,9 @@ test('add a passkey after confirming it’s you, see it listed and mailed, then 
   await expect(row.getByRole('cell', { name: 'This device only' }).isVisible()).resolves.toBe(true);
   await expect(row.getByRole('cell', { name: 'Never' }).isVisible()).resolves.toBe(true);
   const [credential] = await authenticator.credentials();
-  expect(credential).toMatchObject({ isResidentCredential: true, rpId: new URL(gatehouse.issuer).hostname });
+  expect(credential).toMatchObject({ isResidentCredential: true, rpId: new URL(world.issuer).hostname });
   expect(Buffer.from(credential!.userHandle!, 'base64').toString('hex')).toBe(account.id.replaceAll('-', ''));
-  await smtp.waitFor(account.email, /A passkey was added/);
+  await world.smtp.waitFor(account.email, /A passkey was added/);
   await expectAccessible(page);
 
   // The same device again: the browser says it holds one already, and the page says so in words.
@@ -114,8 +89,8 @@ test('add a passkey after confirming it’s you, see it listed and mailed, then 
   await page.getByRole('button', { name: 'Remove this passkey' }).click();
   await page.getByText('The passkey has been removed.').waitFor();
   await page.getByText('You have no passkeys yet.').waitFor();
-  await smtp.waitFor(account.email, /A passkey was removed/);
-  await expect(gatehouse.services.passkeys.list(account.id)).resolves.toEqual([]);
+  await world.smtp.waitFor(account.email, /A passkey was removed/);
+  await expect(world.services.passkeys.list(account.id)).resolves.toEqual([]);
   await context.close();
 });
 
@@ -133,7 +108,7 @@ test('a synced passkey is listed as synced, and confirms it’s you in one touch
   await expectAccessible(page);
   await page.getByRole('button', { name: 'Confirm with a passkey' }).click();
   await page.getByRole('heading', { name: 'Remove “Phone”' }).waitFor();
-  const audit = await gatehouse.services.audit.forEmail(account.email);
+  const audit = await world.services.audit.forEmail(account.email);
   expect(audit.find((event) => event.event === 'reauth.passkey')).toMatchObject({ outcome: 'success' });
   await context.close();
 });
@@ -151,9 +126,9 @@ test('a cancelled prompt is said on the page, in its language; without WebAuthn 
   await expect(authenticator.credentials()).resolves.toEqual([]);
   await context.close();
 
-  const withoutScripts = await browser.newContext({ locale: 'en-GB', javaScriptEnabled: false });
+  const withoutScripts = await world.browser.newContext({ locale: 'en-GB', javaScriptEnabled: false });
   const plain = await withoutScripts.newPage();
-  await plain.goto(`${gatehouse.issuer}/account`);
+  await plain.goto(`${world.issuer}/account`);
   await plain.locator('#email').fill((await staff('plain@riverside.example')).email);
   await plain.locator('#password').fill(PASSWORD);
   await plain.locator('main form button[type=submit]').first().click();

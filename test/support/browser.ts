@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { PASSWORD } from './scenario.ts';
 import { decodeQrPng, parseOtpauth } from './totp.ts';
 
 /** Debian's Chromium, never a downloaded one; the flags keep it off the (closed) network. */
@@ -103,4 +104,36 @@ export async function expectAccessible(page: Page, name = new URL(page.url()).pa
     }
   }
   await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+/** A fresh browser context and page with a platform authenticator (addVirtualAuthenticator). */
+export async function browserWithAuthenticator(
+  browser: Browser,
+  options: { backupEligible?: boolean; userVerified?: boolean } = {},
+  contextOptions: BrowserContextOptions = {},
+) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  const authenticator = await addVirtualAuthenticator(page, options);
+  return { context, page, authenticator };
+}
+
+/** The login form's words, in the page's language. */
+export const LOG_IN_WORDS = {
+  en: { email: 'Email address', password: 'Password', submit: 'Log in' },
+  cy: { email: 'Cyfeiriad e-bost', password: 'Cyfrinair', submit: 'Mewngofnodi' },
+};
+
+/** On the login page: the email and password (PASSWORD unless given), then "Log in". */
+export async function logIn(page: Page, email: string, options: { password?: string; words?: typeof LOG_IN_WORDS.en } = {}) {
+  const words = options.words ?? LOG_IN_WORDS.en;
+  await page.getByLabel(words.email).fill(email);
+  await page.getByLabel(words.password, { exact: true }).fill(options.password ?? PASSWORD);
+  await page.getByRole('button', { name: words.submit, exact: true }).click();
+}
+
+/** Back at the school system (startRelyingPartyApp): the claims it shows. */
+export async function claimsAtSchoolSystem(page: Page) {
+  await page.locator('#welcome').waitFor();
+  return JSON.parse((await page.locator('#claims').textContent()) ?? '{}');
 }

@@ -5,6 +5,9 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import type { Account } from '../../src/db/entities/index.ts';
+import type { RequestContext } from '../../src/domain/audit.ts';
+import type { Services } from '../../src/services.ts';
 
 /**
  * A software authenticator for tests without a browser: a P-256 key per credential, the
@@ -176,4 +179,26 @@ export class SoftAuthenticator {
       authenticatorAttachment: 'platform',
     };
   }
+}
+
+/**
+ * A passkey for `account` added through the service, as Account settings would: the software
+ * authenticator that holds its key, and the passkey stored.
+ */
+export async function addPasskey(
+  world: { services: Services; issuer: string },
+  account: Account,
+  options: { backupEligible?: boolean; name?: string; where?: RequestContext } = {},
+) {
+  const authenticator = new SoftAuthenticator(new URL(world.issuer).origin, { backupEligible: options.backupEligible ?? false });
+  const session = crypto.randomUUID();
+  const created = authenticator.create(await world.services.passkeys.registrationOptions(account, session));
+  const passkey = await world.services.passkeys.register(
+    account,
+    session,
+    created,
+    options.name ?? 'Laptop',
+    options.where ?? { ip: '192.0.2.1' },
+  );
+  return { authenticator, passkey };
 }
