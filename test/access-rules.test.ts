@@ -4,7 +4,15 @@ import { accountSubject, passwordSubject, THROTTLE, ThrottleService } from '../s
 import type { Account, School } from '../src/db/entities/index.ts';
 import type { Repositories } from '../src/db/repositories/index.ts';
 import type { SchoolMembership } from '../src/db/repositories/memberships.ts';
-import { AccessService, AMR_PASSWORD, AMR_PASSWORD_AND_CODE, effectiveAccessLevel, passedSecondFactor } from '../src/domain/access.ts';
+import {
+  AccessService,
+  AMR_PASSWORD,
+  AMR_PASSWORD_AND_CODE,
+  bothFactorsAtOnce,
+  effectiveAccessLevel,
+  passedSecondFactor,
+  passkeyAmr,
+} from '../src/domain/access.ts';
 import { AuthenticationService } from '../src/domain/authentication.ts';
 import type { AuthenticatorService } from '../src/domain/authenticators.ts';
 import { FRESH_PROOF_SECONDS, FreshProofService } from '../src/domain/fresh-proof.ts';
@@ -54,6 +62,33 @@ describe('access levels', () => {
     expect(passedSecondFactor(undefined)).toBe(false);
     expect(AMR_PASSWORD).toEqual(['pwd']);
     expect(AMR_PASSWORD_AND_CODE).toEqual(['pwd', 'otp', 'mfa']);
+  });
+
+  test('a second factor is a code (otp) or a passkey (hwk, swk); the password, user verification or mfa alone are not', () => {
+    for (const amr of [['pwd', 'hwk', 'mfa'], ['swk', 'user', 'mfa'], ['otp']])
+      expect({ amr, passed: passedSecondFactor(amr) }).toEqual({ amr, passed: true });
+    for (const amr of [['pwd', 'mfa'], ['user'], ['pwd', 'user'], []])
+      expect({ amr, passed: passedSecondFactor(amr) }).toEqual({ amr, passed: false });
+  });
+
+  test('both factors at once: a passkey with user verification and no password; never a code, a password first, or no verification', () => {
+    expect(bothFactorsAtOnce(['hwk', 'user', 'mfa'])).toBe(true);
+    expect(bothFactorsAtOnce(['swk', 'user', 'mfa'])).toBe(true);
+    expect(bothFactorsAtOnce(['pwd', 'hwk', 'user', 'mfa'])).toBe(false);
+    expect(bothFactorsAtOnce(['hwk', 'mfa'])).toBe(false);
+    expect(bothFactorsAtOnce(['user'])).toBe(false);
+    expect(bothFactorsAtOnce(['user', 'pwd'])).toBe(false);
+    expect(bothFactorsAtOnce(AMR_PASSWORD_AND_CODE)).toBe(false);
+    expect(bothFactorsAtOnce(undefined)).toBe(false);
+  });
+
+  test('a passkey’s amr: hwk or swk by backup eligibility, user when verified, pwd after a password, mfa whenever two factors were shown', () => {
+    expect(passkeyAmr({ backupEligible: false, userVerified: true, afterPassword: false })).toEqual(['hwk', 'user', 'mfa']);
+    expect(passkeyAmr({ backupEligible: true, userVerified: true, afterPassword: false })).toEqual(['swk', 'user', 'mfa']);
+    expect(passkeyAmr({ backupEligible: false, userVerified: true, afterPassword: true })).toEqual(['pwd', 'hwk', 'user', 'mfa']);
+    expect(passkeyAmr({ backupEligible: true, userVerified: false, afterPassword: true })).toEqual(['pwd', 'swk', 'mfa']);
+    // Possession alone, no password and no verification: one factor, not mfa (never offered: sign-in requires verification).
+    expect(passkeyAmr({ backupEligible: false, userVerified: false, afterPassword: false })).toEqual(['hwk']);
   });
 
   test('rule 4: higher only for a higher membership in a session that passed a code', () => {

@@ -289,6 +289,18 @@ describe('words and language', () => {
       long: ['name', 'devices.enrol.nameTooLong'],
       expired: ['enrolment', 'devices.enrol.expired'],
     });
+    // A name is written into plain-text mails and the audit trail: nothing hidden in it (one rule for devices and passkeys).
+    for (const name of ['Phone\r\nBcc: x@evil.example', 'Phone\tTwo', 'enohP\u202e', 'Pho\u200bne', 'Phone\u2028Two']) {
+      const refused = await refusal(name, codeFor(secret));
+      expect({ name, field: refused.field, key: refused.words?.key }).toEqual({
+        name,
+        field: 'name',
+        key: 'passkeys.names.hiddenCharacters',
+      });
+    }
+    expect(await service.completeEnrolment(account, form.enrolment, '  Ffôn Ysgol  ', codeFor(secret), where)).toMatchObject({
+      name: 'Ffôn Ysgol',
+    });
     expect(refusals.long.message).toBe(`Use at most ${DEVICE_NAME_MAX} characters for the name.`);
     expect(refusals.code.message).toBe('That code is not right. Enter the 6-digit code your authenticator app shows now.');
     for (const language of LANGUAGES) {

@@ -12,6 +12,7 @@ import {
   BackupCodeService,
   formatBackupCode,
   normaliseBackupCode,
+  voidBackupCodesWithoutSecondFactor,
 } from '../src/domain/backup-codes.ts';
 import { FreshProofService } from '../src/domain/fresh-proof.ts';
 import { accountFixture } from './support/accounts.ts';
@@ -125,6 +126,43 @@ describe('the codes', () => {
       expect({ typed, code: normaliseBackupCode(typed) }).toEqual({ typed, code: null });
     }
     expect(formatBackupCode('abcde23456')).toBe('abcde-23456');
+    // However it is spaced out, up to 64 characters as typed; past that nothing is even looked at.
+    expect(normaliseBackupCode(`abcde${' '.repeat(54)}23456`)).toBe('abcde23456');
+    expect(normaliseBackupCode(`abcde${' '.repeat(55)}23456`)).toBeNull();
+  });
+});
+
+describe('codes live only while the account has a second factor', () => {
+  const world = (secondFactors: number) => {
+    const calls: string[] = [];
+    const repositories = {
+      backupCodes: {
+        lockAccount: async () => void calls.push('lock'),
+        deleteAllFor: async () => {
+          calls.push('delete');
+          return 7;
+        },
+      },
+      authenticators: {
+        countSecondFactors: async () => {
+          calls.push('count');
+          return secondFactors;
+        },
+      },
+    } as unknown as Repositories;
+    return { repositories, calls };
+  };
+
+  test('when the last device or passkey goes, the codes go: counted under the account’s lock, the unused ones reported', async () => {
+    const { repositories, calls } = world(0);
+    expect(await voidBackupCodesWithoutSecondFactor(repositories, 'acc-1')).toBe(7);
+    expect(calls).toEqual(['lock', 'count', 'delete']);
+  });
+
+  test('while one is left, nothing is voided', async () => {
+    const { repositories, calls } = world(1);
+    expect(await voidBackupCodesWithoutSecondFactor(repositories, 'acc-1')).toBe(0);
+    expect(calls).toEqual(['lock', 'count']);
   });
 });
 
