@@ -281,7 +281,7 @@ test('password and a backup code at a school system: acr higher, amr pwd otp mfa
   // From the school whose sign-in it was.
   const mail = await world.smtp.waitFor(email, /A backup code was used for your account for Hill Primary School/);
   expect(mail.from.name).toBe('Hill Primary School');
-  expect(mail.text).toContain(`A backup code was used to sign in to the Gatehouse account for ${email}`);
+  expect(mail.text).toContain(`A backup code was used for the Gatehouse account for ${email}`);
   expect(mail.text).toContain('You have 9 backup codes left.');
   expect(await auditOf(email, 'sign_in.backup_code')).toEqual([{ outcome: 'success', reason: null, detail: { left: 9 } }]);
 
