@@ -523,7 +523,7 @@ describe('the audit trail', () => {
     expect(await lastEvent('admin.user.mfa-reset')).toMatchObject({
       outcome: 'success',
       accountId: person.id,
-      detail: { reason, actor: actorOf(helpdesk) },
+      detail: { reason, actor: actorOf(helpdesk), devices: 1, passkeys: 0, backupCodesVoided: 0 },
     });
   });
 
@@ -555,9 +555,15 @@ describe('the audit trail', () => {
     expect(await services.repositories.backupCodes.summary(person.id)).toEqual({ left: 0, createdAt: null });
     expect(await services.repositories.authenticators.countSecondFactors(person.id)).toBe(0);
     const mail = await smtp.waitFor('everything@hill.example', /authenticator was removed/);
-    expect(mail.text.replace(/\s+/g, ' ')).toContain('The passkey of the account was removed.');
+    expect(mail.text.replace(/\s+/g, ' ')).toContain('Your passkey was removed.');
     expect(mail.text.replace(/\s+/g, ' ')).toContain('Your backup codes no longer work.');
     expect(mail.text.replace(/\s+/g, ' ')).toContain('Lost bag');
+    // The audit trail says what went, as the mail does.
+    expect(await lastEvent('admin.user.mfa-reset')).toMatchObject({
+      outcome: 'success',
+      accountId: person.id,
+      detail: { reason: 'Lost bag', devices: 0, passkeys: 1, backupCodesVoided: 9 },
+    });
     const view = await services.admin.people.get(helpdesk, person.id);
     expect(view).toMatchObject({ devices: 0, passkeys: 0, backupCodesLeft: 0 });
   });

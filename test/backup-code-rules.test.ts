@@ -293,6 +293,7 @@ describe('checking a backup code (AuthenticationService over an in-memory thrott
     let left = 10;
     const backupCodes = {
       spend: async (_account: Account, code: string) => (code === 'right' ? (spent.push(code), { left: (left -= 1) }) : null),
+      isUnused: async (_account: Account, code: string) => code === 'right',
       notifyUsed: async (_account: Account, count: number) => void used.push(count),
     };
     const authenticators = {
@@ -339,6 +340,19 @@ describe('checking a backup code (AuthenticationService over an in-memory thrott
     const streaks = await store.readStreaks([`code:${accountSubject('acc-1')}`, `password:${accountSubject('acc-1')}`]);
     expect(streaks.get(`code:${accountSubject('acc-1')}`)?.count).toBe(THROTTLE.lockAfter);
     expect(streaks.has(`password:${accountSubject('acc-1')}`)).toBe(false);
+  });
+
+  test('a locked account keeps its codes: a right one is refused as locked, unspent and unmailed; a wrong one still counts', async () => {
+    const { service, known, store, audits, spent, used } = authWorld();
+    const locked = { ...known, status: 'locked' as const };
+    const streak = async () => (await store.readStreaks([`code:${accountSubject('acc-1')}`])).get(`code:${accountSubject('acc-1')}`)?.count;
+    expect(await service.checkBackupCode(locked, 'wrong', where)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await streak()).toBe(1);
+    // Right is right, as for a password: the run of failures ends, and then the lock refuses.
+    expect(await service.checkBackupCode(locked, 'right', where)).toEqual({ ok: false, reason: 'locked' });
+    expect(await streak()).toBeUndefined();
+    expect([spent, used]).toEqual([[], []]);
+    expect(audits.at(-1)).toEqual(expect.objectContaining({ outcome: 'failure', reason: 'locked', detail: undefined }));
   });
 
   test('a right backup code clears the code counters, as a right authenticator code does', async () => {

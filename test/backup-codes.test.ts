@@ -220,6 +220,23 @@ test('the last two second factors removed at the same moment: the codes go with 
   }
 });
 
+test('removing the last passkey voids the codes, and its mail says so; removing one that is not the last does not', async () => {
+  const email = 'last-passkey@hill.example';
+  const { account, passkey, device } = await withPhoneAndPasskey(email);
+  const voided = /Your backup codes no longer work\./;
+  await world.services.authenticators.remove(account, device.id, { ip: '192.0.2.1' });
+  const deviceMail = await world.smtp.waitFor(email, /An authenticator was removed/);
+  expect(deviceMail.text).not.toMatch(voided);
+  expect(await storedHashes(email)).toHaveLength(10);
+  await world.services.passkeys.remove(account, passkey.id, { ip: '192.0.2.1' });
+  expect(await storedHashes(email)).toEqual([]);
+  const passkeyMail = await world.smtp.waitFor(email, /A passkey was removed/);
+  expect([passkeyMail.text, visibleText(passkeyMail.html)]).toEqual([expect.stringMatching(voided), expect.stringMatching(voided)]);
+  expect(await auditOf(email, 'passkey.remove')).toEqual([
+    expect.objectContaining({ detail: expect.objectContaining({ backupCodesVoided: 10 }) }),
+  ]);
+});
+
 test('codes made while the last second factor is removed are voided with it, or not made', async () => {
   for (let round = 0; round < 5; round += 1) {
     const email = `made-while-gone-${round}@hill.example`;
@@ -257,6 +274,84 @@ test('codes asked for while the last second factor’s removal is under way are 
   // Counted before the removal committed, the phone would still be there and the codes would outlive it.
   expect(await making).toBe('recovery.section.needSecondFactor');
   expect(await storedHashes(email)).toEqual([]);
+});
+
+/** Every code of the account still unused. */
+const unusedCount = async (email: string) =>
+  Number(
+    (
+      (await query(`SELECT count(*) AS n FROM backup_codes WHERE account_id = $1 AND used_at IS NULL`, [
+        await accountIdOf(email),
+      ])) as Array<{
+        n: string;
+      }>
+    )[0]!.n,
+  );
+
+test('the helpdesk reset while a new set is being made: it waits for the set and voids it, no deadlock', async () => {
+  const email = 'reset-while-made@hill.example';
+  await staffWithCodes(email);
+  const account = (await world.services.accounts.findByEmail(email))!;
+  // A new set in another process, as BackupCodeService.create makes one: the account's lock, the
+  // count of second factors (the phone is still there), then the new codes a moment later.
+  const runner = world.gatehouse.database.dataSource.createQueryRunner();
+  await runner.connect();
+  await runner.startTransaction();
+  const making = repositoriesFor(runner.manager);
+  await making.backupCodes.lockAccount(account.id);
+  expect(await making.authenticators.countSecondFactors(account.id)).toBe(1);
+  const reset = world.services.authenticators.resetAll(account, 'Lost phone');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const newSet = [1, 2].map(() => crypto.randomBytes(32).toString('base64url'));
+  try {
+    // Deleted by a reset that took no lock, these rows would make this wait on it while it waits on the account: a deadlock.
+    await making.backupCodes.replaceAll(account.id, newSet);
+    await runner.commitTransaction();
+  } finally {
+    if (runner.isTransactionActive) await runner.rollbackTransaction();
+    await runner.release();
+  }
+  expect(await reset).toMatchObject({ devices: 1, backupCodes: 2 });
+  expect(await storedHashes(email)).toEqual([]);
+});
+
+test('the helpdesk reset racing "Create backup codes": never a server error, never codes left behind', async () => {
+  for (let round = 0; round < 5; round += 1) {
+    const email = `reset-race-${round}@hill.example`;
+    await staffWithCodes(email);
+    const account = (await world.services.accounts.findByEmail(email))!;
+    const [made, reset] = await Promise.allSettled([
+      world.services.backupCodes.create(account, { ip: '192.0.2.1' }),
+      world.services.authenticators.resetAll(account),
+    ]);
+    expect([round, reset.status, await storedHashes(email)]).toEqual([round, 'fulfilled', []]);
+    // Made first, the set was voided by the reset; asked for after it, refused in words.
+    if (made.status === 'rejected') expect(made.reason).toMatchObject({ words: { key: 'recovery.section.needSecondFactor' } });
+  }
+});
+
+test('a locked account keeps its backup codes: a right one is refused as locked, spends nothing, and works once unlocked', async () => {
+  const email = 'locked-codes@hill.example';
+  const { codes } = await staffWithCodes(email);
+  const account = (await world.services.accounts.findByEmail(email))!;
+  // The look is rolled back: a right code stays unused, a wrong one is not there.
+  expect(await world.services.backupCodes.isUnused(account, codes[0]!)).toBe(true);
+  expect(await world.services.backupCodes.isUnused(account, 'aaaaa-aaaaa')).toBe(false);
+  expect(await unusedCount(email)).toBe(10);
+  const locked = await world.services.accounts.setStatus(email, 'locked');
+  expect(await world.services.authentication.checkBackupCode(locked, codes[0]!, { ip: '192.0.2.1' })).toEqual({
+    ok: false,
+    reason: 'locked',
+  });
+  expect(await unusedCount(email)).toBe(10);
+  const unlocked = await world.services.accounts.setStatus(email, 'active');
+  expect(await world.services.authentication.checkBackupCode(unlocked, codes[0]!, { ip: '192.0.2.1' })).toMatchObject({
+    ok: true,
+    left: 9,
+  });
+  // One mail about a used code: the one for the use that signed in.
+  await world.smtp.waitFor(email, /A backup code was used/);
+  expect(world.smtp.inbox.filter((mail) => mail.to.includes(email) && /A backup code was used/.test(mail.subject))).toHaveLength(1);
 });
 
 test('password and a backup code at a school system: acr higher, amr pwd otp mfa, higher access; the code works once; a mail says how many are left', async () => {

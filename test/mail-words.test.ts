@@ -74,11 +74,13 @@ const examples: Array<[MailTemplate, Record<string, unknown>]> = [
   ['device-removed', { deviceName: 'Phone', usedDeviceName: 'Tablet', when: summer }],
   ['device-removed', { deviceName: null, byHelpdesk: true, removedByHelpdesk: 2, helpdeskReason: 'Lost & found', when: summer }],
   ['device-removed', { deviceName: null, byHelpdesk: true, removedByHelpdesk: 0, passkeysRemoved: 3, backupCodesVoided: 7, when: summer }],
+  ['device-removed', { deviceName: null, byHelpdesk: true, removedByHelpdesk: 1, passkeysRemoved: 1, when: summer }],
   ['backup-codes-created', { when: summer }],
   ['backup-code-used', { left: 4, when: summer }],
   ['backup-code-used', { left: 0, when: summer }],
   ['passkey-added', { passkeyName: 'Gliniadur <ysgol>', when: summer }],
   ['passkey-removed', { passkeyName: 'Laptop', when: summer }],
+  ['passkey-removed', { passkeyName: 'Laptop', backupCodesVoided: 7, when: summer }],
   ['guessing-warning', { code: true, failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter }],
   ['guessing-warning', { code: false, failures: THROTTLE.warnAfter, limit: THROTTLE.blockAfter }],
 ];
@@ -127,6 +129,8 @@ describe('every mail, in both languages', () => {
         expect(text).toContain(HELPDESK);
         // The account is the service's; "Gatehouse" is nowhere when SERVICE_NAME says otherwise.
         expect(text).not.toMatch(/Gatehouse/);
+        // The last second factor gone, the codes went with it: the mail says so, and only then.
+        expect(text.includes(words.t(language, 'mail.deviceRemoved.backupCodesVoided'))).toBe(Boolean(data.backupCodesVoided));
         if (data.when || data.changedAt) {
           // 12:00 UTC on 1 July is 13:00 in the UK (BST), written in the mail's language.
           expect(text).toContain(formatDateTime(summer, language));

@@ -219,7 +219,9 @@ test('the step-up enrolment page offers the passkey before the app; Account sett
   const enrol = await start(first.agent, await authorizationRequest(rp, { acr_values: HIGHER }));
   const passkeyAt = enrol.html.indexOf(`href="/interaction/${uidOf(enrol)}/enrol/passkey"`);
   expect(passkeyAt).toBeGreaterThan(0);
-  expect(passkeyAt).toBeLessThan(enrol.html.indexOf('<h2>Add new device</h2>'));
+  // Under the page's heading (read in heading order), before the app's steps: the passkey first.
+  expect(passkeyAt).toBeGreaterThan(enrol.html.indexOf('<h2>Add new device</h2>'));
+  expect(passkeyAt).toBeLessThan(enrol.html.indexOf('<ol class="steps">'));
 
   const account = await first.agent.follow(await first.agent.get(`${world.issuer}/account/security-keys/new`));
   expect(account.html).toContain('<h2>Add new device</h2>');

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { PASSKEY_THROTTLE } from '../src/auth/throttle.ts';
 import type { Account } from '../src/db/entities/index.ts';
 import type { DomainError } from '../src/domain/errors.ts';
-import type { Ceremony } from '../src/domain/passkeys.ts';
+import { type Ceremony, PasskeyService } from '../src/domain/passkeys.ts';
 import { formField } from './support/agent.ts';
 import { useGatehouse } from './support/fixture.ts';
 import { ageSessionsOf } from './support/gatehouse.ts';
@@ -62,8 +62,13 @@ describe('registration', () => {
     expect(options.authenticatorSelection).toMatchObject({ residentKey: 'required', userVerification: 'required' });
     expect(options.pubKeyCredParams.map((param) => param.alg)).toEqual([-7, -257]);
     const authenticator = new SoftAuthenticator(origin(), { backupEligible: true });
-    const passkey = await passkeys().register(account, session, authenticator.create(options), '  Work phone  ', where);
+    const { passkey, amrOf } = await passkeys().register(account, session, authenticator.create(options), '  Work phone  ', where);
     expect(passkey).toMatchObject({ name: 'Work phone', synced: true });
+    // What the registration proved, for the session it ends: user verification, and the password when one came first.
+    expect([amrOf({ afterPassword: true }), amrOf({ afterPassword: false })]).toEqual([
+      ['pwd', 'swk', 'user', 'mfa'],
+      ['swk', 'user', 'mfa'],
+    ]);
     expect(await passkeys().list(account.id)).toEqual([expect.objectContaining({ id: passkey.id, name: 'Work phone', synced: true })]);
     const stored = await world.services.repositories.passkeys.findByCredentialId(authenticator.credentials[0]!.id);
     expect(stored).toMatchObject({ backupEligible: true, backedUp: true, transports: ['internal'], signCount: 0 });
@@ -85,7 +90,7 @@ describe('registration', () => {
     expect((await refusal(passkeys().register(account, session, created, 'x'.repeat(61), where))).words?.key).toBe(
       'passkeys.add.nameTooLong',
     );
-    expect((await passkeys().register(account, session, created, 'x'.repeat(60), where)).name).toHaveLength(60);
+    expect((await passkeys().register(account, session, created, 'x'.repeat(60), where)).passkey.name).toHaveLength(60);
   });
 
   test('a name with line breaks, tabs or hidden formatting characters is refused, as a device’s is (one rule)', async () => {
@@ -105,7 +110,7 @@ describe('registration', () => {
       expect(asDevice.field).toBe('name');
     }
     // Around the name, whitespace is trimmed as before; letters of any script, and emoji, are names.
-    expect((await passkeys().register(account, session, created, '\n Gliniadur Siân 💻 \t', where)).name).toBe('Gliniadur Siân 💻');
+    expect((await passkeys().register(account, session, created, '\n Gliniadur Siân 💻 \t', where)).passkey.name).toBe('Gliniadur Siân 💻');
   });
 
   test('a registration challenge answers once, for its session and account only', async () => {
@@ -379,6 +384,34 @@ describe('assertions', () => {
         reason: 'invalid',
       });
     }
+  });
+
+  test('a database failure is not a refusal: it propagates to the error handler, unaudited, and does not count toward the pause', async () => {
+    const { account, authenticator } = await withPasskey('assert-db-down@hill.example');
+    const real = passkeys() as unknown as { deps: ConstructorParameters<typeof PasskeyService>[0] };
+    const lost = new Error('Connection terminated unexpectedly');
+    const failing = new PasskeyService({
+      ...real.deps,
+      repositories: {
+        ...real.deps.repositories,
+        passkeys: {
+          ...real.deps.repositories.passkeys,
+          findByCredentialId: async () => {
+            throw lost;
+          },
+        } as never,
+      },
+    });
+    const ceremony = signIn();
+    const audited = async () => (await audits(world.gatehouse, 'sign_in.passkey', { columns: ['reason'] })).length;
+    const before = await audited();
+    for (let i = 0; i < PASSKEY_THROTTLE.failuresPerCeremony; i += 1) {
+      const response = authenticator.get(await failing.authenticationOptions(ceremony));
+      await expect(failing.verify(ceremony, response, where, { afterPassword: false })).rejects.toBe(lost);
+    }
+    expect(await audited()).toBe(before);
+    // The ceremony is not paused: the same passkey, on the same page, from the same IP, signs in.
+    expect(await assert(authenticator, ceremony, undefined)).toMatchObject({ ok: true, account: { id: account.id } });
   });
 
   test('a locked account’s passkey answers `locked`, and only after the proof of possession', async () => {

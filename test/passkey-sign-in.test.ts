@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
+import { jest } from '@jest/globals';
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { PASSKEY_THROTTLE } from '../src/auth/throttle.ts';
 import type { Account } from '../src/db/entities/index.ts';
+import { passkeyAmr } from '../src/domain/access.ts';
 import { formField, visibleText, type Page } from './support/agent.ts';
 import { useGatehouse } from './support/fixture.ts';
 import { freePort } from './support/gatehouse.ts';
@@ -169,6 +171,30 @@ describe('"Sign in with a passkey"', () => {
     // The password still works from the same page.
     const after = await submitLogin(agent, refused, 'removed@hill.example', PASSWORD);
     expect(after.status).toBe(303);
+  });
+
+  test('a passkey that did not prove both factors does not sign in alone: refused in words, no session, no trusted browser', async () => {
+    const account = await staff(world, 'one-factor@hill.example');
+    const { authenticator } = await addPasskey(world, account);
+    // As if the service stopped requiring user verification at a sign-in: the passkey alone is one factor.
+    const service = passkeys();
+    const verify = service.verify.bind(service);
+    const spy = jest.spyOn(service, 'verify').mockImplementation(async (...args) => {
+      const check = await verify(...args);
+      return check.ok ? { ...check, amr: passkeyAmr({ backupEligible: false, userVerified: false, afterPassword: false }) } : check;
+    });
+    try {
+      const { agent, page } = await atLogin();
+      const refused = await postPasskey(agent, page, authenticator.get(await optionsOn(agent, page)));
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(refused.status).toBe(403);
+      expect(visibleText(refused.html)).toContain('That passkey was not accepted.');
+      expect(agent.setCookies.some((header) => header.startsWith('gatehouse.device='))).toBe(false);
+      // Still at the login page: the password is the way on.
+      expect((await submitLogin(agent, refused, 'one-factor@hill.example', PASSWORD)).status).toBe(303);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   test('a locked account is refused with the words a locked account gets for a password', async () => {

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { passedSecondFactor, passkeyAmr } from '../domain/access.ts';
+import { passedSecondFactor } from '../domain/access.ts';
 import { notFound } from '../domain/errors.ts';
 import type { Passkey } from '../domain/passkeys.ts';
 import { forms } from '../http/forms.ts';
@@ -53,11 +53,9 @@ export function passkeyRoutes(kit: AccountPages, parts: PasskeyPageParts): void 
     if (!form) throw BAD_FORM;
     const registered = await registerPostedPasskey(services.passkeys, current.account, current.session.sessionUid, form, whereOf(ctx));
     if (!registered.ok) return addPage(ctx, { name: form.name, [`${registered.field}Error`]: say(ctx, registered.words) }, 400);
-    const { passkey } = registered;
     // A first passkey makes the account one with a second factor: this session proved it just now.
     if (!passedSecondFactor(current.amr)) {
-      const afterPassword = current.amr.includes('pwd');
-      await parts.recordSecondFactor(ctx, passkeyAmr({ backupEligible: passkey.synced, userVerified: true, afterPassword }));
+      await parts.recordSecondFactor(ctx, registered.amrOf({ afterPassword: current.amr.includes('pwd') }));
     }
     // The proof given a moment ago stays enough for the next change, as after a first device.
     if (!proof.needsCode) await services.freshProof.recordCode(current.session, null);

@@ -82,10 +82,18 @@ export class PeopleAdministration {
 
   /** Removes every authenticator device and passkey and voids the backup codes; the person is mailed, with the reason. */
   resetAuthenticators(authority: Authority, accountId: string, reason?: string) {
-    return this.credentialAction(authority, accountId, 'user.mfa-reset', reason, async (account) => {
-      const reset = await this.deps.authenticators.resetAll(account, reason);
-      return { ...account, removed: reset.devices, passkeysRemoved: reset.passkeys, backupCodesVoided: reset.backupCodes };
-    });
+    return this.credentialAction(
+      authority,
+      accountId,
+      'user.mfa-reset',
+      reason,
+      async (account) => {
+        const reset = await this.deps.authenticators.resetAll(account, reason);
+        return { ...account, removed: reset.devices, passkeysRemoved: reset.passkeys, backupCodesVoided: reset.backupCodes };
+      },
+      // What went, in the audit trail too: the answer to "why can this person no longer sign in with their key?".
+      (done) => ({ devices: done.removed, passkeys: done.passkeysRemoved, backupCodesVoided: done.backupCodesVoided }),
+    );
   }
 
   /** The same actions by email, as the CLI names people. */
@@ -101,13 +109,16 @@ export class PeopleAdministration {
     event: string,
     reason: string | undefined,
     work: (account: Account) => Promise<T>,
+    outcomeDetail?: (result: T) => Record<string, unknown>,
   ): Promise<T> {
-    return act(this.deps.audit, authority, event, { accountId, detail: reason ? { reason } : undefined }, async () => {
+    const target = { accountId, detail: reason ? { reason } : undefined };
+    const done = async () => {
       requireHelpdesk(authority);
       const account = await this.deps.repositories.accounts.findById(accountId);
       if (!account) throw refusal('not_found', 'No such person.', 'noPerson');
       return work(account);
-    });
+    };
+    return act(this.deps.audit, authority, event, target, done, outcomeDetail);
   }
 
   /** Null when the person is at none of the administrator's schools. */

@@ -131,6 +131,9 @@ export class AuthenticationService {
     let left: number | undefined;
     const verify = async () => {
       if (!this.backupCodes) throw new Error('Backup codes are not available to this service.');
+      // A locked account keeps its codes: a right one is still right (and refused as locked, as a
+      // right password is), but one spent here would be gone when the account is unlocked, unmailed.
+      if (!isUsable(account)) return (await this.backupCodes.isUnused(account, code)) ? account : null;
       left = (await this.backupCodes.spend(account, code))?.left;
       return left === undefined ? null : account;
     };

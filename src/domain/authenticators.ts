@@ -174,6 +174,8 @@ export class AuthenticatorService {
     if (!device) throw notFound('That device is not on your account.', { key: 'devices.notOnAccount' });
     const usedDevice = provenWith && provenWith !== deviceId ? devices.find((candidate) => candidate.id === provenWith) : undefined;
     const voidedCodes = await this.transaction(async (repositories) => {
+      // The account's lock before any row: the order every backup-code change takes (see lockAccount).
+      await repositories.backupCodes.lockAccount(account.id);
       await repositories.authenticators.delete(account.id, deviceId);
       return voidBackupCodesWithoutSecondFactor(repositories, account.id);
     });
@@ -208,6 +210,9 @@ export class AuthenticatorService {
   async resetAll(account: Account, reason?: string): Promise<SecondFactorsReset> {
     // Whoever is signed in with the lost device (or passkey, or code) loses that session and its tokens.
     const reset = await this.transaction(async (repositories) => {
+      // The account's lock first, as a new set of backup codes takes it: in the other order the two
+      // wait on each other (a deadlock, a 500), or a set made meanwhile outlives the reset.
+      await repositories.backupCodes.lockAccount(account.id);
       const removed = {
         devices: await repositories.authenticators.deleteAllFor(account.id),
         passkeys: await repositories.passkeys.deleteAllFor(account.id),

@@ -78,7 +78,7 @@ const replacedAlready = () =>
   conflict('These backup codes were replaced already: the new ones were shown once.', { key: 'recovery.create.alreadyShown' });
 
 /** What spending a backup code can do: the narrow view the credential checks need. */
-export type BackupCodeSpender = Pick<BackupCodeService, 'spend' | 'notifyUsed'>;
+export type BackupCodeSpender = Pick<BackupCodeService, 'spend' | 'isUnused' | 'notifyUsed'>;
 
 /**
  * Backup codes (DESIGN.md "Recovery and passkeys"): ten single-use codes shown once, kept only as
@@ -152,6 +152,16 @@ export class BackupCodeService {
     const { backupCodes } = this.deps.repositories;
     if (!(await backupCodes.spend(account.id, this.hash(account.id, normalised)))) return null;
     return { left: (await backupCodes.summary(account.id)).left };
+  }
+
+  /**
+   * Whether the code is one of the account's unused ones, leaving it unused (for an account that
+   * may not sign in, whose codes must outlive the check): the same hash and the same "unused"
+   * condition as the spend, only read.
+   */
+  async isUnused(account: Account, code: string): Promise<boolean> {
+    const normalised = normaliseBackupCode(code);
+    return normalised ? this.deps.repositories.backupCodes.isUnused(account.id, this.hash(account.id, normalised)) : false;
   }
 
   /**

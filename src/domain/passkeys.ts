@@ -1,4 +1,3 @@
-// READY
 import crypto from 'node:crypto';
 import {
   type AuthenticationResponseJSON,
@@ -24,6 +23,12 @@ import { type DomainError, notFound, validationError } from './errors.ts';
 
 /** What Account settings lists: like a device, plus whether the passkey may be synced between devices. */
 export type Passkey = { id: string; name: string; createdAt: Date; lastUsedAt: Date | null; synced: boolean };
+
+/**
+ * A passkey just registered, and what its registration proved, for a session that ends with it:
+ * `amrOf` says so (see passkeyAmr), with a password first or not.
+ */
+export type RegisteredPasskey = { passkey: Passkey; amrOf(proof: { afterPassword: boolean }): string[] };
 
 /**
  * A passkey assertion's outcome. `amr` is what the session passed (see `passkeyAmr` in access.ts).
@@ -97,7 +102,7 @@ const publicPasskey = (row: PasskeyRow): Passkey => ({
 });
 
 /** Why an assertion was refused, for the audit trail (the person only ever hears "invalid"). */
-class Refusal {
+class AssertionRefusal {
   readonly reason: string;
   readonly detail: Record<string, unknown>;
   readonly owner: Account | null;
@@ -189,14 +194,18 @@ export class PasskeyService {
     return options;
   }
 
-  /** Verifies and stores a new passkey named `name`; audits and mails. Refusals are validation errors with words. */
+  /**
+   * Verifies and stores a new passkey named `name`; audits and mails. Refusals are validation
+   * errors with words. The passkey is stored before it is audited: audit writes never fail (see
+   * AuditWriter), so nothing after the insert can leave it half-written.
+   */
   async register(
     account: Account,
     sessionUid: string,
     response: RegistrationResponseJSON,
     name: string,
     where: RequestContext,
-  ): Promise<Passkey> {
+  ): Promise<RegisteredPasskey> {
     // The name first: a refusal here leaves the challenge live, so the same response can be sent again.
     const nameRefused = passkeyNameRefusal(name);
     if (nameRefused) throw nameRefused;
@@ -261,8 +270,11 @@ export class PasskeyService {
       ...where,
       detail: { passkeyId: row.id, name: trimmed, synced: row.backupEligible, aaguid: row.aaguid },
     });
-    await this.notify(account, 'passkey-added', trimmed, where);
-    return { id: row.id, name: trimmed, createdAt: new Date(), lastUsedAt: null, synced: row.backupEligible };
+    await this.notify(account, 'passkey-added', trimmed, { where });
+    const passkey = { id: row.id, name: trimmed, createdAt: new Date(), lastUsedAt: null, synced: row.backupEligible };
+    // What the registration proved (user verification was required above): what this session may claim for it.
+    const { userVerified } = info;
+    return { passkey, amrOf: ({ afterPassword }) => passkeyAmr({ backupEligible: row.backupEligible, userVerified, afterPassword }) };
   }
 
   async remove(account: Account, passkeyId: string, where: RequestContext): Promise<Passkey> {
@@ -271,6 +283,8 @@ export class PasskeyService {
     const removed =
       passkey &&
       (await this.deps.transaction(async (repositories) => {
+        // The account's lock before any row: the order every backup-code change takes (see lockAccount).
+        await repositories.backupCodes.lockAccount(account.id);
         if (!(await repositories.passkeys.delete(account.id, passkey.id))) return null;
         return { voidedCodes: await voidBackupCodesWithoutSecondFactor(repositories, account.id) };
       }));
@@ -283,7 +297,10 @@ export class PasskeyService {
       ...where,
       detail: { passkeyId: passkey.id, name: passkey.name, ...(removed.voidedCodes > 0 ? { backupCodesVoided: removed.voidedCodes } : {}) },
     });
-    await this.notify(account, 'passkey-removed', passkey.name, where);
+    await this.notify(account, 'passkey-removed', passkey.name, {
+      where,
+      ...(removed.voidedCodes > 0 ? { backupCodesVoided: removed.voidedCodes } : {}),
+    });
     return passkey;
   }
 
@@ -321,18 +338,16 @@ export class PasskeyService {
     const purpose = assertionPurpose(ceremony);
     const event = ASSERTION_EVENT[purpose];
     const windowKey = passkeyWindowKey(purpose, ceremony.binding, where.ip);
-    let outcome: { account: Account; row: PasskeyRow; userVerified: boolean } | Refusal;
+    let outcome: { account: Account; row: PasskeyRow; userVerified: boolean } | AssertionRefusal;
     if (await this.throttle.paused(windowKey)) {
-      outcome = new Refusal('throttled', options.account ?? null);
+      outcome = new AssertionRefusal('throttled', options.account ?? null);
     } else {
-      try {
-        outcome = await this.check(purpose, ceremony.binding, response, options.account);
-      } catch (error) {
-        // Whatever a browser (or anyone) sends, the answer is a refusal, never a 5xx.
-        outcome = new Refusal('invalid_response', null, { error: errorMessage(error) });
-      }
+      // Not caught here: whatever a browser sends is refused inside `check` (the library's errors
+      // included), so what comes out is the database or a bug, for the central handler (503, 500,
+      // logged) and not a refusal counted toward the pause.
+      outcome = await this.check(purpose, ceremony.binding, response, options.account);
     }
-    if (outcome instanceof Refusal) {
+    if (outcome instanceof AssertionRefusal) {
       const paused = outcome.reason !== 'throttled' && (await this.throttle.failed(windowKey));
       const who = outcome.owner ?? options.account;
       await this.deps.audit.record({
@@ -369,31 +384,33 @@ export class PasskeyService {
     binding: string,
     response: AuthenticationResponseJSON,
     expected: Account | undefined,
-  ): Promise<{ account: Account; row: PasskeyRow; userVerified: boolean } | Refusal> {
+  ): Promise<{ account: Account; row: PasskeyRow; userVerified: boolean } | AssertionRefusal> {
     const challenge = challengeOf(response);
-    if (!challenge) return new Refusal('malformed', expected ?? null);
+    if (!challenge) return new AssertionRefusal('malformed', expected ?? null);
     // Issued for nobody at a sign-in; for the account the options were asked for otherwise.
     const issuedFor = purpose === 'sign_in' ? null : (expected?.id ?? null);
     const challengeTaken = await this.take({ purpose, binding }, challenge, issuedFor);
     const credentialId: unknown = response?.id;
     if (typeof credentialId !== 'string' || credentialId.length === 0 || credentialId.length > CREDENTIAL_ID_MAX) {
-      return new Refusal('malformed', expected ?? null);
+      return new AssertionRefusal('malformed', expected ?? null);
     }
     const row = await this.deps.repositories.passkeys.findByCredentialId(credentialId);
     const owner = row ? await this.deps.repositories.accounts.findById(row.accountId) : null;
     if (!row || !owner) {
       const reason = challengeTaken ? 'unknown_credential' : 'challenge';
-      return new Refusal(reason, expected ?? null, { credentialIdDigest: credentialIdDigest(credentialId) });
+      return new AssertionRefusal(reason, expected ?? null, { credentialIdDigest: credentialIdDigest(credentialId) });
     }
     const about = { passkeyId: row.id, name: row.name };
     // Said about the expected account: the other owner's name for their passkey stays out of it.
-    if (expected && expected.id !== owner.id) return new Refusal('other_account', expected, { passkeyId: row.id, ownerId: owner.id });
-    if (!challengeTaken) return new Refusal('challenge', owner, about);
+    if (expected && expected.id !== owner.id) {
+      return new AssertionRefusal('other_account', expected, { passkeyId: row.id, ownerId: owner.id });
+    }
+    if (!challengeTaken) return new AssertionRefusal('challenge', owner, about);
     const handle: unknown = response.response?.userHandle;
     const absent = handle === undefined || handle === null || handle === '';
     // A discoverable sign-in names the account only through the handle: it must be the credential's.
     if ((!absent || purpose === 'sign_in') && handle !== Buffer.from(userHandleOf(owner.id)).toString('base64url')) {
-      return new Refusal('user_handle', owner, about);
+      return new AssertionRefusal('user_handle', owner, about);
     }
     let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
     try {
@@ -408,22 +425,22 @@ export class PasskeyService {
         requireUserVerification: purpose !== 'second_step',
       });
     } catch (error) {
-      return new Refusal('assertion', owner, { ...about, error: errorMessage(error) });
+      return new AssertionRefusal('assertion', owner, { ...about, error: errorMessage(error) });
     }
     const info = verification.authenticationInfo;
-    if (!verification.verified) return new Refusal('signature', owner, about);
+    if (!verification.verified) return new AssertionRefusal('signature', owner, about);
     if (counterWentBack(row.signCount, info.newCounter)) {
-      return new Refusal('counter', owner, { ...about, counter: info.newCounter, stored: row.signCount });
+      return new AssertionRefusal('counter', owner, { ...about, counter: info.newCounter, stored: row.signCount });
     }
     // BE never changes for a credential: a different one claims to be another kind of authenticator.
     if ((info.credentialDeviceType === 'multiDevice') !== row.backupEligible) {
-      return new Refusal('backup_eligibility', owner, { ...about, credentialDeviceType: info.credentialDeviceType });
+      return new AssertionRefusal('backup_eligibility', owner, { ...about, credentialDeviceType: info.credentialDeviceType });
     }
     // Only after the proof of possession, so a stranger learns nothing about the account.
-    if (!isUsable(owner)) return new Refusal('locked', owner, about);
+    if (!isUsable(owner)) return new AssertionRefusal('locked', owner, about);
     // Conditional on the counter checked: of two assertions at once with the same counter, one passes.
     if (!(await this.deps.repositories.passkeys.recordUse(row.id, row.signCount, info.newCounter, info.credentialBackedUp))) {
-      return new Refusal('counter', owner, { ...about, counter: info.newCounter });
+      return new AssertionRefusal('counter', owner, { ...about, counter: info.newCounter });
     }
     return {
       account: owner,
@@ -449,14 +466,20 @@ export class PasskeyService {
   }
 
   /** In the language of the page the person is on (else their account's), from the school whose system they came through. */
-  private async notify(account: Account, template: 'passkey-added' | 'passkey-removed', passkeyName: string, where: RequestContext) {
+  private async notify(
+    account: Account,
+    template: 'passkey-added' | 'passkey-removed',
+    passkeyName: string,
+    notice: { where: RequestContext; backupCodesVoided?: number },
+  ) {
+    const { where, ...details } = notice;
     try {
       await this.deps.mailer.send({
         to: account.email,
         template,
         language: languageOfMail(account, where),
         schoolName: where?.schoolName,
-        data: { name: account.name, email: account.email, passkeyName, when: new Date() },
+        data: { name: account.name, email: account.email, passkeyName, ...details, when: new Date() },
       });
     } catch (error) {
       this.deps.logger.error({ err: error, template }, 'could not send the passkey notification');

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { passkeyAmr } from '../domain/access.ts';
 import { forms } from '../http/forms.ts';
 import { BAD_FORM, pageHelpers, type PageDeps } from './pages.ts';
 import { namedPasskeyForm, optionsReply, registerPostedPasskey } from './passkey-forms.ts';
@@ -46,10 +45,8 @@ export function passkeyEnrolRoutes(deps: PageDeps) {
     if (!form) throw BAD_FORM;
     const registered = await registerPostedPasskey(services.passkeys, account, session.sessionUid, form, where);
     if (!registered.ok) return passkeyPage(ctx, context, form.name, { [`${registered.field}Error`]: say(ctx, registered.words) }, 400);
-    const { passkey } = registered;
-    // Registration required user verification: the passkey is a second factor after the password.
-    const amr = passkeyAmr({ backupEligible: passkey.synced, userVerified: true, afterPassword: true });
-    return passed(ctx, account, session, { amr, trustBrowser: true });
+    // The passkey is the second factor after the password this sign-in began with.
+    return passed(ctx, account, session, { amr: registered.amrOf({ afterPassword: true }), trustBrowser: true });
   });
 
   return router;

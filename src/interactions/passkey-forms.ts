@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Account } from '../db/entities/index.ts';
 import type { RequestContext } from '../domain/audit.ts';
 import { isDomainError } from '../domain/errors.ts';
-import { passkeyNameRefusal, passkeyNotCreated, type Passkey } from '../domain/passkeys.ts';
+import { passkeyNameRefusal, passkeyNotCreated, type RegisteredPasskey } from '../domain/passkeys.ts';
 import type { Message } from '../i18n/words.ts';
 import type { Services } from '../services.ts';
 
@@ -97,7 +97,7 @@ export function optionsReply(ctx: Context, body: unknown, status = 200): void {
 }
 
 /** A passkey created from a posted form, or what to say on which field (the name's first: that is what to fix). */
-export type Registered = { ok: true; passkey: Passkey } | { ok: false; field: string; words: Message };
+export type Registered = ({ ok: true } & RegisteredPasskey) | { ok: false; field: string; words: Message };
 
 /**
  * Creates the passkey a posted "name + browser's answer" form describes, for Account settings and
@@ -113,7 +113,7 @@ export async function registerPostedPasskey(
   const response = registrationOf(form.response);
   try {
     if (!response) throw passkeyNameRefusal(form.name) ?? passkeyNotCreated();
-    return { ok: true, passkey: await passkeys.register(account, sessionUid, response, form.name, where) };
+    return { ok: true, ...(await passkeys.register(account, sessionUid, response, form.name, where)) };
   } catch (error) {
     if (!isDomainError(error) || error.kind !== 'validation' || !error.words) throw error;
     return { ok: false, field: error.field ?? 'name', words: error.words };

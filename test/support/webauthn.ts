@@ -193,7 +193,7 @@ export async function addPasskey(
   const authenticator = new SoftAuthenticator(new URL(world.issuer).origin, { backupEligible: options.backupEligible ?? false });
   const session = crypto.randomUUID();
   const created = authenticator.create(await world.services.passkeys.registrationOptions(account, session));
-  const passkey = await world.services.passkeys.register(
+  const { passkey } = await world.services.passkeys.register(
     account,
     session,
     created,

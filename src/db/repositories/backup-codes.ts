@@ -44,6 +44,15 @@ export class BackupCodesRepository {
     return affected > 0;
   }
 
+  /** Whether the code is one of the account's unused ones, without spending it. */
+  async isUnused(accountId: string, codeHash: string): Promise<boolean> {
+    const rows: Array<{ unused: boolean }> = await this.db.query(
+      `SELECT EXISTS (SELECT 1 FROM backup_codes WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL) AS unused`,
+      [accountId, codeHash],
+    );
+    return rows[0]?.unused === true;
+  }
+
   async summary(accountId: string): Promise<BackupCodeSummary> {
     const rows: Array<{ left: string; created_at: Date | null }> = await this.db.query(
       `SELECT count(*) FILTER (WHERE used_at IS NULL) AS left, min(created_at) AS created_at FROM backup_codes WHERE account_id = $1`,
