@@ -58,6 +58,14 @@
         return body;
       };
 
+      const ready = () => {
+        busy = false;
+        button?.removeAttribute('aria-busy');
+      };
+      // Back to this page after the form was sent (the back button, from the browser's page cache):
+      // the button works again instead of waiting for a ceremony that has ended.
+      window.addEventListener('pageshow', ready);
+
       form.addEventListener('submit', async (event) => {
         event.preventDefault();
         if (busy) return;
@@ -73,8 +81,7 @@
           form.submit();
         } catch (error) {
           say(wordsFor(error));
-          busy = false;
-          button?.removeAttribute('aria-busy');
+          ready();
         }
       });
 

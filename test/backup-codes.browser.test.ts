@@ -70,7 +70,9 @@ test('create codes from Security keys after confirming, download and print them,
   await ageSessionsOf(world.gatehouse, account.id);
   await page.getByRole('link', { name: 'Create backup codes' }).click();
   await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
-  await expect(page.getByText('A current code from your authenticator app, or one of your backup codes.').isVisible()).resolves.toBe(true);
+  // No backup codes yet: the code can only be the app's, so the hint says so and the keyboard is numeric.
+  await expect(page.getByText('The 6-digit code your authenticator app shows now.').isVisible()).resolves.toBe(true);
+  await expect(page.getByLabel('Code').getAttribute('inputmode')).resolves.toBe('numeric');
   await expectAccessible(page, 'confirm');
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Code').fill(codeFor(PHONE, 1));

@@ -138,3 +138,49 @@ test('a cancelled prompt is said on the page, in its language; without WebAuthn 
   await expect(plain.getByRole('button', { name: 'Create passkey' }).count()).resolves.toBe(0);
   await withoutScripts.close();
 });
+
+test('a passkey and nothing else: "Confirm it’s you" puts the passkey first and never speaks of an app; with backup codes, the field is for one; back to the page after confirming, its button works', async () => {
+  const account = await staff('only-passkey@riverside.example');
+  const { context, page } = await signedIn(account.email);
+  await page.getByRole('link', { name: 'Add a passkey' }).click();
+  await createPasskey(page, 'Laptop');
+  await page.getByText('Your new passkey is saved.').waitFor();
+
+  // No backup codes yet: the passkey is the only way, and the page says what to do if this browser cannot.
+  await leaveUnattended(account.id);
+  await page.getByRole('link', { name: 'Create backup codes' }).click();
+  await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
+  await page.getByText('If this browser cannot use your passkey', { exact: false }).waitFor();
+  await expect(page.locator('#password').count()).resolves.toBe(0);
+  await expect(page.locator('main').innerText()).resolves.not.toMatch(/authenticator/i);
+  await expectAccessible(page);
+
+  // The ceremony ends in a form post that leaves the page; Back brings the page back from the
+  // browser's cache as it was, with a "pageshow" event. Headless Chromium keeps no such cache, so
+  // here the post is held back (the page stays as the cache would keep it) and the event is sent.
+  await page.evaluate(`{
+    const send = HTMLFormElement.prototype.submit;
+    HTMLFormElement.prototype.submit = function held() {
+      window.sendHeld = () => { HTMLFormElement.prototype.submit = send; };
+    };
+  }`);
+  await page.getByRole('button', { name: 'Confirm with a passkey' }).click();
+  await page.waitForFunction(`'sendHeld' in window`);
+  await page.evaluate(`window.sendHeld(); window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));`);
+  await page.getByRole('button', { name: 'Confirm with a passkey' }).click();
+  await page.getByRole('button', { name: 'Create backup codes' }).click();
+  await page.getByRole('heading', { name: 'Your backup codes' }).waitFor();
+
+  // With backup codes: the passkey still first, then the password and a "Backup code" field that takes letters.
+  await page.goto(KEYS());
+  await leaveUnattended(account.id);
+  await page.getByRole('link', { name: 'Create new backup codes' }).click();
+  await page.getByRole('heading', { name: 'Confirm it’s you' }).waitFor();
+  const passkeyButton = await page.getByRole('button', { name: 'Confirm with a passkey' }).boundingBox();
+  const password = await page.getByLabel('Password', { exact: true }).boundingBox();
+  expect(passkeyButton!.y).toBeLessThan(password!.y);
+  await expect(page.getByLabel('Backup code').getAttribute('inputmode')).resolves.toBe('text');
+  await expect(page.locator('main').innerText()).resolves.not.toMatch(/authenticator/i);
+  await expectAccessible(page);
+  await context.close();
+});

@@ -5,6 +5,7 @@ import type { FreshProof } from '../domain/fresh-proof.ts';
 import { forms } from '../http/forms.ts';
 import { chosenLanguage, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
+import type { Message } from '../i18n/words.ts';
 import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
 import { confirmationRefusal } from '../interactions/refusals.ts';
 import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
@@ -15,6 +16,18 @@ import { accountSession, rememberedSchoolClient, rememberSchoolClient, type Sign
 
 export const KEYS = '/account/security-keys';
 const CONFIRM = '/account/confirm';
+
+/** Refusals of the code field that name the authenticator app, and their words for an account without one. */
+const BACKUP_CODE_WORDS: Record<string, string> = {
+  'signin.refusal.missingCode': 'recovery.signIn.missing',
+  'signin.refusal.wrongCode': 'recovery.signIn.wrongCode',
+};
+
+/** Without an authenticator device, the code on "confirm it's you" can only be a backup code: its refusal says so. */
+function codeRefusalWords(words: Message, hasDevices: boolean): Message {
+  const instead = hasDevices ? undefined : BACKUP_CODE_WORDS[words.key];
+  return instead ? { ...words, key: instead } : words;
+}
 
 /** OIDC third-party initiated login: the school system learns which issuer (and who) to use. */
 function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): string {
@@ -117,10 +130,13 @@ export function accountRoutes(deps: PageDeps) {
   router.get(KEYS, async (ctx) => {
     const current = await signedIn(ctx);
     if (!current) return;
-    const [devices, passkeys, backupCodes] = await Promise.all([
+    const [devices, passkeys, backupCodes, hasSecondFactor] = await Promise.all([
       services.authenticators.list(current.account.id),
       services.passkeys.list(current.account.id),
       services.backupCodes.summary(current.account.id),
+      // The rule the backup-codes page and the domain refuse by (a device or a passkey, counted in
+      // one query), so the section never offers what the next page would refuse.
+      services.authenticators.hasSecondFactor(current.account.id),
     ]);
     const notice = typeof ctx.query.done === 'string' && Object.hasOwn(notices, ctx.query.done) ? notices[ctx.query.done] : undefined;
     page(ctx, 'security-keys', {
@@ -128,6 +144,7 @@ export function accountRoutes(deps: PageDeps) {
       devices,
       passkeys,
       backupCodes,
+      hasSecondFactor,
       notice: notice && helpers.say(ctx, notice),
       tab: 'keys',
     });
@@ -155,7 +172,13 @@ export function accountRoutes(deps: PageDeps) {
     return null;
   }
 
-  /** With passkeys on the account, the page offers "Confirm with a passkey" too (src/account/passkey-routes.ts). */
+  /**
+   * "Confirm it's you" shows the ways this account has: a passkey first (one touch is the strongest
+   * and the easiest), then the password with an app code or a backup code. An account whose only
+   * second factor is a passkey, with no backup codes left, cannot pass the password form (it needs a
+   * code it does not have), so the page says what to do instead of showing it. The code field is
+   * numeric unless a backup code (letters) can be typed there.
+   */
   const confirmPage = async (
     ctx: Context,
     current: SignedInAccount,
@@ -164,8 +187,14 @@ export function accountRoutes(deps: PageDeps) {
     errors: Record<string, string> = {},
     status = 200,
   ) => {
-    const withPasskey = (await services.passkeys.list(current.account.id)).length > 0;
-    page(ctx, 'confirm', { tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, withPasskey, ...errors }, status);
+    const [devices, passkeys, backupCodes] = await Promise.all([
+      services.authenticators.list(current.account.id),
+      services.passkeys.list(current.account.id),
+      services.backupCodes.summary(current.account.id),
+    ]);
+    const has = { hasDevices: devices.length > 0, hasPasskeys: passkeys.length > 0, backupCodesLeft: backupCodes.left };
+    const passkeyOnly = needsCode && !has.hasDevices && has.backupCodesLeft === 0;
+    page(ctx, 'confirm', { tab: 'keys', action: CONFIRM, cancelLink: KEYS, needsCode, next, ...has, passkeyOnly, ...errors }, status);
   };
 
   const returnPathOf = (value: unknown) => {
@@ -191,14 +220,11 @@ export function accountRoutes(deps: PageDeps) {
       return ctx.redirect(next);
     }
     const refusal = confirmationRefusal(outcome);
-    await confirmPage(
-      ctx,
-      current,
-      outcome.needsCode,
-      next,
-      { [`${outcome.field}Error`]: helpers.say(ctx, refusal.words) },
-      refusal.status,
-    );
+    const words =
+      outcome.field === 'code'
+        ? codeRefusalWords(refusal.words, (await services.authenticators.list(current.account.id)).length > 0)
+        : refusal.words;
+    await confirmPage(ctx, current, outcome.needsCode, next, { [`${outcome.field}Error`]: helpers.say(ctx, words) }, refusal.status);
   });
 
   router.get(`${KEYS}/new`, async (ctx) => {
