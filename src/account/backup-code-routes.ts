@@ -7,7 +7,7 @@ import { forms } from '../http/forms.ts';
 import { formatDateTime } from '../i18n/time.ts';
 import { BAD_FORM, languageOfRequest } from '../interactions/pages.ts';
 import { parseForm } from '../interactions/schemas.ts';
-import { KEYS, type AccountPages } from './routes.ts';
+import { KEYS, type AccountPages } from './security-keys.ts';
 
 const createForm = z.object({
   replacing: z
@@ -44,7 +44,6 @@ function downloadOf(kit: AccountPages, ctx: Context, account: Account, codes: st
  */
 export function backupCodeRoutes(kit: AccountPages): void {
   const { router, services, csrf, page, signedIn, freshProofOrConfirm, whereOf } = kit;
-  // Here, not at the top: routes.ts imports this module before its own constants exist.
   const BACKUP_CODES = `${KEYS}/backup-codes`;
 
   const createPage = async (ctx: Context, account: Account, status = 200, alreadyShown = false) => {

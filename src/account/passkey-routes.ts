@@ -6,7 +6,7 @@ import { forms } from '../http/forms.ts';
 import { BAD_FORM } from '../interactions/pages.ts';
 import { assertionOf, namedPasskeyForm, optionsReply, passkeyConfirmForm, registerPostedPasskey } from '../interactions/passkey-forms.ts';
 import { accountReturnPath, deviceIdParam, parseForm } from '../interactions/schemas.ts';
-import { KEYS, type AccountPages } from './routes.ts';
+import { KEYS, type AccountPages } from './security-keys.ts';
 import type { SignedInAccount } from './session.ts';
 
 /** What routes.ts lends these routes: its confirm page, and marking the session as past its second factor. */
@@ -22,7 +22,6 @@ export type PasskeyPageParts = {
  */
 export function passkeyRoutes(kit: AccountPages, parts: PasskeyPageParts): void {
   const { router, services, csrf, page, say, signedIn, freshProofOrConfirm, whereOf } = kit;
-  // Here, not at the top: routes.ts imports this module before its own constants exist.
   const ADD = `${KEYS}/passkeys/new`;
   const OPTIONS = `${KEYS}/passkeys/options`;
   const removeOf = (passkey: Passkey) => `${KEYS}/passkeys/${passkey.id}/remove`;

@@ -1,7 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { RequestContext } from '../domain/audit.ts';
-import type { FreshProof } from '../domain/fresh-proof.ts';
 import { forms } from '../http/forms.ts';
 import { chosenLanguage, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
@@ -12,9 +10,9 @@ import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../int
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
 import { backupCodeRoutes } from './backup-code-routes.ts';
 import { passkeyRoutes } from './passkey-routes.ts';
+import { KEYS, type AccountPages } from './security-keys.ts';
 import { accountSession, rememberedSchoolClient, rememberSchoolClient, type SignedInAccount } from './session.ts';
 
-export const KEYS = '/account/security-keys';
 const CONFIRM = '/account/confirm';
 
 /** Refusals of the code field that name the authenticator app, and their words for an account without one. */
@@ -36,22 +34,6 @@ function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): s
   url.searchParams.set('login_hint', email);
   return url.toString();
 }
-
-/**
- * What the Security keys routes of each kind of credential share (backup codes, passkeys): the
- * router (so the school-name middleware applies), the signed-in account, fresh proof, pages.
- * `freshProofOrConfirm` answers the proof, or null after redirecting to "confirm it's you".
- */
-export type AccountPages = {
-  router: Router;
-  services: PageDeps['services'];
-  csrf: PageDeps['csrf'];
-  page: ReturnType<typeof pageHelpers>['page'];
-  say: ReturnType<typeof pageHelpers>['say'];
-  signedIn(ctx: Context): Promise<SignedInAccount | null>;
-  freshProofOrConfirm(ctx: Context, current: SignedInAccount, returnTo: string): Promise<FreshProof | null>;
-  whereOf(ctx: Context): RequestContext;
-};
 
 /**
  * Account settings: the Security keys tab (devices: list, add by QR code, remove) and Schools.
