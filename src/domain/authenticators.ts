@@ -5,7 +5,7 @@ import type { SecretBox } from '../auth/secret-box.ts';
 import { groupedSecret, matchingStep, newTotpSecret, otpauthUri } from '../auth/totp.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import { languageOfMail, type Mailer } from '../mail/mailer.ts';
+import { type Mailer, sendAccountNotice } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { notFound, validationError } from './errors.ts';
 import { endSessions } from './access.ts';
@@ -251,19 +251,9 @@ export class AuthenticatorService {
     return { qrDataUrl, manualKey: groupedSecret(secret), enrolment };
   }
 
-  /** In the language of the page the person is on (else their account's), from the school whose system they came through. */
-  private async notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string | null, notice: Notice) {
+  /** The person is told (see sendAccountNotice). */
+  private notify(account: Account, template: 'device-added' | 'device-removed', deviceName: string | null, notice: Notice) {
     const { where, ...details } = notice;
-    try {
-      await this.mailer.send({
-        to: account.email,
-        template,
-        language: languageOfMail(account, where),
-        schoolName: where?.schoolName,
-        data: { name: account.name, email: account.email, deviceName, ...details, when: new Date() },
-      });
-    } catch (error) {
-      this.logger.error({ err: error, template }, 'could not send the device notification');
-    }
+    return sendAccountNotice(this.mailer, this.logger, { account, template, where, data: { deviceName, ...details } });
   }
 }

@@ -4,7 +4,7 @@ import type { SecretBox } from '../auth/secret-box.ts';
 import type { Account } from '../db/entities/index.ts';
 import type { BackupCodeSummary } from '../db/repositories/backup-codes.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
-import { languageOfMail, type Mailer } from '../mail/mailer.ts';
+import { type Mailer, sendAccountNotice } from '../mail/mailer.ts';
 import type { AuditService, RequestContext } from './audit.ts';
 import { conflict, validationError } from './errors.ts';
 
@@ -178,22 +178,12 @@ export class BackupCodeService {
     return crypto.createHmac('sha256', this.#key).update(`${accountId}:${normalised}`).digest('base64url');
   }
 
-  private async mail(
+  private mail(
     account: Account,
     where: RequestContext,
     template: 'backup-codes-created' | 'backup-code-used',
     data: Record<string, unknown>,
-  ): Promise<void> {
-    try {
-      await this.deps.mailer.send({
-        to: account.email,
-        template,
-        language: languageOfMail(account, where),
-        schoolName: where.schoolName,
-        data: { name: account.name, email: account.email, ...data, when: new Date() },
-      });
-    } catch (error) {
-      this.deps.logger.error({ err: error, template }, 'could not send the backup code notification');
-    }
+  ) {
+    return sendAccountNotice(this.deps.mailer, this.deps.logger, { account, template, where, data });
   }
 }

@@ -14,7 +14,7 @@ import type { Account } from '../db/entities/index.ts';
 import type { PasskeyRow } from '../db/repositories/passkeys.ts';
 import type { Repositories, UnitOfWork } from '../db/repositories/index.ts';
 import { PasskeyThrottle, passkeyWindowKey } from '../auth/throttle.ts';
-import { languageOfMail, type Mailer } from '../mail/mailer.ts';
+import { type Mailer, sendAccountNotice } from '../mail/mailer.ts';
 import { isUsable, passkeyAmr } from './access.ts';
 import { voidBackupCodesWithoutSecondFactor } from './backup-codes.ts';
 import { CREDENTIAL_NAME_MAX, credentialNameRefusal } from './credential-names.ts';
@@ -465,25 +465,15 @@ export class PasskeyService {
     return taken !== undefined && taken.accountId === accountId;
   }
 
-  /** In the language of the page the person is on (else their account's), from the school whose system they came through. */
-  private async notify(
+  /** The person is told (see sendAccountNotice). */
+  private notify(
     account: Account,
     template: 'passkey-added' | 'passkey-removed',
     passkeyName: string,
     notice: { where: RequestContext; backupCodesVoided?: number },
   ) {
     const { where, ...details } = notice;
-    try {
-      await this.deps.mailer.send({
-        to: account.email,
-        template,
-        language: languageOfMail(account, where),
-        schoolName: where?.schoolName,
-        data: { name: account.name, email: account.email, passkeyName, ...details, when: new Date() },
-      });
-    } catch (error) {
-      this.deps.logger.error({ err: error, template }, 'could not send the passkey notification');
-    }
+    return sendAccountNotice(this.deps.mailer, this.deps.logger, { account, template, where, data: { passkeyName, ...details } });
   }
 }
 

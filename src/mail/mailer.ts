@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { registerWordHelpers } from '../i18n/handlebars.ts';
 import { DEFAULT_LANGUAGE, isLanguage, type Language } from '../i18n/languages.ts';
 import type { Words } from '../i18n/words.ts';
+import type { Account } from '../db/entities/index.ts';
+import type { RequestContext } from '../domain/audit.ts';
 
 export type MailTemplate =
   | 'password-reset'
@@ -59,6 +61,31 @@ const AREAS: Record<MailTemplate, string> = {
 export function languageOfMail(account: { language?: string | null }, where?: { language?: Language | undefined }): Language {
   if (where?.language) return where.language;
   return isLanguage(account.language) ? account.language : DEFAULT_LANGUAGE;
+}
+
+/**
+ * A notice to the account's owner that how they sign in changed (a device, a passkey, backup
+ * codes): in the language of the page it was changed on (else theirs), from the school whose
+ * system it came through (`where`), with the time. Not sent is logged, not thrown: the change it
+ * tells about has already happened.
+ */
+export async function sendAccountNotice(
+  mailer: Mailer,
+  logger: Logger,
+  notice: { account: Account; template: MailTemplate; where?: RequestContext | undefined; data: Record<string, unknown> },
+): Promise<void> {
+  const { account, template, where, data } = notice;
+  try {
+    await mailer.send({
+      to: account.email,
+      template,
+      language: languageOfMail(account, where),
+      schoolName: where?.schoolName,
+      data: { name: account.name, email: account.email, ...data, when: new Date() },
+    });
+  } catch (error) {
+    logger.error({ err: error, template }, 'could not send a notice to the account');
+  }
 }
 
 const TEMPLATE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'templates');
