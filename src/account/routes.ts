@@ -3,9 +3,8 @@ import type { Context } from 'koa';
 import { forms } from '../http/forms.ts';
 import { chosenLanguage, languageOf } from '../http/language.ts';
 import { PageError } from '../http/page-error.ts';
-import type { Message } from '../i18n/words.ts';
 import { BAD_FORM, pageHelpers, requestContext, type PageDeps } from '../interactions/pages.ts';
-import { confirmationRefusal } from '../interactions/refusals.ts';
+import { asBackupCodeRefusal, confirmationRefusal } from '../interactions/refusals.ts';
 import { accountReturnPath, confirmForm, deviceIdParam, parseForm } from '../interactions/schemas.ts';
 import { showEnrolment, submitEnrolment } from './enrolment-page.ts';
 import { backupCodeRoutes } from './backup-code-routes.ts';
@@ -14,18 +13,6 @@ import { KEYS, type AccountPages } from './security-keys.ts';
 import { accountSession, rememberedSchoolClient, rememberSchoolClient, type SignedInAccount } from './session.ts';
 
 const CONFIRM = '/account/confirm';
-
-/** Refusals of the code field that name the authenticator app, and their words for an account without one. */
-const BACKUP_CODE_WORDS: Record<string, string> = {
-  'signin.refusal.missingCode': 'recovery.signIn.missing',
-  'signin.refusal.wrongCode': 'recovery.signIn.wrongCode',
-};
-
-/** Without an authenticator device, the code on "confirm it's you" can only be a backup code: its refusal says so. */
-function codeRefusalWords(words: Message, hasDevices: boolean): Message {
-  const instead = hasDevices ? undefined : BACKUP_CODE_WORDS[words.key];
-  return instead ? { ...words, key: instead } : words;
-}
 
 /** OIDC third-party initiated login: the school system learns which issuer (and who) to use. */
 function thirdPartyLoginLink(loginUri: string, issuer: string, email: string): string {
@@ -202,11 +189,10 @@ export function accountRoutes(deps: PageDeps) {
       return ctx.redirect(next);
     }
     const refusal = confirmationRefusal(outcome);
-    const words =
-      outcome.field === 'code'
-        ? codeRefusalWords(refusal.words, (await services.authenticators.list(current.account.id)).length > 0)
-        : refusal.words;
-    await confirmPage(ctx, current, outcome.needsCode, next, { [`${outcome.field}Error`]: helpers.say(ctx, words) }, refusal.status);
+    // Without an authenticator device, the code can only be a backup code: its refusal says so.
+    const backupCodeOnly = outcome.field === 'code' && (await services.authenticators.list(current.account.id)).length === 0;
+    const { words, status } = backupCodeOnly ? asBackupCodeRefusal(refusal) : refusal;
+    await confirmPage(ctx, current, outcome.needsCode, next, { [`${outcome.field}Error`]: helpers.say(ctx, words) }, status);
   });
 
   router.get(`${KEYS}/new`, async (ctx) => {

@@ -2,19 +2,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Account } from '../db/entities/index.ts';
 import { AMR_PASSWORD_AND_CODE } from '../domain/access.ts';
-import type { BackupCodeCheck } from '../domain/authentication.ts';
 import { forms } from '../http/forms.ts';
 import { AUTHENTICATOR_PROMPT } from '../oidc/policy.ts';
 import { BAD_FORM, pageHelpers, requestContext, type InteractionDetails, type PageDeps } from './pages.ts';
-import { refusalOf, type Refusal } from './refusals.ts';
+import { asBackupCodeRefusal, refusalOf } from './refusals.ts';
 import { codeForm, parseForm } from './schemas.ts';
 import { secondStep } from './second-step.ts';
-
-/** As for any code, except that a wrong one is said as a wrong backup code (not "the 6-digit code your app shows"). */
-function backupCodeRefusal(check: Extract<BackupCodeCheck, { ok: false }>): Refusal {
-  const refusal = refusalOf(check, 'code');
-  return check.reason === 'invalid' ? { ...refusal, words: { key: 'recovery.signIn.wrongCode' } } : refusal;
-}
 
 /**
  * "Use a backup code" in the second step of a sign-in: a backup code in place of the
@@ -63,7 +56,7 @@ export function backupCodeSignInRoutes(deps: PageDeps) {
     const where = requestContext(ctx, details, await schoolNameFor(details));
     const check = await services.authentication.checkBackupCode(account, form.code, where);
     if (!check.ok) {
-      const refusal = backupCodeRefusal(check);
+      const refusal = asBackupCodeRefusal(refusalOf(check, 'code'));
       return backupCodePage(ctx, details, account, say(ctx, refusal.words), refusal.status);
     }
     return passed(ctx, account, session, { amr: AMR_PASSWORD_AND_CODE, trustBrowser: check.trustBrowser });

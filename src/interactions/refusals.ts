@@ -35,3 +35,19 @@ export function confirmationRefusal(outcome: Extract<Confirmation, { ok: false }
   if (!outcome.check) return { words: MISSING_ANSWER[outcome.field], status: 400 };
   return refusalOf(outcome.check, outcome.field);
 }
+
+/** The code refusals that name the authenticator app, and their words for a field that takes backup codes only. */
+const AS_BACKUP_CODE: Record<string, string> = {
+  'signin.refusal.missingCode': 'recovery.signIn.missing',
+  'signin.refusal.wrongCode': 'recovery.signIn.wrongCode',
+};
+
+/**
+ * A refusal of a code field where only a backup code can be typed ("Use a backup code", or
+ * "confirm it's you" for an account without an authenticator app): said as a backup code, not as
+ * "the 6-digit code your app shows". Pauses and locks are said as they are.
+ */
+export function asBackupCodeRefusal(refusal: Refusal): Refusal {
+  const instead = AS_BACKUP_CODE[refusal.words.key];
+  return instead ? { ...refusal, words: { ...refusal.words, key: instead } } : refusal;
+}
