@@ -100,7 +100,13 @@ export type SchoolClaims = {
   school: { id: string; name: string; postcode: string } | null;
   access_level: AccessLevel;
   schools: Array<{ id: string; name: string; postcode: string; login_uri: string | null }>;
-};
+} & FlatSchoolClaims;
+
+/**
+ * The same facts as plain strings, for relying parties that cannot read an array of objects
+ * (Apache mod_auth_openidc passes `schools` on as an empty value): absent when there is no school.
+ */
+export type FlatSchoolClaims = { school_id?: string; school_name?: string; school_ids: string[] };
 
 const publicSchool = (school: School) => ({ id: school.id, name: school.name, postcode: school.postcode });
 
@@ -201,6 +207,8 @@ export class AccessService {
       school: current ? publicSchool(current.school) : null,
       access_level: current ? effectiveAccessLevel(current.accessLevel, amr) : 'basic',
       schools,
+      ...(current ? { school_id: current.school.id, school_name: current.school.name } : {}),
+      school_ids: schools.map(({ id }) => id),
     };
   }
 

@@ -54,9 +54,10 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
       openid: ['sub', 'acr', 'amr'],
       email: ['email', 'email_verified'],
       profile: ['name'],
-      school: ['school', 'access_level', 'schools'],
+      school: ['school', 'access_level', 'schools', 'school_id', 'school_name', 'school_ids'],
     },
     acrValues: [ACR_BASIC, ACR_HIGHER],
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
     // `school`: a client serving several schools may say which one this sign-in is for.
     // `school_client`: Account settings' own sign-in, reached from that school system (src/account/session.ts).
     extraParams: ['school', 'school_client'],
