@@ -2,7 +2,17 @@ import type { FindAccount } from 'oidc-provider';
 import { isUsable } from '../domain/access.ts';
 import type { Services } from '../services.ts';
 
-type TokenLike = { amr?: string[]; grantId?: string; extra?: { amr?: string[] } } | undefined;
+type ClaimsRequest = { id_token?: Record<string, unknown> | null; userinfo?: Record<string, unknown> | null };
+type TokenLike = { amr?: string[]; grantId?: string; extra?: { amr?: string[] }; claims?: ClaimsRequest } | undefined;
+
+/**
+ * OIDC Core §5.5: the `claims` parameter says where each claim is wanted. One asked for at userinfo
+ * and not for the ID token stays out of the ID token, even when a scope would release it there.
+ */
+export function askedForUserinfoOnly(request: ClaimsRequest | undefined): Set<string> {
+  const forIdToken = request?.id_token ?? {};
+  return new Set(Object.keys(request?.userinfo ?? {}).filter((claim) => claim !== 'sub' && !Object.hasOwn(forIdToken, claim)));
+}
 
 /**
  * Claims for ID tokens and userinfo. The school claims depend on the client (which school the
@@ -17,10 +27,10 @@ export function createFindAccount(services: Services): FindAccount {
     const grantId = (token as TokenLike)?.grantId ?? ctx.oidc.grant?.jti;
     return {
       accountId: sub,
-      async claims(_use, scope) {
+      async claims(use, scope) {
         const scopes = new Set(scope.split(' '));
         const schoolClaims = scopes.has('school') && clientId ? await services.access.schoolClaims(sub, clientId, amr, grantId) : {};
-        return {
+        const claims: Record<string, unknown> = {
           sub,
           email: account.email,
           // The address is proven once the person has set a password through an emailed link.
@@ -28,6 +38,8 @@ export function createFindAccount(services: Services): FindAccount {
           name: account.name ?? undefined,
           ...schoolClaims,
         };
+        if (use === 'id_token') for (const claim of askedForUserinfoOnly((token as TokenLike)?.claims)) delete claims[claim];
+        return claims as { sub: string };
       },
     };
   };
