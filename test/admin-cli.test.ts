@@ -114,6 +114,23 @@ test('bad input fails with words on stderr, a non-zero exit and nothing written'
   );
   expect(wildcard.stderr).toContain('wildcard');
 
+  for (const method of ['none', 'client_secret_jwt', 'private_key_jwt']) {
+    const refused = await admin(
+      'client',
+      'add',
+      '--name',
+      'Bad',
+      '--school',
+      '00000000-0000-4000-8000-000000000000',
+      '--redirect-uri',
+      'https://mis.example/cb',
+      '--token-endpoint-auth-method',
+      method,
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--token-endpoint-auth-method must be client_secret_basic or client_secret_post');
+  }
+
   const missing = await admin('school', 'add', '--name', 'No Postcode');
   expect(missing.code).not.toBe(0);
   expect(missing.stderr).toContain('--postcode is required');
@@ -224,6 +241,18 @@ test('a helpdesk API client gets a gatehouse:admin token; other machine and scho
   const api = await adminJson('client', 'add', '--name', 'Helpdesk tool', '--grant-type', 'client_credentials', '--api-role', 'helpdesk');
   const machine = await adminJson('client', 'add', '--name', 'Sync', '--school', String(school.id), '--grant-type', 'client_credentials');
   const mis = await adminJson('client', 'add', '--name', 'Dale MIS', '--school', String(school.id), '--redirect-uri', REDIRECT_URI);
+  const postMachine = await adminJson(
+    'client',
+    'add',
+    '--name',
+    'Sync by post',
+    '--school',
+    String(school.id),
+    '--grant-type',
+    'client_credentials',
+    '--token-endpoint-auth-method',
+    'client_secret_post',
+  );
   const roles = (await adminJson('role', 'list')).roles as Array<Record<string, unknown>>;
   expect(roles).toContainEqual(expect.objectContaining({ role: 'helpdesk', school_id: null, client_id: api.client_id }));
 
@@ -250,6 +279,20 @@ test('a helpdesk API client gets a gatehouse:admin token; other machine and scho
       active: true,
       client_id: api.client_id,
       scope: 'gatehouse:admin',
+    });
+
+    // The method chosen at `client add` is the client's registered one (RFC 7591 token_endpoint_auth_method).
+    const posted = credentials(postMachine);
+    const postRp = new client.Configuration(
+      (await relyingParty(gatehouse.issuer, posted)).serverMetadata(),
+      posted.clientId,
+      posted.clientSecret,
+      client.ClientSecretPost(posted.clientSecret),
+    );
+    client.allowInsecureRequests(postRp);
+    expect(await client.clientCredentialsGrant(postRp, { scope: 'school' })).toMatchObject({ access_token: expect.any(String) });
+    expect(await gatehouse.services.repositories.clients.find(posted.clientId)).toMatchObject({
+      tokenEndpointAuthMethod: 'client_secret_post',
     });
 
     const machineRp = await relyingParty(gatehouse.issuer, credentials(machine));

@@ -15,6 +15,7 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   school list
   client add --name <name> --school <schoolId> [--school ...] --redirect-uri <uri> [--redirect-uri ...]
              [--post-logout-redirect-uri <uri>] [--initiate-login-uri <uri>] [--backchannel-logout-uri <uri>]
+             [--token-endpoint-auth-method client_secret_basic|client_secret_post]   (default client_secret_basic)
   client add --name <name> --school <schoolId> --grant-type client_credentials     (a machine client)
   client link --client <clientId> --school <schoolId> [--school ...]
   token initial-access [--expires-in-days <1-90>]
@@ -47,6 +48,7 @@ const OPTIONS = {
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'initiate-login-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string', multiple: true },
+  'token-endpoint-auth-method': { type: 'string', multiple: true },
   'grant-type': { type: 'string', multiple: true },
   client: { type: 'string', multiple: true },
   'expires-in-days': { type: 'string', multiple: true },

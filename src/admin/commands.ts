@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AdminRoleName } from '../db/repositories/admin-roles.ts';
+import { SECRET_AUTH_METHODS, type SecretAuthMethod } from '../domain/clients.ts';
 import { validationError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import type { Authority } from './authority.ts';
@@ -31,6 +32,18 @@ function required(options: Options, name: string): string {
 }
 
 const ROLES: readonly AdminRoleName[] = ['helpdesk', 'school-admin'];
+
+function authMethodOption(options: Options): SecretAuthMethod | undefined {
+  const method = one(options['token-endpoint-auth-method']);
+  if (method === undefined) return undefined;
+  const allowed: readonly string[] = SECRET_AUTH_METHODS;
+  if (!allowed.includes(method)) {
+    throw validationError(
+      `--token-endpoint-auth-method must be ${SECRET_AUTH_METHODS.join(' or ')}: a client registered here is given a secret (private_key_jwt is for dynamic registration, with the client's jwks_uri).`,
+    );
+  }
+  return method as SecretAuthMethod;
+}
 
 function roleOption(options: Options, name: string): AdminRoleName {
   const role = required(options, name);
@@ -99,6 +112,7 @@ export const commands: Record<string, Command> = {
       initiateLoginUri: one(options['initiate-login-uri']),
       backchannelLogoutUri: one(options['backchannel-logout-uri']),
       apiRole,
+      tokenEndpointAuthMethod: authMethodOption(options),
     });
     return {
       json: { client_id: client.clientId, client_secret: client.clientSecret },

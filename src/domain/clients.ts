@@ -18,7 +18,18 @@ export type NewClient = {
   backchannelLogoutUri?: string | undefined;
   /** A machine client of the management API holds this role (school-admin: at its schools). */
   apiRole?: AdminRoleName | undefined;
+  /** Default client_secret_basic. */
+  tokenEndpointAuthMethod?: SecretAuthMethod | undefined;
 };
+
+/**
+ * How a client may authenticate at the token, introspection, revocation and PAR endpoints: one
+ * list for discovery, registration and the CLI. Every client is confidential (DESIGN.md).
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+/** The ones a client registered by the helpdesk can use: it is given a secret, not keys. */
+export const SECRET_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+export type SecretAuthMethod = (typeof SECRET_AUTH_METHODS)[number];
 
 /** The scope a token for the management API carries; only clients given an API role may ask for it. */
 export const ADMIN_API_SCOPE = 'gatehouse:admin';
@@ -174,7 +185,7 @@ function clientMetadata(clientId: string, clientSecret: string, input: NewClient
     client_id_issued_at: Math.floor(Date.now() / 1000),
     client_name: input.name,
     ...flows,
-    token_endpoint_auth_method: 'client_secret_basic',
+    token_endpoint_auth_method: input.tokenEndpointAuthMethod ?? 'client_secret_basic',
     // Every client has an explicit scope list: oidc-provider then refuses any other scope it knows,
     // so only a client given an API role can be issued a token for the management API.
     scope: input.apiRole ? ADMIN_API_SCOPE : SCHOOL_SYSTEM_SCOPES,

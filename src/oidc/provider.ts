@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
 import { pinOriginToIssuer } from '../http/issuer-origin.ts';
 import type { ViewRenderer } from '../http/views.ts';
@@ -7,7 +8,7 @@ import { createDestinationPolicy } from '../domain/outbound-destinations.ts';
 import { hostedNotFound } from '../http/not-found.ts';
 import { createOutboundFetch } from '../http/outbound-fetch.ts';
 import type { Services } from '../services.ts';
-import { ADMIN_API_SCOPE, SCHOOL_SYSTEM_SCOPES } from '../domain/clients.ts';
+import { ADMIN_API_SCOPE, CLIENT_AUTH_METHODS, SCHOOL_SYSTEM_SCOPES } from '../domain/clients.ts';
 import { createFindAccount } from './accounts.ts';
 import { clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
@@ -40,10 +41,13 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     clients: [
       {
         // /account signs in through the provider like any client, but only needs the session:
-        // response_type=none returns to the callback with state and nothing else.
+        // response_type=none returns to the callback with state and nothing else. It never calls
+        // the token endpoint; a secret nobody knows keeps it from doing so (and keeps `none` out
+        // of the methods discovery offers school systems).
         client_id: ACCOUNT_CLIENT_ID,
         client_name: config.serviceName,
-        token_endpoint_auth_method: 'none',
+        client_secret: crypto.randomBytes(32).toString('base64url'),
+        token_endpoint_auth_method: 'client_secret_basic',
         response_types: ['none'],
         grant_types: [],
         redirect_uris: [`${config.issuer}/account/callback`],

@@ -1,12 +1,12 @@
 import { errors } from 'oidc-provider';
-import { ADMIN_API_SCOPE, uriProblem } from '../domain/clients.ts';
+import { ADMIN_API_SCOPE, CLIENT_AUTH_METHODS, uriProblem } from '../domain/clients.ts';
 
 export const SCHOOL_SYSTEM_POLICY = 'school-system';
 
 const ALLOWED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 const ALLOWED_RESPONSES = new Set(['code']);
 /** School systems are confidential clients (DESIGN.md); PKCE is required on top. */
-const ALLOWED_AUTH_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+const ALLOWED_AUTH_METHODS: ReadonlySet<string> = new Set(CLIENT_AUTH_METHODS);
 
 /**
  * Runs on dynamic registration and on every update through registration management (RFC 7591,
