@@ -19,6 +19,7 @@ import { backupCodeSignInRoutes } from './interactions/backup-code-routes.ts';
 import { passkeySignInRoutes } from './interactions/passkey-routes.ts';
 import { passkeyEnrolRoutes } from './interactions/passkey-enrol-routes.ts';
 import { signInRoutes } from './interactions/sign-in-routes.ts';
+import { frontChannelPostRoutes } from './oidc/front-channel-post.ts';
 import type { Services } from './services.ts';
 import { withRequestMemo } from './domain/request-memo.ts';
 
@@ -87,6 +88,7 @@ export async function createServer({ provider, services, render, csrfKey, ping, 
   const pages = { provider, services, render, csrf, devices };
   // The sign-in router ends with a catch-all for /interaction/:uid/:step: every other interaction router comes first.
   const routers = [
+    frontChannelPostRoutes({ render, issuer: config.issuer, toProvider }),
     passwordRoutes(pages),
     backupCodeSignInRoutes(pages),
     passkeySignInRoutes(pages),

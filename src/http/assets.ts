@@ -16,6 +16,7 @@ const ASSETS: Record<string, { type: string; file: string }> = {
   'gatehouse.css': { type: 'text/css', file: path.join(PUBLIC_DIR, 'gatehouse.css') },
   'gatehouse.js': { type: 'text/javascript', file: path.join(PUBLIC_DIR, 'gatehouse.js') },
   'passkey-account.js': { type: 'text/javascript', file: path.join(PUBLIC_DIR, 'passkey-account.js') },
+  'relay.js': { type: 'text/javascript', file: path.join(PUBLIC_DIR, 'relay.js') },
   'passkey-sign-in.js': { type: 'text/javascript', file: path.join(PUBLIC_DIR, 'passkey-sign-in.js') },
   'webauthn.js': { type: 'text/javascript', file: path.join(ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js') },
 };

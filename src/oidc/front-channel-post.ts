@@ -1,0 +1,62 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { formsUpTo } from '../http/forms.ts';
+import { languageOf } from '../http/language.ts';
+import type { ViewRenderer } from '../http/views.ts';
+
+/**
+ * OIDC Core §3.1.2.1 and RP-Initiated Logout §2: the authorization and logout endpoints take a
+ * form POST as well as GET. oidc-provider's own POST support needs the session cookie to be
+ * SameSite=None; ours stays Lax, so a POST from another site arrives without it. Such a POST is
+ * sent on once from a page of ours (same-site, so the browser adds the cookie: single sign-on and
+ * logout find the session), and a POST that carries the cookie is handed to the provider as the
+ * GET it is equivalent to. The parameters never enter a URL the browser shows or logs.
+ */
+export const FRONT_CHANNEL_PATHS = ['/auth', '/session/end'] as const;
+
+/**
+ * Marks the relayed POST for a browser that sends no Sec-Fetch-Site. Forging it only means the
+ * request goes to the provider without the relay, carrying the cookies the browser chose to send.
+ */
+export const RELAYED = 'gatehouse_relayed';
+
+/** A request object or a long `claims` parameter can be several kB; a hosted page's form is 16 kB at most. */
+const parseForm = formsUpTo('64kb');
+
+export function frontChannelPostRoutes(deps: { render: ViewRenderer; issuer: string; toProvider: (ctx: Context) => Promise<void> }) {
+  const router = new Router();
+  for (const path of FRONT_CHANNEL_PATHS) {
+    router.post(path, parseForm, async (ctx) => {
+      const params = new URLSearchParams((ctx.request as { rawBody?: string }).rawBody ?? '');
+      if (cameFromAnotherSite(ctx, params)) {
+        relayPage(ctx, deps.render, `${deps.issuer}${path}`, params);
+        return;
+      }
+      params.delete(RELAYED);
+      ctx.req.method = 'GET';
+      ctx.req.url = params.size > 0 ? `${path}?${params}` : path;
+      await deps.toProvider(ctx);
+    });
+  }
+  return router;
+}
+
+/** Browsers say where a request came from (Fetch Metadata); one that does not is relayed unless it is the relay. */
+function cameFromAnotherSite(ctx: Context, params: URLSearchParams): boolean {
+  const site = ctx.get('Sec-Fetch-Site');
+  return site ? site === 'cross-site' : !params.has(RELAYED);
+}
+
+function relayPage(ctx: Context, render: ViewRenderer, action: string, params: URLSearchParams): void {
+  params.delete(RELAYED);
+  params.append(RELAYED, '1');
+  ctx.status = 200;
+  ctx.type = 'html';
+  // The parameters may name the person (login_hint): never kept by a cache.
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = render('relay', {
+    language: languageOf(ctx, { uiLocales: params.get('ui_locales') ?? undefined }),
+    action,
+    fields: [...params.entries()],
+  });
+}
