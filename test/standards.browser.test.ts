@@ -76,7 +76,8 @@ test('a cross-site POST to /auth from a signed-in browser comes straight back wi
   const context = await world.browser.newContext();
   const page = await context.newPage();
   await signInFirst(page, 'cross.post@riverside.example');
-  const seen = await postFromOtherSite(page, '/auth', await authorizationFields());
+  // A field named "submit" (which oidc-provider ignores) must not hide the relay form's own submit().
+  const seen = await postFromOtherSite(page, '/auth', [...(await authorizationFields()), ['submit', 'x']]);
   const claims = await claimsAtSchoolSystem(page);
   expect(claims.email).toBe('cross.post@riverside.example');
   expect(claims.school_id).toBe(world.schoolId);

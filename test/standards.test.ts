@@ -140,8 +140,52 @@ describe('POST at the authorization endpoint (Core §3.1.2.1) and the logout end
     expect(refusal.searchParams.get('error')).toBe('invalid_request');
     expect(refusal.searchParams.get('error_description')).toMatch(/scope/);
     const json = await post(JSON.stringify(formOf(url)), { 'content-type': 'application/json' });
-    expect(json.status).toBe(400);
-    expect(visibleText(await json.text())).toMatch(/client_id/);
+    expect(json.status).toBe(415);
+    expect(visibleText(await json.text())).toContain('We could not read that request');
+  });
+
+  test('what no relying party sends is refused at once in words, by POST or GET: 30,000 parameters, a claims request over 4 kB', async () => {
+    const rp = await relyingParty(world.issuer, world.credentials);
+    const form = new URLSearchParams(formOf((await authorizationRequest(rp)).url));
+    const many = `${form}&${'a&'.repeat(30_000)}`;
+    const deep = `${form}&claims=${encodeURIComponent(`{"userinfo":{"email":{"value":${'['.repeat(2100)}${']'.repeat(2100)}}}}`)}`;
+    for (const body of [many, deep]) {
+      for (const site of ['same-origin', 'cross-site']) {
+        const started = performance.now();
+        const refused = await fetch(`${world.issuer}/auth`, {
+          method: 'POST',
+          headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site },
+          body,
+        });
+        expect(refused.status).toBe(400);
+        expect(visibleText(await refused.text())).toContain('This sign-in request cannot be read');
+        expect(performance.now() - started).toBeLessThan(1000);
+      }
+    }
+    const get = await fetch(`${world.issuer}/session/end?${'a&'.repeat(4000)}`, { headers: { accept: 'text/html' } });
+    expect(get.status).toBe(400);
+    // A hundred parameters are still an authorization request.
+    const hundred = await fetch(`${world.issuer}/auth?${form}&${Array.from({ length: 100 - form.size }, (_, i) => `x${i}=1`).join('&')}`, {
+      redirect: 'manual',
+    });
+    expect(hundred.status).toBe(303);
+  });
+
+  test('the relayed POST may be the 64 kB the first one was, plus the marker', async () => {
+    const rp = await relyingParty(world.issuer, world.credentials);
+    const form = new URLSearchParams(formOf((await authorizationRequest(rp)).url));
+    const body = `${form}&login_hint=${'a'.repeat(64 * 1024 - form.toString().length - 12)}`;
+    expect(body.length).toBe(64 * 1024);
+    const send = (text: string, site: string) =>
+      fetch(`${world.issuer}/auth`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site },
+        body: text,
+        redirect: 'manual',
+      });
+    expect((await send(body, 'cross-site')).status).toBe(200);
+    expect((await send(`${body}&gatehouse_relayed=1`, 'same-origin')).status).toBe(303);
+    expect((await send(`${body}a`, 'cross-site')).status).toBe(413);
   });
 
   test('POST at /session/end: with the session cookie the logout confirmation; from another site, the relay', async () => {
