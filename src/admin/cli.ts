@@ -19,8 +19,8 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   client add --name <name> --school <schoolId> --grant-type client_credentials     (a machine client)
   client link --client <clientId> --school <schoolId> [--school ...]
   token initial-access [--expires-in-days <1-90>]
-  keys rotate            (publish a next key; restart every process)
-  keys activate          (the next key signs; restart every process)
+  keys rotate            (publish a next key; every process takes it within seconds)
+  keys activate          (the next key signs; wait 5 minutes after rotate first)
   keys list
   user add --email <email> [--name <name>] --school <schoolId>[:basic|:higher] [--school ...]
   user mfa-reset --email <email> [--reason <text>]   (the person is mailed, with the reason)

@@ -143,7 +143,7 @@ export const commands: Record<string, Command> = {
     const next = keys.find((key) => key.status === 'next')!;
     return {
       json: { keys },
-      text: `Published the next signing key ${next.kid}. Restart every Gatehouse process, then run "keys activate".`,
+      text: `Published the next signing key ${next.kid}; every running process serves it within seconds. Wait at least 5 minutes (relying parties may keep the old key list that long), then run "keys activate".`,
     };
   },
 
@@ -152,7 +152,7 @@ export const commands: Record<string, Command> = {
     if (!keys) throw validationError('There is no next key to activate: run "keys rotate" first.');
     return {
       json: { keys },
-      text: `Key ${keys[0]!.kid} signs from the next start of each process: restart them. The old key stays published for a day.`,
+      text: `Key ${keys[0]!.kid} now signs, on every running process within seconds. The old key stays published for a day.`,
     };
   },
 
