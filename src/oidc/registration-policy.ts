@@ -25,12 +25,16 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
   if (stringsOf('scope', properties.scope).some((scope) => scope.split(' ').includes(ADMIN_API_SCOPE))) {
     throw new errors.InvalidClientMetadata(`scope ${ADMIN_API_SCOPE} cannot be registered: ask the helpdesk for an API client`);
   }
-  const uris = [
-    ...stringsOf('redirect_uris', properties.redirect_uris),
+  // RFC 7591 §3.2.2: a bad redirect URI has its own error code.
+  for (const uri of stringsOf('redirect_uris', properties.redirect_uris)) {
+    const problem = uriProblem(uri);
+    if (problem) throw new errors.InvalidRedirectUri(problem);
+  }
+  const otherUris = [
     ...stringsOf('post_logout_redirect_uris', properties.post_logout_redirect_uris),
     ...stringsOf('backchannel_logout_uri', properties.backchannel_logout_uri),
   ];
-  for (const uri of uris) {
+  for (const uri of otherUris) {
     const problem = uriProblem(uri);
     if (problem) throw new errors.InvalidClientMetadata(problem);
   }
