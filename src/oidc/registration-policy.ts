@@ -25,10 +25,11 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
   if (stringsOf('scope', properties.scope).some((scope) => scope.split(' ').includes(ADMIN_API_SCOPE))) {
     throw new errors.InvalidClientMetadata(`scope ${ADMIN_API_SCOPE} cannot be registered: ask the helpdesk for an API client`);
   }
-  // RFC 7591 §3.2.2: a bad redirect URI has its own error code.
+  // RFC 7591 §3.2.2: a bad redirect URI has its own error code, which oidc-provider gives a
+  // description that starts with the field's name.
   for (const uri of stringsOf('redirect_uris', properties.redirect_uris)) {
     const problem = uriProblem(uri);
-    if (problem) throw new errors.InvalidRedirectUri(problem);
+    if (problem) throw new errors.InvalidClientMetadata(`redirect_uris: ${problem}`);
   }
   const otherUris = [
     ...stringsOf('post_logout_redirect_uris', properties.post_logout_redirect_uris),
