@@ -25,5 +25,6 @@ export default {
     '<rootDir>/test/admin-rules.test.ts',
     '<rootDir>/test/staff-csv.test.ts',
     '<rootDir>/test/backup-code-rules.test.ts',
+    '<rootDir>/test/claims-placement.test.ts',
   ],
 };
