@@ -73,7 +73,12 @@ function resetWorld(known: Account | null = account()) {
       },
       spendAllFor: async (accountId: string) => void state.spentAll.push(accountId),
     },
-    oidcPayloads: { revokeAccount: async (accountId: string) => void state.revoked.push(accountId) },
+    oidcPayloads: {
+      revokeAccount: async (accountId: string) => {
+        state.revoked.push(accountId);
+        return [];
+      },
+    },
   } as unknown as Repositories;
   const transaction: UnitOfWork = async (work) => {
     if (state.failTransaction) throw new Error('connection reset');
@@ -278,7 +283,12 @@ describe('the helpdesk: lock and unlock', () => {
         setSessionsNotBefore: async (id: string) => void state.sessionsEnded.push(id),
         insert: async (row: { id: string; email: string; name: string | null }) => account({ ...row, emailNormalised: row.email }),
       },
-      oidcPayloads: { revokeAccount: async (accountId: string) => void state.revoked.push(accountId) },
+      oidcPayloads: {
+        revokeAccount: async (accountId: string) => {
+          state.revoked.push(accountId);
+          return [];
+        },
+      },
       throttle: store,
       schools: {
         findByIds: async (ids: string[]) =>

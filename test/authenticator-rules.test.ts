@@ -76,7 +76,12 @@ function world(options: { serviceName?: string } = {}) {
     },
     passkeys: { deleteAllFor: async () => held.passkeys },
     backupCodes: { lockAccount: async () => {}, deleteAllFor: async () => held.backupCodes },
-    oidcPayloads: { revokeAccount: async (accountId: string) => void revoked.push(accountId) },
+    oidcPayloads: {
+      revokeAccount: async (accountId: string) => {
+        revoked.push(accountId);
+        return [];
+      },
+    },
     accounts: { setSessionsNotBefore: async (accountId: string) => void sessionsEnded.push(accountId) },
   } as unknown as Repositories;
   const transaction: UnitOfWork = async (work) => work(repositories);

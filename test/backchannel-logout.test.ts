@@ -161,6 +161,31 @@ describe('with a loopback ISSUER (development)', () => {
     }
   }, 60_000);
 
+  test('locking the account signs it out of the school systems its sessions reached, as a logout would', async () => {
+    const receiver = await startLogoutReceiver(() => ({ status: 200 }));
+    try {
+      const credentials = await schoolSystem(receiver.uri);
+      const { claims } = await signIn(gatehouse.url, gatehouse.url, credentials);
+      // The helpdesk's lock (the same endSessions as mfa-reset and a new password), from another process.
+      await services.accounts.setStatus(email, 'locked');
+      const [arrival] = await receiver.waitFor(1);
+      const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/jwks`));
+      const { payload } = await jwtVerify(arrival!.logoutToken, jwks, { issuer: gatehouse.url, audience: credentials.clientId });
+      expect([payload.sub, payload.sid]).toEqual([claims.sub, claims.sid]);
+      const events = await eventually(
+        () => auditEvents(credentials.clientId),
+        (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
+      );
+      expect(events.map((row) => row.event).filter((event) => event.startsWith('backchannel_logout.'))).toEqual([
+        'backchannel_logout.queued',
+        'backchannel_logout.delivered',
+      ]);
+    } finally {
+      await services.accounts.setStatus(email, 'active');
+      await receiver.close();
+    }
+  }, 60_000);
+
   test('a school system that answers 500 twice gets a fresh token on the third attempt, after backing off', async () => {
     const receiver = await startLogoutReceiver((n) => ({ status: n <= 2 ? 500 : 200 }));
     try {

@@ -118,6 +118,7 @@ function memoryResetWorld(tokenHash: string) {
       async revokeAccount(accountId: string) {
         await tick();
         state.revoked.push(accountId);
+        return [];
       },
     },
   } as unknown as Repositories;

@@ -2,6 +2,7 @@ import type { AccessLevel, Account, School } from '../db/entities/index.ts';
 import type { Repositories } from '../db/repositories/index.ts';
 import type { SchoolMembership } from '../db/repositories/memberships.ts';
 import { memoised } from './request-memo.ts';
+import { BACKCHANNEL_LOGOUT } from './outbound.ts';
 
 export const ACR_BASIC = 'urn:gatehouse:acr:basic';
 export const ACR_HIGHER = 'urn:gatehouse:acr:higher';
@@ -65,9 +66,32 @@ export function trustedSince(account: Pick<Account, 'sessionsNotBefore'>, issued
   return issuedAt >= earliestLoginTs(account);
 }
 
-/** Ends every session and token of the account, for good (see `holdsSession`). */
-export async function endSessions(repositories: Pick<Repositories, 'oidcPayloads' | 'accounts'>, accountId: string): Promise<void> {
-  await repositories.oidcPayloads.revokeAccount(accountId);
+/**
+ * Ends every session and token of the account, for good (see `holdsSession`), and queues a
+ * back-channel logout to each school system those sessions signed in to, as a logout at
+ * /session/end would: a locked or reset account is signed out of them too, not only refused at
+ * their next refresh.
+ */
+export async function endSessions(
+  repositories: Pick<Repositories, 'oidcPayloads' | 'accounts' | 'outboundDeliveries' | 'audit'>,
+  accountId: string,
+): Promise<void> {
+  for (const owed of await repositories.oidcPayloads.revokeAccount(accountId)) {
+    const id = await repositories.outboundDeliveries.enqueue({
+      kind: BACKCHANNEL_LOGOUT,
+      clientId: owed.clientId,
+      accountId,
+      destination: owed.destination,
+      payload: { sub: accountId, sid: owed.sid },
+    });
+    await repositories.audit.insert({
+      event: `${BACKCHANNEL_LOGOUT}.queued`,
+      outcome: 'success',
+      accountId,
+      clientId: owed.clientId,
+      detail: { delivery: id, destination: owed.destination },
+    });
+  }
   // Last in the transaction, so no session signed in before the commit can be later than it.
   await repositories.accounts.setSessionsNotBefore(accountId);
 }

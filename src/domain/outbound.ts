@@ -5,6 +5,9 @@ import type { ClaimedDelivery, NewDelivery } from '../db/repositories/outbound-d
 import type { AuditService } from './audit.ts';
 
 /** A failure that no retry can cure (the client is gone, or no longer takes these calls). */
+/** The kind of delivery a back-channel logout token is (OIDC Back-Channel Logout 1.0). */
+export const BACKCHANNEL_LOGOUT = 'backchannel_logout';
+
 export class PermanentDeliveryError extends Error {
   override name = 'PermanentDeliveryError';
 }

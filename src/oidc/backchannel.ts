@@ -1,9 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
-import { PermanentDeliveryError, type OutboundDeliveryService } from '../domain/outbound.ts';
-
-const BACKCHANNEL_LOGOUT = 'backchannel_logout';
+import { BACKCHANNEL_LOGOUT, PermanentDeliveryError, type OutboundDeliveryService } from '../domain/outbound.ts';
 
 /** What @types/oidc-provider leaves out of Client: the library's own send. */
 type LogoutClient = {

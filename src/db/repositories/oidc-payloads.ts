@@ -69,6 +69,9 @@ type UpsertRow = [
 const MAX_UPSERT_BATCH = 64;
 
 /** The storage of oidc-provider's models (sessions, interactions, codes, tokens, grants, clients). */
+/** A logout token a school system is owed because Gatehouse ended a session it was part of. */
+export type OwedBackchannelLogout = { clientId: string; sid: string; destination: string };
+
 export class OidcPayloadsRepository {
   private readonly db: EntityManager;
   private readonly upserts: GroupCommit<UpsertRow>;
@@ -144,13 +147,23 @@ export class OidcPayloadsRepository {
 
   /**
    * Ends everything the account holds at the provider: sessions (single sign-on), grants, and
-   * every code and token, so refresh tokens stop working too.
+   * every code and token, so refresh tokens stop working too. Answers the back-channel logouts
+   * the ended sessions owe: one per client of a session that has a `backchannel_logout_uri`.
    */
-  async revokeAccount(accountId: string): Promise<number> {
-    const [, affected] = (await this.db.query(`DELETE FROM oidc_payloads WHERE payload ? 'accountId' AND payload->>'accountId' = $1`, [
-      accountId,
-    ])) as [unknown[], number];
-    return affected;
+  async revokeAccount(accountId: string): Promise<OwedBackchannelLogout[]> {
+    return this.db.query(
+      `WITH gone AS (
+         DELETE FROM oidc_payloads WHERE payload ? 'accountId' AND payload->>'accountId' = $1 RETURNING model, payload
+       ), signed_in AS (
+         SELECT a.key AS client_id, a.value->>'sid' AS sid
+           FROM gone, jsonb_each(CASE jsonb_typeof(gone.payload->'authorizations') WHEN 'object' THEN gone.payload->'authorizations' ELSE '{}'::jsonb END) a
+          WHERE gone.model = 'Session' AND a.value ? 'sid'
+       )
+       SELECT s.client_id AS "clientId", s.sid, c.payload->>'backchannel_logout_uri' AS destination
+         FROM signed_in s JOIN oidc_payloads c ON c.model = 'Client' AND c.id = s.client_id
+        WHERE c.payload ? 'backchannel_logout_uri'`,
+      [accountId],
+    );
   }
 
   /**
