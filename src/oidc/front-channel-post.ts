@@ -19,28 +19,23 @@ export const FRONT_CHANNEL_PATHS = ['/auth', '/session/end'] as const;
  * Marks the relayed POST for a browser that sends no Sec-Fetch-Site. Forging it only means the
  * request goes to the provider without the relay, carrying the cookies the browser chose to send.
  */
-export const RELAYED = 'gatehouse_relayed';
+export const RELAY_MARKER = 'gatehouse_relayed';
 
 /** A request object or a long `claims` parameter can be several kB; a hosted page's form is 16 kB at most. */
-const MOST_BYTES = 64 * 1024;
-/** The relayed POST is the first one plus the marker. */
-const parseForm = formsUpTo(`${MOST_BYTES + 64}b`);
+const MAX_BYTES = 64 * 1024;
+/** The relayed POST is the first one plus `&gatehouse_relayed=1`. */
+const parseForm = formsUpTo(`${MAX_BYTES + `&${RELAY_MARKER}=1`.length}b`);
 
 /**
  * koa's query parser (which oidc-provider reads parameters through) takes time growing with the
  * square of the number of parameters: 30,000 in a 64 kB body held the process for 20 s. No
  * authorization or logout request needs more than a few dozen.
  */
-const MOST_PARAMETERS = 100;
-/**
- * A `claims` request is stored with the code: one nested thousands deep overflows the stack when
- * it is serialised (a 500). Real ones are a few hundred bytes.
- */
-const MOST_CLAIMS_CHARACTERS = 4096;
+const MAX_PARAMETERS = 100;
 
-/** Refuses, in words, what no relying party sends and what would cost the process dearly. */
+/** Refuses, in words, what no relying party sends and would cost the process dearly. */
 function refuseUnreasonable(params: URLSearchParams): void {
-  if (params.size > MOST_PARAMETERS || (params.get('claims')?.length ?? 0) > MOST_CLAIMS_CHARACTERS) {
+  if (params.size > MAX_PARAMETERS) {
     throw new PageError(400, 'badSignInRequest');
   }
 }
@@ -53,17 +48,20 @@ export function frontChannelPostRoutes(deps: { render: ViewRenderer; issuer: str
       return next();
     });
     router.post(path, parseForm, async (ctx) => {
-      // A body that is not a form (JSON, multipart, text) has no parameters to carry.
+      // A body that is not a form (JSON, multipart, text) has no parameters to carry; `null` is no
+      // body at all, which a logout may be.
       if (ctx.request.is('application/x-www-form-urlencoded') === false) throw new PageError(415, 'unreadable');
       const body = (ctx.request as { rawBody?: string }).rawBody ?? '';
       const params = new URLSearchParams(body);
       refuseUnreasonable(params);
       if (cameFromAnotherSite(ctx, params)) {
-        if (body.length > MOST_BYTES) throw new PageError(413, 'unreadable');
+        // Relayed once already and still from another site (a page with an opaque origin): no loop.
+        if (params.has(RELAY_MARKER)) throw new PageError(400, 'badSignInRequest');
+        if (body.length > MAX_BYTES) throw new PageError(413, 'unreadable');
         relayPage(ctx, deps.render, `${deps.issuer}${path}`, params);
         return;
       }
-      params.delete(RELAYED);
+      params.delete(RELAY_MARKER);
       ctx.req.method = 'GET';
       ctx.req.url = params.size > 0 ? `${path}?${params}` : path;
       await deps.toProvider(ctx);
@@ -75,12 +73,12 @@ export function frontChannelPostRoutes(deps: { render: ViewRenderer; issuer: str
 /** Browsers say where a request came from (Fetch Metadata); one that does not is relayed unless it is the relay. */
 function cameFromAnotherSite(ctx: Context, params: URLSearchParams): boolean {
   const site = ctx.get('Sec-Fetch-Site');
-  return site ? site === 'cross-site' : !params.has(RELAYED);
+  return site ? site === 'cross-site' : !params.has(RELAY_MARKER);
 }
 
 function relayPage(ctx: Context, render: ViewRenderer, action: string, params: URLSearchParams): void {
-  params.delete(RELAYED);
-  params.append(RELAYED, '1');
+  params.delete(RELAY_MARKER);
+  params.append(RELAY_MARKER, '1');
   ctx.status = 200;
   ctx.type = 'html';
   // The parameters may name the person (login_hint): never kept by a cache.

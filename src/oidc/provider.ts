@@ -10,6 +10,7 @@ import { createOutboundFetch } from '../http/outbound-fetch.ts';
 import type { Services } from '../services.ts';
 import { ADMIN_API_SCOPE, CLIENT_AUTH_METHODS, SCHOOL_SYSTEM_SCOPES } from '../domain/clients.ts';
 import { createFindAccount } from './accounts.ts';
+import { assertReasonableClaims } from './claims-request.ts';
 import { clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
@@ -80,7 +81,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     },
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true },
+      claimsParameter: { enabled: true, assertClaimsParameter: assertReasonableClaims },
       // A school system may only look at, or revoke, tokens issued to itself.
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
