@@ -131,6 +131,21 @@ test('bad input fails with words on stderr, a non-zero exit and nothing written'
     expect(refused.stderr).toContain('--token-endpoint-auth-method must be client_secret_basic or client_secret_post');
   }
 
+  const pkce = await admin(
+    'client',
+    'add',
+    '--name',
+    'Bad',
+    '--school',
+    '00000000-0000-4000-8000-000000000000',
+    '--redirect-uri',
+    'https://mis.example/cb',
+    '--pkce',
+    'optional',
+  );
+  expect(pkce.code).not.toBe(0);
+  expect(pkce.stderr).toContain('--pkce must be required (the default) or or-nonce');
+
   const missing = await admin('school', 'add', '--name', 'No Postcode');
   expect(missing.code).not.toBe(0);
   expect(missing.stderr).toContain('--postcode is required');

@@ -16,6 +16,7 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   client add --name <name> --school <schoolId> [--school ...] --redirect-uri <uri> [--redirect-uri ...]
              [--post-logout-redirect-uri <uri>] [--initiate-login-uri <uri>] [--backchannel-logout-uri <uri>]
              [--token-endpoint-auth-method client_secret_basic|client_secret_post]   (default client_secret_basic)
+             [--pkce required|or-nonce]   (default required; or-nonce: a nonce may stand in for PKCE)
   client add --name <name> --school <schoolId> --grant-type client_credentials     (a machine client)
   client link --client <clientId> --school <schoolId> [--school ...]
   token initial-access [--expires-in-days <1-90>]
@@ -49,6 +50,7 @@ const OPTIONS = {
   'initiate-login-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string', multiple: true },
   'token-endpoint-auth-method': { type: 'string', multiple: true },
+  pkce: { type: 'string', multiple: true },
   'grant-type': { type: 'string', multiple: true },
   client: { type: 'string', multiple: true },
   'expires-in-days': { type: 'string', multiple: true },

@@ -33,6 +33,14 @@ function required(options: Options, name: string): string {
 
 const ROLES: readonly AdminRoleName[] = ['helpdesk', 'school-admin'];
 
+function pkceOption(options: Options): boolean {
+  const pkce = one(options.pkce) ?? 'required';
+  if (pkce !== 'required' && pkce !== 'or-nonce') {
+    throw validationError('--pkce must be required (the default) or or-nonce (the client may send a nonce instead, RFC 9700 §2.1.1).');
+  }
+  return pkce === 'or-nonce';
+}
+
 function authMethodOption(options: Options): SecretAuthMethod | undefined {
   const method = one(options['token-endpoint-auth-method']);
   if (method === undefined) return undefined;
@@ -113,6 +121,7 @@ export const commands: Record<string, Command> = {
       backchannelLogoutUri: one(options['backchannel-logout-uri']),
       apiRole,
       tokenEndpointAuthMethod: authMethodOption(options),
+      pkceOrNonce: pkceOption(options),
     });
     return {
       json: { client_id: client.clientId, client_secret: client.clientSecret },
