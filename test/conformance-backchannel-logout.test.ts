@@ -1,13 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import pino from 'pino';
-import { loadConfig } from '../src/config/index.ts';
-import { openDatabase, type Database } from '../src/db/database.ts';
-import { createServices, type Services } from '../src/services.ts';
 import { formAction, formField, visibleText } from './support/agent.ts';
-import { createTestStorage, type TestStorage } from './support/database.ts';
-import { freePort } from './support/gatehouse.ts';
-import { spawnGatehouse } from './support/process.ts';
 import { startLogoutReceiver } from './support/receiver.ts';
 import {
   addClient,
@@ -15,11 +8,14 @@ import {
   addStaff,
   Agent,
   authorizationRequest,
+  exchange,
   PASSWORD,
   REDIRECT_URI,
+  relyingParty,
   start,
   submitLogin,
 } from './support/scenario.ts';
+import { useSpawnedGatehouse } from './support/spawned.ts';
 
 /**
  * The OpenID Foundation's Back-Channel Logout OP plan (oidcc-backchannel-rp-initiated-logout-certification-test-plan):
@@ -31,50 +27,31 @@ import {
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const SIGNED_OUT = 'http://localhost:65010/post_logout_redirect';
 const email = 'backchannel@hill.example';
-let storage: TestStorage;
-let database: Database;
-let services: Services;
-let gatehouse: Awaited<ReturnType<typeof spawnGatehouse>>;
 let receiver: Awaited<ReturnType<typeof startLogoutReceiver>>;
 let credentials: { clientId: string; clientSecret: string };
 
-beforeAll(async () => {
-  storage = await createTestStorage();
-  database = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
-  await database.migrate();
-  const config = loadConfig({ DATA_DIR: storage.dataDir, ...(storage.databaseUrl ? { DATABASE_URL: storage.databaseUrl } : {}) });
-  services = await createServices(database, config, pino({ level: 'silent' }));
-  const school = await addSchool(services, 'Hill Primary School');
-  await addStaff(services, email, [{ schoolId: school.id, accessLevel: 'basic' }]);
-  receiver = await startLogoutReceiver();
-  // What the suite asks of a static client: its back-channel endpoint and post-logout address registered.
-  credentials = await addClient(services, 'Hill MIS', [school.id], {
-    backchannelLogoutUri: receiver.uri,
-    postLogoutRedirectUris: [SIGNED_OUT],
-  });
-  gatehouse = await spawnGatehouse(storage, await freePort());
-}, 60_000);
-
-afterAll(async () => {
-  expect(await gatehouse?.stop()).toBe(0);
-  await receiver?.close();
-  services?.mailer.close();
-  await database?.close();
-  await storage?.drop();
+const world = useSpawnedGatehouse({
+  async prepare(services) {
+    const school = await addSchool(services, 'Hill Primary School');
+    await addStaff(services, email, [{ schoolId: school.id, accessLevel: 'basic' }]);
+    receiver = await startLogoutReceiver();
+    // What the suite asks of a static client: its back-channel endpoint and post-logout address registered.
+    credentials = await addClient(services, 'Hill MIS', [school.id], {
+      backchannelLogoutUri: receiver.uri,
+      postLogoutRedirectUris: [SIGNED_OUT],
+    });
+  },
 });
 
+afterAll(() => receiver?.close());
+
 test('oidcc-backchannel-rp-initiated-logout: a logout token that verifies for this sid and sub, the state back at the post_logout_redirect_uri, then prompt=none fails', async () => {
-  const rp = await client.discovery(new URL(gatehouse.url), credentials.clientId, credentials.clientSecret, undefined, {
-    execute: [client.allowInsecureRequests],
-  });
+  const rp = await relyingParty(world.gatehouse.url, credentials);
   client.enableNonRepudiationChecks(rp);
   const agent = new Agent(REDIRECT_URI);
   const authorization = await authorizationRequest(rp, { scope: 'openid' });
   const callback = await agent.follow(await submitLogin(agent, await start(agent, authorization), email, PASSWORD));
-  const tokens = await client.authorizationCodeGrant(rp, new URL(callback.location!), {
-    pkceCodeVerifier: authorization.verifier,
-    expectedState: authorization.state,
-  });
+  const tokens = await exchange(rp, callback, authorization);
   const idToken = tokens.claims()!;
   // Back-Channel Logout §2.1, and what the plan's discovery module requires: sid in the ID token.
   expect(idToken.sid).toEqual(expect.any(String));
@@ -93,8 +70,8 @@ test('oidcc-backchannel-rp-initiated-logout: a logout token that verifies for th
   // The back channel (Back-Channel Logout §2.4, §2.5): one POST with a logout_token, signed by a published key.
   const [arrival] = await receiver.waitFor(1);
   expect(decodeProtectedHeader(arrival!.logoutToken)).toMatchObject({ alg: 'RS256', typ: 'logout+jwt' });
-  const { payload } = await jwtVerify(arrival!.logoutToken, createRemoteJWKSet(new URL(`${gatehouse.url}/jwks`)), {
-    issuer: gatehouse.url,
+  const { payload } = await jwtVerify(arrival!.logoutToken, createRemoteJWKSet(new URL(`${world.gatehouse.url}/jwks`)), {
+    issuer: world.gatehouse.url,
     audience: credentials.clientId,
     maxTokenAge: '5 minutes',
   });

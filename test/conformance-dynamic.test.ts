@@ -4,7 +4,8 @@ import * as client from 'openid-client';
 import { operatorAuthority } from '../src/admin/authority.ts';
 import { visibleText } from './support/agent.ts';
 import { useGatehouse } from './support/fixture.ts';
-import { Agent, authorizationRequest, PASSWORD, staff, start, submitLogin } from './support/scenario.ts';
+import { browserAgent, discovery, privateKeyJwtRelyingParty } from './support/oidc.ts';
+import { Agent, authorizationRequest, exchange, PASSWORD, staff, start, submitLogin } from './support/scenario.ts';
 
 /**
  * What Gatehouse does with each module of the OpenID Foundation's Dynamic OP plan
@@ -17,7 +18,6 @@ import { Agent, authorizationRequest, PASSWORD, staff, start, submitLogin } from
 const world = useGatehouse({ client: false });
 const EMAIL = 'dynamic@hill.example';
 const CALLBACK = 'http://localhost:65010/cb';
-const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 let initialAccessToken: string;
 let keys: Awaited<ReturnType<typeof generateKeyPair>>;
 let publicJwk: Record<string, unknown>;
@@ -54,16 +54,7 @@ async function registeredRelyingParty(extra: Record<string, unknown> = {}) {
   expect(registered.status).toBe(201);
   const clientId = registered.body.client_id as string;
   await world.services.clients.link(clientId, [world.schoolId]);
-  const discovered = await client.discovery(new URL(world.issuer), clientId, undefined, undefined, {
-    execute: [client.allowInsecureRequests],
-  });
-  const rp = new client.Configuration(
-    discovered.serverMetadata(),
-    clientId,
-    { token_endpoint_auth_method: 'private_key_jwt' },
-    client.PrivateKeyJwt({ key: keys.privateKey, kid: 'suite-rp-1' }),
-  );
-  client.allowInsecureRequests(rp);
+  const rp = await privateKeyJwtRelyingParty(world.issuer, clientId, { key: keys.privateKey, kid: 'suite-rp-1' });
   client.enableNonRepudiationChecks(rp);
   return { rp, clientId, registered: registered.body };
 }
@@ -74,16 +65,12 @@ async function signIn(rp: client.Configuration, redirectUri = CALLBACK, params: 
   const authorization = await authorizationRequest(rp, { redirect_uri: redirectUri, scope: 'openid', ...params });
   const callback = await agent.follow(await submitLogin(agent, await start(agent, authorization), EMAIL, PASSWORD));
   expect(callback.location).toMatch(/[?&]code=/);
-  return client.authorizationCodeGrant(rp, new URL(callback.location!), {
-    pkceCodeVerifier: authorization.verifier,
-    expectedState: authorization.state,
-  });
+  return exchange(rp, callback, authorization);
 }
 
 /** The page a browser lands on for this authorization request: never followed off Gatehouse. */
 async function pageFor(rp: client.Configuration, params: Record<string, string>) {
-  const agent = new Agent('http://localhost:65010/');
-  agent.headers.accept = BROWSER_ACCEPT;
+  const agent = browserAgent('http://localhost:65010/');
   return agent.follow(await agent.get((await authorizationRequest(rp, { scope: 'openid', redirect_uri: CALLBACK, ...params })).url));
 }
 
@@ -137,8 +124,7 @@ test('oidcc-ensure-redirect-uri-in-authorization-request: two redirect URIs regi
   const { rp } = await registeredRelyingParty({ redirect_uris: [CALLBACK, 'http://localhost:65010/cb2'] });
   const url = new URL((await authorizationRequest(rp, { scope: 'openid', redirect_uri: CALLBACK })).url);
   url.searchParams.delete('redirect_uri');
-  const agent = new Agent('http://localhost:65010/');
-  agent.headers.accept = BROWSER_ACCEPT;
+  const agent = browserAgent('http://localhost:65010/');
   const page = await agent.follow(await agent.get(url.toString()));
   expect([page.status, page.location]).toEqual([400, null]);
   expect(visibleText(page.html)).toContain('redirect_uri');
@@ -222,7 +208,7 @@ test('oidcc-ensure-client-assertion-with-iss-aud-succeeds: a client assertion wh
 });
 
 test('oidcc-discovery-endpoint-verification (Dynamic variant): departs: no id_token or token id_token response types, no implicit grant', async () => {
-  const metadata = (await (await fetch(`${world.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
+  const metadata = await discovery<Record<string, string[]>>(world.issuer);
   // Discovery §3 for dynamic OPs asks for code, id_token and id_token token; Gatehouse issues codes only.
   expect(metadata.response_types_supported).not.toContain('id_token');
   expect(metadata.grant_types_supported).not.toContain('implicit');

@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as client from 'openid-client';
 import type { Page } from 'playwright-core';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { useGatehouse } from './support/fixture.ts';
-import { NODE, ROOT } from './support/process.ts';
+import { ROOT } from './support/process.ts';
 import { PASSWORD, relyingParty } from './support/scenario.ts';
+import { adminCli } from './support/spawned.ts';
 
 /**
  * docs/conformance.md, "How to run the conformance suite against Gatehouse", as written: its
@@ -28,12 +27,6 @@ function block(name: string): string {
 
 /** A command line's words, as a shell splits them (double quotes only, which is all the guide uses). */
 const words = (line: string) => [...line.matchAll(/"([^"]*)"|(\S+)/g)].map(([, quoted, bare]) => quoted ?? bare!);
-
-async function cli(args: string[]) {
-  const env = { ...process.env, DATA_DIR: world.storage.dataDir, DATABASE_URL: world.storage.databaseUrl ?? '', LOG_LEVEL: 'silent' };
-  const { stdout } = await promisify(execFile)(NODE, ['src/admin/cli.ts', ...args], { cwd: ROOT, env });
-  return stdout;
-}
 
 type BrowserTask = { task: string; optional?: boolean; match: string; commands?: Array<Array<string | number>> };
 type Configuration = {
@@ -56,7 +49,7 @@ test('the guide’s commands and configuration work against Gatehouse, and its b
   expect(lines.every((line) => line.startsWith('npm run -s admin -- '))).toBe(true);
   for (const line of lines) {
     const args = words(line.slice('npm run -s admin -- '.length)).map((word) => (word === '<school-id>' ? schoolId : word));
-    const output = await cli(args);
+    const output = await adminCli(world.storage, args);
     outputs.push(output);
     if (args[0] === 'school') schoolId = (JSON.parse(output) as { id: string }).id;
   }

@@ -2,6 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { formAction, formField, type Page, visibleText } from './support/agent.ts';
 import { useGatehouse } from './support/fixture.ts';
+import { browserAgent } from './support/oidc.ts';
 import {
   addClient,
   Agent,
@@ -24,8 +25,6 @@ import {
 const world = useGatehouse({ client: false });
 const EMAIL = 'logout@hill.example';
 const SIGNED_OUT = 'http://localhost:65010/post_logout_redirect';
-/** What a browser sends: error pages are pages, not JSON. */
-const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 let rp: client.Configuration;
 
 beforeAll(async () => {
@@ -36,8 +35,8 @@ beforeAll(async () => {
 
 /** A browser signed in at the school system: its Agent and the ID token the school system holds. */
 async function signedIn() {
-  const agent = new Agent(REDIRECT_URI);
-  agent.headers.accept = BROWSER_ACCEPT;
+  // What a browser sends: error pages are pages, not JSON.
+  const agent = browserAgent(REDIRECT_URI);
   const state = client.randomState().repeat(3).slice(0, 128);
   const authorization = await authorizationRequest(rp, { state });
   const callback = await agent.follow(await submitLogin(agent, await start(agent, authorization), EMAIL, PASSWORD));

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort, startTestGatehouse, type TestGatehouse } from './support/gatehouse.ts';
 import { addNextSigningKey } from '../src/oidc/keys.ts';
-import { NODE, ROOT, spawnGatehouse } from './support/process.ts';
+import { publishedKids } from './support/oidc.ts';
+import { spawnGatehouse } from './support/process.ts';
 import {
   addClient,
   addSchool,
@@ -17,6 +16,7 @@ import {
   start,
   submitLogin,
 } from './support/scenario.ts';
+import { adminCliJson, within } from './support/spawned.ts';
 
 /**
  * Every process caches clients, their schools and the signing keys; a change made anywhere (the
@@ -49,11 +49,7 @@ afterAll(async () => {
   await storage?.drop();
 });
 
-const cli = async (...args: string[]) => {
-  const env = { ...process.env, DATA_DIR: storage.dataDir, DATABASE_URL: storage.databaseUrl ?? '', LOG_LEVEL: 'silent' };
-  const { stdout } = await promisify(execFile)(NODE, ['src/admin/cli.ts', ...args, '--json'], { cwd: ROOT, env });
-  return JSON.parse(stdout) as Record<string, unknown>;
-};
+const cli = (...args: string[]) => adminCliJson(storage, ...args);
 
 async function machineToken(url: string, clientId: string, secret: string): Promise<number> {
   const response = await fetch(`${url}/token`, {
@@ -65,20 +61,6 @@ async function machineToken(url: string, clientId: string, secret: string): Prom
     body: 'grant_type=client_credentials',
   });
   return response.status;
-}
-
-const kidsAt = async (url: string) =>
-  ((await (await fetch(`${url}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
-
-/** Polls until `check` holds; a change must arrive within `seconds`. */
-async function within<T>(seconds: number, read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`still ${JSON.stringify(value)} after ${seconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 test('a client added by the CLI works on every running process at once', async () => {
@@ -108,14 +90,14 @@ test('a new secret shuts the old one out of every process within seconds, though
 });
 
 test('a key rotation by the CLI is published, then signs, on every process without a restart', async () => {
-  const [signing] = await kidsAt(a.url);
+  const [signing] = await publishedKids(a.url);
   const rotated = (await cli('keys', 'rotate')) as { keys: Array<{ kid: string; status: string }> };
   const next = rotated.keys.find((key) => key.status === 'next')!.kid;
   for (const process of [a, b]) {
     expect(
       await within(
         3,
-        () => kidsAt(process.url),
+        () => publishedKids(process.url),
         (kids) => kids.includes(next),
       ),
     ).toEqual([signing, next]);
@@ -125,7 +107,7 @@ test('a key rotation by the CLI is published, then signs, on every process witho
   for (const process of [a, b])
     await within(
       3,
-      () => kidsAt(process.url),
+      () => publishedKids(process.url),
       (kids) => kids[0] === next,
     );
 
@@ -157,7 +139,7 @@ test('a school linked to a client is named on the sign-in page of every process 
 const onPostgres = process.env.DATABASE_URL ? test : test.skip;
 
 onPostgres('after the notifications are cut off, the next connection catches up on what was missed', async () => {
-  const [signing] = await kidsAt(a.url);
+  const [signing] = await publishedKids(a.url);
   await here.database.dataSource.query(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse-changes' AND pid <> pg_backend_pid()`,
   );
@@ -167,7 +149,7 @@ onPostgres('after the notifications are cut off, the next connection catches up 
     expect(
       await within(
         10,
-        () => kidsAt(process.url),
+        () => publishedKids(process.url),
         (kids) => kids.includes(next),
       ),
     ).toContain(signing);
@@ -183,10 +165,10 @@ test('a change nobody announced is still picked up by the periodic refresh', asy
     const next = keys.find((key) => key.status === 'next')!.kid;
     await within(
       4,
-      () => kidsAt(refreshing.url),
+      () => publishedKids(refreshing.url),
       (kids) => kids.includes(next),
     );
-    if (process.env.DATABASE_URL) expect(await kidsAt(a.url)).not.toContain(next);
+    if (process.env.DATABASE_URL) expect(await publishedKids(a.url)).not.toContain(next);
   } finally {
     await refreshing.stop();
   }
