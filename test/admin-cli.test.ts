@@ -141,10 +141,10 @@ test('bad input fails with words on stderr, a non-zero exit and nothing written'
     '--redirect-uri',
     'https://mis.example/cb',
     '--pkce',
-    'optional',
+    'sometimes',
   );
   expect(pkce.code).not.toBe(0);
-  expect(pkce.stderr).toContain('--pkce must be required (the default) or or-nonce');
+  expect(pkce.stderr).toContain('--pkce must be required (the default) or optional');
 
   const missing = await admin('school', 'add', '--name', 'No Postcode');
   expect(missing.code).not.toBe(0);

@@ -112,18 +112,13 @@ test('the guide’s commands and configuration work against Gatehouse, and its b
   try {
     const page = await context.newPage();
     const rp = await relyingParty(world.issuer, { clientId: clients[0]!.client_id!, clientSecret: clients[0]!.client_secret! });
-    const verifier = client.randomPKCECodeVerifier();
+    // As the suite asks: state and nonce, no PKCE (the guide registered the client with --pkce optional).
     const state = client.randomState();
-    const authorization = client.buildAuthorizationUrl(rp, {
-      redirect_uri: `${base}/callback`,
-      scope: 'openid',
-      state,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
+    const nonce = client.randomNonce();
+    const authorization = client.buildAuthorizationUrl(rp, { redirect_uri: `${base}/callback`, scope: 'openid', state, nonce });
     await play(page, authorization.toString());
     expect(page.url()).toMatch(new RegExp(`^${base}/callback\\?code=`));
-    const tokens = await client.authorizationCodeGrant(rp, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await client.authorizationCodeGrant(rp, new URL(page.url()), { expectedState: state, expectedNonce: nonce });
     expect(tokens.claims()!.sub).toBe(account.id);
 
     const logout = client.buildEndSessionUrl(rp, {

@@ -16,7 +16,7 @@ const USAGE = `Usage: npm run -s admin -- <command> [options] [--json]
   client add --name <name> --school <schoolId> [--school ...] --redirect-uri <uri> [--redirect-uri ...]
              [--post-logout-redirect-uri <uri>] [--initiate-login-uri <uri>] [--backchannel-logout-uri <uri>]
              [--token-endpoint-auth-method client_secret_basic|client_secret_post]   (default client_secret_basic)
-             [--pkce required|or-nonce]   (default required; or-nonce: a nonce may stand in for PKCE)
+             [--pkce required|optional]   (default required; optional only for the OpenID conformance suite's clients)
   client add --name <name> --school <schoolId> --grant-type client_credentials     (a machine client)
   client link --client <clientId> --school <schoolId> [--school ...]
   token initial-access [--expires-in-days <1-90>]

@@ -35,10 +35,10 @@ const ROLES: readonly AdminRoleName[] = ['helpdesk', 'school-admin'];
 
 function pkceOption(options: Options): boolean {
   const pkce = one(options.pkce) ?? 'required';
-  if (pkce !== 'required' && pkce !== 'or-nonce') {
-    throw validationError('--pkce must be required (the default) or or-nonce (the client may send a nonce instead, RFC 9700 §2.1.1).');
+  if (pkce !== 'required' && pkce !== 'optional') {
+    throw validationError('--pkce must be required (the default) or optional (only for the OpenID conformance suite\'s clients).');
   }
-  return pkce === 'or-nonce';
+  return pkce === 'optional';
 }
 
 function authMethodOption(options: Options): SecretAuthMethod | undefined {
@@ -121,7 +121,7 @@ export const commands: Record<string, Command> = {
       backchannelLogoutUri: one(options['backchannel-logout-uri']),
       apiRole,
       tokenEndpointAuthMethod: authMethodOption(options),
-      pkceOrNonce: pkceOption(options),
+      pkceOptional: pkceOption(options),
     });
     return {
       json: { client_id: client.clientId, client_secret: client.clientSecret },

@@ -20,8 +20,8 @@ export type NewClient = {
   apiRole?: AdminRoleName | undefined;
   /** Default client_secret_basic. */
   tokenEndpointAuthMethod?: SecretAuthMethod | undefined;
-  /** May send a nonce instead of PKCE (src/oidc/pkce.ts); default false. */
-  pkceOrNonce?: boolean | undefined;
+  /** May leave out PKCE: the OpenID conformance suite's clients only (src/oidc/pkce.ts); default false. */
+  pkceOptional?: boolean | undefined;
 };
 
 /**
@@ -191,7 +191,7 @@ function clientMetadata(clientId: string, clientSecret: string, input: NewClient
     // Every client has an explicit scope list: oidc-provider then refuses any other scope it knows,
     // so only a client given an API role can be issued a token for the management API.
     scope: input.apiRole ? ADMIN_API_SCOPE : SCHOOL_SYSTEM_SCOPES,
-    ...(input.pkceOrNonce ? { pkce_or_nonce: true } : {}),
+    ...(input.pkceOptional ? { pkce_optional: true } : {}),
     ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
     ...(input.initiateLoginUri ? { initiate_login_uri: input.initiateLoginUri } : {}),
     ...(input.backchannelLogoutUri

@@ -2,22 +2,19 @@ import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 
 /**
- * Client metadata of Gatehouse's own: `true` lets this (confidential) client send a `nonce` instead
- * of PKCE. RFC 9700 §2.1.1 allows exactly that ("confidential OpenID Connect clients MAY use the
- * nonce parameter and the respective Claim in the ID Token instead"); the OpenID conformance
- * suite's plans send no PKCE. Only the helpdesk sets it (`client add --pkce or-nonce`).
+ * Client metadata of Gatehouse's own: `true` lets this client leave out PKCE. It exists for the
+ * OpenID conformance suite, whose plans send no `code_challenge` (only its PKCE module does) and
+ * one of whose modules sends no `nonce` either, so "a nonce instead" (RFC 9700 §2.1.1) would not
+ * do. Only the helpdesk sets it (`client add --pkce optional`); every other client needs PKCE.
  */
-export const PKCE_OR_NONCE = 'pkce_or_nonce';
+export const PKCE_OPTIONAL = 'pkce_optional';
 
-/** PKCE (S256) for every authorization, unless the client may use a nonce instead and sent one. */
-export function pkceRequired(ctx: KoaContextWithOIDC, client: Client): boolean {
-  const nonce = ctx.oidc.params?.nonce;
-  const nonceAllowed = (client as unknown as Record<string, unknown>)[PKCE_OR_NONCE] === true;
-  return !(nonceAllowed && typeof nonce === 'string' && nonce.length > 0);
+export function pkceRequired(_ctx: KoaContextWithOIDC, client: Client): boolean {
+  return (client as unknown as Record<string, unknown>)[PKCE_OPTIONAL] !== true;
 }
 
-export function validatePkceOrNonce(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
-  if (key === PKCE_OR_NONCE && value !== undefined && typeof value !== 'boolean') {
-    throw new errors.InvalidClientMetadata(`${PKCE_OR_NONCE} must be true or false`);
+export function validatePkceOptional(_ctx: KoaContextWithOIDC | undefined, key: string, value: unknown): void {
+  if (key === PKCE_OPTIONAL && value !== undefined && typeof value !== 'boolean') {
+    throw new errors.InvalidClientMetadata(`${PKCE_OPTIONAL} must be true or false`);
   }
 }

@@ -11,7 +11,7 @@ import type { Services } from '../services.ts';
 import { ADMIN_API_SCOPE, CLIENT_AUTH_METHODS, SCHOOL_SYSTEM_SCOPES } from '../domain/clients.ts';
 import { createFindAccount } from './accounts.ts';
 import { assertReasonableClaims } from './claims-request.ts';
-import { PKCE_OR_NONCE, pkceRequired, validatePkceOrNonce } from './pkce.ts';
+import { PKCE_OPTIONAL, pkceRequired, validatePkceOptional } from './pkce.ts';
 import { clientAuthenticationErrors } from './client-authentication.ts';
 import type { ProviderKeys } from './keys.ts';
 import { ACCOUNT_CLIENT_ID, createInteractionPolicy } from './policy.ts';
@@ -71,7 +71,7 @@ export function createProvider(services: Services, keys: ProviderKeys, render: V
     conformIdTokenClaims: false,
     responseTypes: ['code', 'none'],
     pkce: { required: pkceRequired },
-    extraClientMetadata: { properties: [PKCE_OR_NONCE], validator: validatePkceOrNonce },
+    extraClientMetadata: { properties: [PKCE_OPTIONAL], validator: validatePkceOptional },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],

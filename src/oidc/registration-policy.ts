@@ -1,6 +1,6 @@
 import { errors } from 'oidc-provider';
 import { ADMIN_API_SCOPE, CLIENT_AUTH_METHODS, uriProblem } from '../domain/clients.ts';
-import { PKCE_OR_NONCE } from './pkce.ts';
+import { PKCE_OPTIONAL } from './pkce.ts';
 
 export const SCHOOL_SYSTEM_POLICY = 'school-system';
 
@@ -23,8 +23,8 @@ export async function schoolSystemPolicy(_ctx: unknown, properties: Record<strin
     throw new errors.InvalidClientMetadata('sector_identifier_uri is not supported: Gatehouse issues public subject identifiers');
   }
   // Going without PKCE is the helpdesk's decision for a client it registers, never the registrant's.
-  if (properties[PKCE_OR_NONCE] !== undefined) {
-    throw new errors.InvalidClientMetadata(`${PKCE_OR_NONCE} cannot be registered: every school system uses PKCE`);
+  if (properties[PKCE_OPTIONAL] !== undefined) {
+    throw new errors.InvalidClientMetadata(`${PKCE_OPTIONAL} cannot be registered: every school system uses PKCE`);
   }
   // The management API's scope comes only with an API role, which only the helpdesk gives.
   if (stringsOf('scope', properties.scope).some((scope) => scope.split(' ').includes(ADMIN_API_SCOPE))) {
