@@ -169,6 +169,10 @@ describe('access levels', () => {
         school: { id: 's-b', name: 'Birch', postcode: 'AB1 2CD' },
         access_level: 'higher',
         schools,
+        // The same, flat, for relying parties that cannot read objects in an array.
+        school_id: 's-b',
+        school_name: 'Birch',
+        school_ids: ['s-a', 's-b'],
       });
       expect((await access.schoolClaims('acc-1', 'c', ['pwd'], 'g1')).access_level).toBe('basic');
       expect((await access.schoolClaims('acc-1', 'c', ['pwd', 'otp'], 'g-other')).school?.id).toBe('s-a');
@@ -177,6 +181,7 @@ describe('access levels', () => {
         school: null,
         access_level: 'basic',
         schools: [],
+        school_ids: [],
       });
     });
 
