@@ -36,7 +36,7 @@ const ROLES: readonly AdminRoleName[] = ['helpdesk', 'school-admin'];
 function pkceOption(options: Options): boolean {
   const pkce = one(options.pkce) ?? 'required';
   if (pkce !== 'required' && pkce !== 'optional') {
-    throw validationError('--pkce must be required (the default) or optional (only for the OpenID conformance suite\'s clients).');
+    throw validationError("--pkce must be required (the default) or optional (only for the OpenID conformance suite's clients).");
   }
   return pkce === 'optional';
 }
