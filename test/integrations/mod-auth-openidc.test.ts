@@ -488,7 +488,7 @@ scenario('back-channel logout: a logout that starts at Gatehouse reaches Apache,
 
   await page.goto(`${apache!.url}/app/`);
   await atGatehouseLogin(page);
-  expect(reached(before, '/')).toEqual([]);
+  expect(reached(before, '/app/')).toEqual([]);
   await context.close();
 });
 
@@ -511,7 +511,8 @@ scenario('back-channel logout: the helpdesk locking the account ends the Apache 
   expect(Date.now() / 1000).toBeLessThan(expires - 30);
   await page.goto(`${apache!.url}/app/`);
   await atGatehouseLogin(page);
-  expect(reached(before, '/')).toEqual([]);
+  // The application's pages (the browser may still ask Apache for /favicon.ico on its own).
+  expect(reached(before, '/app/')).toEqual([]);
   await context.close();
 });
 
