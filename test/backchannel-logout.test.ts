@@ -8,6 +8,7 @@ import { createTestStorage, type TestStorage } from './support/database.ts';
 import { freePort } from './support/gatehouse.ts';
 import { spawnGatehouse } from './support/process.ts';
 import { startLogoutReceiver } from './support/receiver.ts';
+import { within } from './support/spawned.ts';
 import { addSchool, addStaff, Agent, PASSWORD, REDIRECT_URI } from './support/scenario.ts';
 import { formAction, formField, type Page } from './support/agent.ts';
 
@@ -113,16 +114,6 @@ async function auditEvents(clientId: string): Promise<Array<{ event: string; out
   return database.dataSource.query(`SELECT event, outcome, reason FROM audit_events WHERE client_id = $1 ORDER BY id`, [clientId]);
 }
 
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not reached: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('with a loopback ISSUER (development)', () => {
   let gatehouse: Awaited<ReturnType<typeof spawnGatehouse>>;
   beforeAll(async () => {
@@ -150,7 +141,8 @@ describe('with a loopback ISSUER (development)', () => {
       expect(payload.events).toEqual({ [EVENT]: {} });
       expect(payload.nonce).toBeUndefined();
 
-      const events = await eventually(
+      const events = await within(
+        20,
         () => auditEvents(credentials.clientId),
         (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
       );
@@ -172,7 +164,8 @@ describe('with a loopback ISSUER (development)', () => {
       const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/jwks`));
       const { payload } = await jwtVerify(arrival!.logoutToken, jwks, { issuer: gatehouse.url, audience: credentials.clientId });
       expect([payload.sub, payload.sid]).toEqual([claims.sub, claims.sid]);
-      const events = await eventually(
+      const events = await within(
+        20,
         () => auditEvents(credentials.clientId),
         (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
       );
@@ -208,7 +201,8 @@ describe('with a loopback ISSUER (development)', () => {
       expect(tokens[2]!.iat!).toBeGreaterThan(tokens[0]!.iat! + 1);
       expect(tokens[2]!.sid).toBe(claims.sid);
 
-      const events = await eventually(
+      const events = await within(
+        20,
         () => auditEvents(credentials.clientId),
         (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
       );
@@ -252,7 +246,8 @@ describe('with a public ISSUER', () => {
   test('a school system on 127.0.0.1 is refused; each attempt is logged, the first failure audited', async () => {
     const { agent } = await signIn(base, issuer, credentials);
     await logOut(agent, base);
-    await eventually(
+    await within(
+      20,
       async () => strict.output().match(/outbound delivery failed; will retry/g)?.length ?? 0,
       (retries) => retries >= 3,
     );
@@ -304,7 +299,8 @@ describe('with a public ISSUER', () => {
     expect(token.status).toBeGreaterThanOrEqual(400);
     expect(token.status).toBeLessThan(500);
     expect(((await token.json()) as { error: string }).error).toBe('invalid_client');
-    await eventually(
+    await within(
+      20,
       async () => strict.output(),
       (output) => output.includes(`"destination":"https://127.0.0.1:${receiver.port}"`),
     );
@@ -324,7 +320,8 @@ describe('with a public ISSUER', () => {
       const { payload } = await jwtVerify(arrival!.logoutToken, jwks, { issuer, audience: credentials.clientId });
       expect(payload.sub).toBe(accountId);
       expect(payload.events).toEqual({ [EVENT]: {} });
-      await eventually(
+      await within(
+        20,
         () => auditEvents(credentials.clientId),
         (rows) => rows.some((row) => row.event === 'backchannel_logout.delivered'),
       );
@@ -352,13 +349,13 @@ test('two processes share the queue and never deliver the same row twice', async
     }
     const [one, two] = await Promise.all([spawnGatehouse(storage, await freePort()), spawnGatehouse(storage, await freePort())]);
     try {
-      await eventually(
+      await within(
+        60,
         () =>
           database.dataSource.query(`SELECT count(*)::int AS n FROM outbound_deliveries WHERE client_id = $1 AND status = 'delivered'`, [
             credentials.clientId,
           ]),
         (result: Array<{ n: number }>) => result[0]!.n === rows,
-        60_000,
       );
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const sids = receiver.arrivals.map(({ logoutToken }) => decodeJwt(logoutToken).sid);

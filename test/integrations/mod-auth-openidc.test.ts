@@ -16,6 +16,7 @@ import { createTestStorage, type TestStorage } from '../support/database.ts';
 import { freePort } from '../support/gatehouse.ts';
 import { ROOT, spawnGatehouse } from '../support/process.ts';
 import { addSchool, addStaff } from '../support/scenario.ts';
+import { within } from '../support/spawned.ts';
 import { codeFor } from '../support/totp.ts';
 
 /**
@@ -224,16 +225,6 @@ async function introspect(token: string) {
   });
   expect(response.status).toBe(200);
   return (await response.json()) as { active: boolean; client_id?: string; sub?: string };
-}
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not reached: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 scenario('the guide shows the configuration file the test runs, and its command registered the school system', async () => {
@@ -481,7 +472,8 @@ scenario('back-channel logout: a logout that starts at Gatehouse reaches Apache,
   await page.goto(`${issuer}/session/end`);
   await page.getByRole('button', { name: 'Log out of Gatehouse', exact: true }).click();
   await page.getByRole('heading', { name: 'You have logged out' }).waitFor();
-  await eventually(
+  await within(
+    20,
     () => deliveries(mo.id),
     (events) => events.some((event) => event.startsWith('backchannel_logout.delivered')),
   );
@@ -503,7 +495,8 @@ scenario('back-channel logout: the helpdesk locking the account ends the Apache 
 
   const before = app.requests.length;
   await services.accounts.setStatus('kit@hill.example', 'locked');
-  await eventually(
+  await within(
+    20,
     () => deliveries(kit.id),
     (events) => events.some((event) => event.startsWith('backchannel_logout.delivered')),
   );
